@@ -1,0 +1,27 @@
+# The README's two commands: `make demo` (the main job on embedded defaults) and `make test`.
+# Both create .venv and install everything on first use (scripts/bootstrap.sh).
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-slow lint bench clean
+
+install:
+	@bash scripts/bootstrap.sh
+
+demo: install
+	$(BIN)/synthneg demo
+
+test: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

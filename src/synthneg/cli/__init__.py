@@ -1,0 +1,81 @@
+"""The ``synthneg`` command line: thin wrappers over the Python API.
+
+Each stage lives in its own module with a ``register(app)`` function.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from synthneg import __version__
+from synthneg.errors import SynthnegError
+
+console = Console(stderr=True)
+
+app = typer.Typer(
+    name="synthneg",
+    help="Label-free training data for dense retrievers: LLM queries, corpus-free LLM hard negatives, "
+    "mined baselines, fine-tuning and BEIR evaluation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"synthneg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging (-v info, -vv debug)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+        force=True,
+    )
+    for noisy in ("httpx", "sentence_transformers", "bm25s", "urllib3", "filelock", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _register_all() -> None:
+    from synthneg.cli import data_cmd, demo_cmd, evaluate_cmd
+
+    for module in (evaluate_cmd, data_cmd, demo_cmd):
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Console entry point: user errors print one clear line and exit with code 2."""
+    try:
+        app(standalone_mode=False)
+    except SynthnegError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,88 @@
+"""Line-oriented readers that locate every error: file, line and field."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from synthneg.errors import DataError
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open ``path`` for reading bytes, transparently un-gzipping (detected by magic bytes)."""
+    if not path.exists():
+        raise DataError("file not found", path=path)
+    if path.is_dir():
+        raise DataError("is a directory, expected a file", path=path)
+    with path.open("rb") as fh:
+        magic = fh.read(2)
+    if magic == _GZIP_MAGIC:
+        return gzip.open(path, "rb")
+    if path.suffix == ".gz":
+        raise DataError("not a gzip file (the name ends in .gz but the bytes are not gzip)", path=path)
+    return path.open("rb")
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` for non-blank lines, decoding UTF-8 strictly per line."""
+    lineno = 0
+    try:
+        with open_binary(path) as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DataError(
+                        f"not valid UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 4]!r})",
+                        path=path,
+                        line=lineno,
+                    ) from None
+                if lineno == 1:
+                    text = text.removeprefix("\ufeff")
+                if text.strip():
+                    yield lineno, text.rstrip("\r\n")
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise DataError(f"unreadable gzip data after line {lineno}: {exc}", path=path) from None
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for every JSON object line of a ``.jsonl`` or ``.jsonl.gz`` file.
+
+    Raises :class:`DataError` naming the line for invalid JSON or a line that is not an object,
+    and for an empty file.
+    """
+    path = Path(path)
+    seen = False
+    for lineno, text in iter_lines(path):
+        seen = True
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"invalid JSON ({exc.msg} at column {exc.colno})", path=path, line=lineno) from None
+        if not isinstance(obj, dict):
+            raise DataError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=lineno)
+        yield lineno, obj
+    if not seen:
+        raise DataError("file is empty", path=path)
+
+
+def require_str(obj: dict[str, Any], field: str, *, path: Path, line: int, allow_empty: bool = False) -> str:
+    """Return ``obj[field]`` as a string, or raise a located :class:`DataError`."""
+    if field not in obj or obj[field] is None:
+        raise DataError(f"field '{field}' is missing", path=path, line=line, field=field)
+    value = obj[field]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise DataError(
+            f"field '{field}' must be a string, got {type(value).__name__}", path=path, line=line, field=field
+        )
+    if not allow_empty and not value.strip():
+        raise DataError(f"field '{field}' is empty", path=path, line=line, field=field)
+    return value

@@ -1,0 +1,126 @@
+"""The one triple format shared by every source of negatives, LLM-written and mined alike.
+
+A row: ``query_id, query, positive_id, positive, negative, negative_id (None when generated),
+method, scores {...}, provenance {model, template_hash, parameters, seed, ...}``.
+Stored as JSONL (optionally gzipped) or Parquet. ``query_id/query/positive_id/positive`` alone
+(a *query record*) is what query generation writes and what the miners read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synthneg.data.io import iter_jsonl, require_str
+from synthneg.errors import DataError
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """A (query, positive passage) pair: the input of every negative source."""
+
+    query_id: str
+    query: str
+    positive_id: str
+    positive: str
+
+
+@dataclass(frozen=True)
+class Triple:
+    """A (query, positive, negative) training triple with its origin."""
+
+    query_id: str
+    query: str
+    positive_id: str
+    positive: str
+    negative: str
+    method: str
+    negative_id: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+TRIPLE_FIELDS = (
+    "query_id",
+    "query",
+    "positive_id",
+    "positive",
+    "negative",
+    "negative_id",
+    "method",
+    "scores",
+    "provenance",
+)
+
+
+def read_query_records(path: str | Path) -> list[QueryRecord]:
+    """Read ``query_id, query, positive_id, positive`` rows from JSONL (extra fields are ignored)."""
+    path = Path(path)
+    out: list[QueryRecord] = []
+    for lineno, obj in iter_jsonl(path):
+        out.append(
+            QueryRecord(
+                *(require_str(obj, f, path=path, line=lineno) for f in ("query_id", "query", "positive_id", "positive"))
+            )
+        )
+    return out
+
+
+def _triple_from(obj: dict[str, Any], path: Path, line: int) -> Triple:
+    strs = {
+        f: require_str(obj, f, path=path, line=line)
+        for f in ("query_id", "query", "positive_id", "positive", "negative", "method")
+    }
+    neg_id = obj.get("negative_id")
+    for f in ("scores", "provenance"):
+        if not isinstance(obj.get(f) or {}, dict):
+            raise DataError(f"field '{f}' must be an object", path=path, line=line, field=f)
+    return Triple(
+        **strs,
+        negative_id=None if neg_id is None else str(neg_id),
+        scores=dict(obj.get("scores") or {}),
+        provenance=dict(obj.get("provenance") or {}),
+    )
+
+
+def read_triples(path: str | Path) -> list[Triple]:
+    """Read triples from ``.jsonl[.gz]`` or ``.parquet``."""
+    path = Path(path)
+    if path.suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(path).to_pylist()
+        for r in rows:
+            for f in ("scores", "provenance"):
+                if isinstance(r.get(f), str):
+                    r[f] = json.loads(r[f])
+        return [_triple_from(r, path, i) for i, r in enumerate(rows, start=1)]
+    return [_triple_from(obj, path, lineno) for lineno, obj in iter_jsonl(path)]
+
+
+def write_triples(triples: Iterable[Triple], path: str | Path) -> Path:
+    """Write triples as JSONL or Parquet (by suffix); ``scores``/``provenance`` are JSON strings in Parquet."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [t.to_dict() for t in triples]
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix in (".parquet", ".pq"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for r in rows:
+            r["scores"] = json.dumps(r["scores"], sort_keys=True)
+            r["provenance"] = json.dumps(r["provenance"], sort_keys=True)
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+    else:
+        with tmp.open("w", encoding="utf-8") as fh:
+            for r in rows:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,15 @@
+"""Evaluation: retrieval on BEIR, trec_eval-identical metrics, TREC run files."""
+
+from synthneg.evaluate.core import EvaluationResult, evaluate
+from synthneg.evaluate.metrics import DEFAULT_METRICS, MetricResult, compute_metrics
+from synthneg.evaluate.runs import read_trec_run, write_trec_run
+
+__all__ = [
+    "DEFAULT_METRICS",
+    "EvaluationResult",
+    "MetricResult",
+    "compute_metrics",
+    "evaluate",
+    "read_trec_run",
+    "write_trec_run",
+]

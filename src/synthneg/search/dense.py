@@ -1,0 +1,173 @@
+"""Dense retrieval: encode with sentence-transformers (corpus embeddings cached on disk), then exact
+top-k by chunked matrix product, or FAISS for large corpora."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from synthneg.data.beir import Corpus
+from synthneg.data.locate import cache_dir
+from synthneg.models import load_bi_encoder, model_identity, resolve_bi_encoder
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+Run = dict[str, dict[str, float]]
+SearchBackend = Literal["exact", "faiss"]
+
+
+@dataclass
+class DenseEncoder:
+    """A sentence-transformers bi-encoder with query/passage prefixes and an on-disk corpus cache.
+
+    ``model`` is a sentence-transformers name or path, or ``minilm`` for the embedded default.
+    E5 models need ``query_prefix="query: "`` and ``passage_prefix="passage: "``.
+    """
+
+    model: str = "minilm"
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    normalize: bool = True
+    batch_size: int = 64
+    max_seq_length: int | None = None
+    device: str | None = None
+    cache: bool = True
+    cache_root: Path | None = None
+    show_progress: bool = True
+    _st: SentenceTransformer | None = field(default=None, init=False, repr=False)
+
+    @property
+    def st(self) -> SentenceTransformer:
+        if self._st is None:
+            self._st = load_bi_encoder(self.model, self.device)
+            if self.max_seq_length is not None:
+                self._st.max_seq_length = self.max_seq_length
+        return self._st
+
+    @property
+    def identity(self) -> str:
+        return model_identity(resolve_bi_encoder(self.model))
+
+    def encode(self, texts: Sequence[str], *, prefix: str = "", show_progress: bool | None = None) -> np.ndarray:
+        """Encode texts to float32 ``(n, dim)`` (L2-normalised if ``normalize``)."""
+        texts = [prefix + t for t in texts] if prefix else list(texts)
+        emb = self.st.encode(
+            texts,
+            batch_size=self.batch_size,
+            show_progress_bar=self.show_progress if show_progress is None else show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=self.normalize,
+        )
+        return np.asarray(emb, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts, prefix=self.query_prefix, show_progress=False)
+
+    def cache_key(self, corpus: Corpus) -> str:
+        spec = {
+            "model": self.identity,
+            "prefix": self.passage_prefix,
+            "normalize": self.normalize,
+            "max_seq_length": self.st.max_seq_length,
+            "corpus": corpus.fingerprint,
+        }
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
+
+    def encode_corpus(self, corpus: Corpus) -> tuple[np.ndarray, bool]:
+        """Corpus embeddings in corpus order, and whether they came from the cache."""
+        path = None
+        if self.cache:
+            path = (self.cache_root or cache_dir() / "embeddings") / f"{self.cache_key(corpus)}.npy"
+            if path.is_file():
+                try:
+                    emb = np.load(path, mmap_mode="r")
+                    if emb.shape[0] == len(corpus):
+                        logger.info("corpus embeddings from cache %s", path)
+                        return np.asarray(emb), True
+                except (OSError, ValueError):
+                    logger.warning("ignoring unreadable embedding cache %s", path)
+        emb = self.encode(corpus.texts(), prefix=self.passage_prefix)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, emb)
+            os.replace(tmp, path)
+        return emb, False
+
+
+def top_k_exact(
+    query_emb: np.ndarray, doc_emb: np.ndarray, k: int, chunk_size: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact inner-product top-``k`` by chunked matrix product; ``(n_q, k)`` positions and scores, best first."""
+    import torch
+
+    k = min(k, doc_emb.shape[0])
+    q = torch.from_numpy(np.ascontiguousarray(query_emb, dtype=np.float32))
+    best_s = torch.full((q.shape[0], 0), -torch.inf)
+    best_i = torch.zeros((q.shape[0], 0), dtype=torch.long)
+    for start in range(0, doc_emb.shape[0], chunk_size):
+        d = torch.from_numpy(np.ascontiguousarray(doc_emb[start : start + chunk_size], dtype=np.float32))
+        s, i = torch.topk(q @ d.T, min(k, d.shape[0]), dim=1)
+        best_s, order = torch.topk(torch.cat([best_s, s], dim=1), min(k, best_s.shape[1] + s.shape[1]), dim=1)
+        best_i = torch.gather(torch.cat([best_i, i + start], dim=1), 1, order)
+    return best_i.numpy(), best_s.numpy()
+
+
+def top_k_faiss(query_emb: np.ndarray, doc_emb: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inner-product top-``k`` with a FAISS flat index (``pip install synthneg[faiss]``)."""
+    try:
+        import faiss
+    except ImportError:
+        from synthneg.errors import SynthnegError
+
+        raise SynthnegError("FAISS is not installed: pip install 'synthneg[faiss]' (faiss-cpu)") from None
+    index = faiss.IndexFlatIP(doc_emb.shape[1])
+    index.add(np.ascontiguousarray(doc_emb, dtype=np.float32))
+    scores, positions = index.search(np.ascontiguousarray(query_emb, dtype=np.float32), min(k, doc_emb.shape[0]))
+    return positions, scores
+
+
+def dense_search(
+    encoder: DenseEncoder,
+    corpus: Corpus,
+    queries: dict[str, str],
+    k: int = 100,
+    backend: SearchBackend = "exact",
+) -> tuple[Run, dict[str, float | bool]]:
+    """Retrieve top-``k`` per query; returns the run and timing ``{encode_corpus_s, ...}``."""
+    import time
+
+    t0 = time.perf_counter()
+    doc_emb, cached = encoder.encode_corpus(corpus)
+    t1 = time.perf_counter()
+    qids = list(queries)
+    q_emb = encoder.encode_queries([queries[q] for q in qids])
+    t2 = time.perf_counter()
+    search = top_k_faiss if backend == "faiss" else top_k_exact
+    positions, scores = search(q_emb, doc_emb, k)
+    t3 = time.perf_counter()
+    ids = corpus.ids
+    run: Run = {
+        qid: {ids[int(p)]: float(s) for p, s in zip(positions[qi], scores[qi], strict=True) if p >= 0}
+        for qi, qid in enumerate(qids)
+    }
+    timing: dict[str, float | bool] = {
+        "encode_corpus_s": t1 - t0,
+        "corpus_from_cache": cached,
+        "encode_queries_s": t2 - t1,
+        "search_s": t3 - t2,
+    }
+    return run, timing
