@@ -1,5 +1,21 @@
-"""LLM access: the embedded GGUF registry and generator back-ends."""
+"""LLM access: one generator interface, back-ends, the embedded GGUF registry, prompts and output parsing."""
 
+from synthneg.llm.base import Backend, Generator, make_generator
+from synthneg.llm.prompts import PromptTemplate, load_template
 from synthneg.llm.registry import EMBEDDED_LLMS, EmbeddedModel, resolve_gguf
+from synthneg.llm.types import ChatMessage, ChatRequest, GenerationResult, SamplingParams
 
-__all__ = ["EMBEDDED_LLMS", "EmbeddedModel", "resolve_gguf"]
+__all__ = [
+    "EMBEDDED_LLMS",
+    "Backend",
+    "ChatMessage",
+    "ChatRequest",
+    "EmbeddedModel",
+    "GenerationResult",
+    "Generator",
+    "PromptTemplate",
+    "SamplingParams",
+    "load_template",
+    "make_generator",
+    "resolve_gguf",
+]

@@ -1,0 +1,187 @@
+"""Run generation tasks through a generator and the call store, with validation and seeded retries.
+
+Round ``a`` (0-based) sends every still-unresolved task with seed ``derive_seed(base_seed, task_id, a)``.
+A call already in the store is reused (not paid again) unless ``force``; every new finished call is
+stored durably the moment it returns. Outputs that fail validation, and calls that failed for good,
+are kept as :class:`Attempt` records with the raw text and the reason; the task is retried with the
+next seed until ``max_attempts``. A task that never passes is reported, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthneg.generate.ledger import CostLedger, make_progress
+from synthneg.generate.store import CallStore, call_key
+from synthneg.llm.base import Generator
+from synthneg.llm.parse import Verdict
+from synthneg.llm.types import ChatMessage, ChatRequest, GenerationResult, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+Validator = Callable[[GenerationResult], Verdict]
+
+
+def derive_seed(base_seed: int, task_id: str, attempt: int) -> int:
+    """A 31-bit seed that depends only on the run seed, the task and the attempt number."""
+    digest = hashlib.sha256(f"{base_seed}|{task_id}|{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class Task:
+    """One thing to generate: its id, the rendered messages, and how to judge the answer."""
+
+    task_id: str
+    messages: tuple[ChatMessage, ...]
+    validate: Validator
+
+
+@dataclass
+class Attempt:
+    """One try of a task (accepted or not) with everything needed to audit it."""
+
+    attempt: int
+    seed: int
+    key: str
+    cached: bool
+    result: GenerationResult
+    verdict: Verdict
+
+    def reject_row(self, task_id: str) -> dict[str, Any]:
+        return {
+            "task_id": task_id,
+            "attempt": self.attempt,
+            "seed": self.seed,
+            "call_key": self.key,
+            "reason": self.verdict.reason,
+            "detail": self.verdict.detail,
+            "raw": self.result.text,
+            "cleaned": self.verdict.text,
+            "finish_reason": self.result.finish_reason,
+            "error": self.result.error,
+        }
+
+
+@dataclass
+class TaskOutcome:
+    """All attempts of a task; ``accepted`` is the last attempt when it passed."""
+
+    task: Task
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> Attempt | None:
+        if self.attempts and self.attempts[-1].verdict.ok:
+            return self.attempts[-1]
+        return None
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    generator: Generator,
+    store: CallStore,
+    *,
+    template_sha256: str,
+    sampling: SamplingParams,
+    ledger: CostLedger,
+    base_seed: int = 0,
+    max_attempts: int = 3,
+    force: bool = False,
+    show_progress: bool = True,
+    description: str = "generating",
+) -> list[TaskOutcome]:
+    """Generate, validate and retry every task; see the module docstring."""
+    if len({t.task_id for t in tasks}) != len(tasks):
+        raise ValueError("task ids must be unique")
+    outcomes = [TaskOutcome(t) for t in tasks]
+    pending = list(range(len(tasks)))
+    ledger.tasks += len(tasks)
+    t0 = time.perf_counter()
+    regenerated: set[str] = set()
+    with make_progress(ledger, show=show_progress) as bar:
+        bar_task = bar.add_task(description, total=len(tasks))
+        for attempt in range(max_attempts):
+            if not pending:
+                break
+            if attempt > 0:
+                bar.update(bar_task, total=(bar.tasks[bar_task].total or 0) + len(pending))
+            requests: dict[int, tuple[ChatRequest, str]] = {}
+            results: dict[int, tuple[GenerationResult, bool]] = {}
+            for i in pending:
+                req = ChatRequest(
+                    tasks[i].messages, sampling.with_seed(derive_seed(base_seed, tasks[i].task_id, attempt))
+                )
+                key = call_key(generator.model_id, template_sha256, req)
+                hit = store.get(key)
+                if hit is not None and not (force and key not in regenerated):
+                    results[i] = (hit, True)
+                    ledger.cached_calls += 1
+                    ledger.cached_prompt_tokens += hit.prompt_tokens
+                    ledger.cached_completion_tokens += hit.completion_tokens
+                    bar.advance(bar_task)
+                else:
+                    requests[i] = (req, key)
+            order = list(requests)
+
+            def on_result(
+                j: int,
+                res: GenerationResult,
+                order: list[int] = order,
+                requests: dict[int, tuple[ChatRequest, str]] = requests,
+                results: dict[int, tuple[GenerationResult, bool]] = results,
+            ) -> None:
+                i = order[j]
+                _req, key = requests[i]
+                if res.ok:
+                    store.put(key, res, task_id=tasks[i].task_id)
+                    regenerated.add(key)
+                    ledger.calls += 1
+                    ledger.prompt_tokens += res.prompt_tokens
+                    ledger.completion_tokens += res.completion_tokens
+                else:
+                    ledger.failed_calls += 1
+                ledger.transport_retries += res.retries
+                results[i] = (res, False)
+                bar.advance(bar_task)
+
+            if order:
+                generator.generate([requests[i][0] for i in order], on_result=on_result)
+            still: list[int] = []
+            for i in pending:
+                res, cached = results[i]
+                req_seed = derive_seed(base_seed, tasks[i].task_id, attempt)
+                key = (
+                    requests[i][1]
+                    if i in requests
+                    else call_key(
+                        generator.model_id,
+                        template_sha256,
+                        ChatRequest(tasks[i].messages, sampling.with_seed(req_seed)),
+                    )
+                )
+                if res.ok:
+                    verdict = tasks[i].validate(res)
+                else:
+                    verdict = Verdict(False, "", f"call_failed:{res.error_kind}", res.error)
+                outcomes[i].attempts.append(Attempt(attempt, req_seed, key, cached, res, verdict))
+                if not verdict.ok:
+                    ledger.failures[verdict.reason or "unknown"] += 1
+                    still.append(i)
+            pending = still
+    for i in pending:
+        ledger.gave_up += 1
+        logger.warning(
+            "task %s gave up after %d attempts: %s",
+            tasks[i].task_id,
+            max_attempts,
+            outcomes[i].attempts[-1].verdict.reason,
+        )
+    ledger.accepted += sum(1 for o in outcomes if o.accepted is not None)
+    ledger.wall_seconds += time.perf_counter() - t0
+    return outcomes

@@ -1,0 +1,109 @@
+"""Stage 1: an LLM writes queries for passages (each passage becomes the positive of its queries)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from synthneg.data.beir import Document
+from synthneg.errors import SynthnegError
+from synthneg.generate.engine import Task, run_tasks
+from synthneg.generate.ledger import CostLedger
+from synthneg.generate.outputs import StageResult, provenance, reject_rows, write_jsonl
+from synthneg.generate.store import CallStore
+from synthneg.llm.base import Generator
+from synthneg.llm.parse import QueryRules, Verdict, validate_query
+from synthneg.llm.prompts import QUERY_STYLES, load_template
+from synthneg.llm.types import GenerationResult, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+QUERY_SAMPLING = SamplingParams(max_tokens=64)
+
+
+def generate_queries(
+    passages: Sequence[Document],
+    generator: Generator,
+    out_dir: str | Path,
+    *,
+    k: int = 1,
+    styles: Sequence[str] = ("question",),
+    template: str | Path = "query",
+    sampling: SamplingParams = QUERY_SAMPLING,
+    rules: QueryRules = QueryRules(),
+    max_attempts: int = 3,
+    seed: int = 0,
+    force: bool = False,
+    show_progress: bool = True,
+) -> StageResult:
+    """Write ``k`` queries per passage into ``out_dir/queries.jsonl`` (query records + provenance).
+
+    Query ``j`` of a passage uses style ``styles[j % len(styles)]`` (``keyword``, ``question``, ``claim``)
+    and gets the id ``{passage_id}-q{j}``. Beside it: ``queries.rejects.jsonl`` (every rejected output
+    with its raw text and reason), ``queries.cost.json`` (the ledger) and ``queries.calls.jsonl`` (the
+    resumable call store: rerunning reuses every finished call; ``force=True`` regenerates).
+    """
+    unknown = [s for s in styles if s not in QUERY_STYLES]
+    if unknown or not styles:
+        raise SynthnegError(f"unknown query style(s) {unknown}: choose from {', '.join(QUERY_STYLES)}")
+    if k < 1:
+        raise SynthnegError("k must be at least 1")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tpl = load_template(template)
+    tasks: list[Task] = []
+    meta: dict[str, tuple[Document, str]] = {}
+    for doc in passages:
+        text = doc.full_text()
+        for j in range(k):
+            style = styles[j % len(styles)]
+            qid = f"{doc.id}-q{j}"
+
+            def check(res: GenerationResult, text: str = text) -> Verdict:
+                return validate_query(res.text, text, rules, truncated=res.finish_reason == "length")
+
+            values = {"passage": text, "title": doc.title, "style": style, "style_instruction": QUERY_STYLES[style]}
+            tasks.append(Task(qid, tpl.render(**{f: values.get(f, "") for f in tpl.fields}), check))
+            meta[qid] = (doc, style)
+    ledger = CostLedger(stage="queries")
+    store_path = out / "queries.calls.jsonl"
+    with CallStore(store_path) as store:
+        outcomes = run_tasks(
+            tasks,
+            generator,
+            store,
+            template_sha256=tpl.sha256,
+            sampling=sampling,
+            ledger=ledger,
+            base_seed=seed,
+            max_attempts=max_attempts,
+            force=force,
+            show_progress=show_progress,
+            description="queries",
+        )
+    rows = []
+    for o in outcomes:
+        acc = o.accepted
+        if acc is None:
+            continue
+        doc, style = meta[o.task.task_id]
+        rows.append(
+            {
+                "query_id": o.task.task_id,
+                "query": acc.verdict.text,
+                "positive_id": doc.id,
+                "positive": doc.full_text(),
+                "method": "llm-query",
+                "style": style,
+                "provenance": provenance(generator, tpl, replace(sampling), acc, style=style),
+            }
+        )
+    output = write_jsonl(rows, out / "queries.jsonl")
+    rejects = write_jsonl(reject_rows(outcomes), out / "queries.rejects.jsonl")
+    ledger_path = ledger.write(out / "queries.cost.json")
+    logger.info(
+        "queries: %d accepted of %d, %d paid calls, %d reused", len(rows), len(tasks), ledger.calls, ledger.cached_calls
+    )
+    return StageResult(output, rejects, ledger_path, ledger, store_path)

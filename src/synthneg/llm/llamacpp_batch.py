@@ -1,0 +1,199 @@
+"""Continuous batching over llama.cpp's batch API: several sequences, one ``llama_decode`` per step.
+
+A second llama.cpp context on the already-loaded model holds ``parallel`` sequences in one unified
+KV cache. Each step puts into one ``llama_batch`` the next sampled token of every generating
+sequence plus a chunk of prompt tokens of newly admitted requests (chunked prefill, bounded by
+``n_batch``), decodes it once, then samples each sequence with its own seeded sampler chain
+(top-k -> top-p -> min-p -> temperature -> seeded draw). A finished sequence frees its slot for the
+next waiting request at once. The chat prompt is rendered with the GGUF's own template exactly as
+``Llama.create_chat_completion`` renders it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthneg.errors import ModelError
+from synthneg.llm.base import ResultCallback
+from synthneg.llm.types import ChatRequest, GenerationResult, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Slot:
+    seq: int
+    index: int = -1
+    prompt: list[int] = field(default_factory=list)
+    fed: int = 0  # prompt tokens already in the KV cache
+    out: list[int] = field(default_factory=list)
+    sampler: Any = None
+    logit_idx: int = -1  # position in this step's batch whose logits we sample from
+    max_tokens: int = 0
+    t0: float = 0.0
+
+    @property
+    def busy(self) -> bool:
+        return self.index >= 0
+
+
+class BatchedDecoder:
+    """Decode up to ``parallel`` chat requests at once on a loaded ``llama_cpp.Llama``."""
+
+    def __init__(self, llm: Any, parallel: int, n_ctx_per_seq: int, n_threads: int, n_batch: int = 512) -> None:
+        import llama_cpp
+        from llama_cpp import llama_chat_format
+
+        self.lib = llama_cpp
+        self.llm = llm
+        self.parallel = parallel
+        self.n_ctx_per_seq = n_ctx_per_seq
+        self.n_batch = n_batch
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = n_ctx_per_seq * parallel
+        params.n_batch = n_batch
+        params.n_ubatch = n_batch
+        params.n_seq_max = parallel
+        params.kv_unified = True
+        params.n_threads = n_threads
+        params.n_threads_batch = n_threads
+        self.ctx = llama_cpp.llama_init_from_model(llm._model.model, params)
+        if not self.ctx:
+            raise ModelError(f"llama.cpp could not create a context for {parallel} parallel sequences")
+        self.mem = llama_cpp.llama_get_memory(self.ctx)
+        self.vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
+        self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelError("this GGUF has no chat template; batched decoding needs one")
+        eos_id, bos_id = llm.token_eos(), llm.token_bos()
+        self.formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
+            bos_token=llm._model.token_get_text(bos_id) if bos_id != -1 else "",
+            stop_token_ids=[eos_id],
+        )
+
+    def tokenize_chat(self, req: ChatRequest) -> list[int]:
+        res = self.formatter(messages=req.messages_as_dicts())
+        return self.llm.tokenize(res.prompt.encode("utf-8"), add_bos=not res.added_special, special=True)
+
+    def _sampler(self, s: SamplingParams) -> Any:
+        lib = self.lib
+        chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
+        if s.temperature <= 0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_greedy())
+            return chain
+        if s.top_k > 0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_k(s.top_k))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(s.top_p, 1))
+        if s.min_p > 0:
+            lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_min_p(s.min_p, 1))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_temp(s.temperature))
+        lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(s.seed & 0xFFFFFFFF))
+        return chain
+
+    def _add(self, token: int, pos: int, seq: int, logits: bool) -> int:
+        b = self.batch
+        i = b.n_tokens
+        b.token[i] = token
+        b.pos[i] = pos
+        b.n_seq_id[i] = 1
+        b.seq_id[i][0] = seq
+        b.logits[i] = logits
+        b.n_tokens = i + 1
+        return i
+
+    def _finish(self, slot: _Slot, reason: str, results: list[GenerationResult | None]) -> None:
+        text = self.llm.detokenize(slot.out).decode("utf-8", errors="ignore")
+        res = GenerationResult(
+            text=text,
+            finish_reason="length" if reason == "length" else "stop",
+            prompt_tokens=len(slot.prompt),
+            completion_tokens=len(slot.out),
+            latency_s=time.perf_counter() - slot.t0,
+            raw={"engine": "llamacpp-batched", "finish_reason": reason, "n_tokens": len(slot.out)},
+        )
+        results[slot.index] = res
+        self.lib.llama_sampler_free(slot.sampler)
+        self.lib.llama_memory_seq_rm(self.mem, slot.seq, -1, -1)
+        slot.index, slot.sampler, slot.out, slot.prompt = -1, None, [], []
+
+    def run(self, requests: Sequence[ChatRequest], on_result: ResultCallback | None = None) -> list[GenerationResult]:
+        """Generate every request, ``parallel`` at a time; ``on_result`` fires as each one ends."""
+        lib = self.lib
+        results: list[GenerationResult | None] = [None] * len(requests)
+        waiting = deque(range(len(requests)))
+        slots = [_Slot(seq=i) for i in range(self.parallel)]
+        lib.llama_memory_clear(self.mem, True)
+
+        def finish(slot: _Slot, reason: str) -> None:
+            index = slot.index
+            self._finish(slot, reason, results)
+            if on_result is not None:
+                on_result(index, results[index])  # type: ignore[arg-type]
+
+        while waiting or any(s.busy for s in slots):
+            for slot in slots:
+                if not slot.busy and waiting:
+                    idx = waiting.popleft()
+                    req = requests[idx]
+                    prompt = self.tokenize_chat(req)
+                    if len(prompt) + req.sampling.max_tokens > self.n_ctx_per_seq:
+                        results[idx] = GenerationResult.failure(
+                            "prompt_too_long",
+                            f"prompt of {len(prompt)} tokens + max_tokens {req.sampling.max_tokens} exceeds "
+                            f"n_ctx {self.n_ctx_per_seq}",
+                        )
+                        if on_result is not None:
+                            on_result(idx, results[idx])  # type: ignore[arg-type]
+                        continue
+                    slot.index, slot.prompt, slot.fed, slot.out = idx, prompt, 0, []
+                    slot.sampler = self._sampler(req.sampling)
+                    slot.max_tokens = req.sampling.max_tokens
+                    slot.t0 = time.perf_counter()
+            self.batch.n_tokens = 0
+            # Generating sequences first: one token each.
+            for slot in slots:
+                slot.logit_idx = -1
+                if slot.busy and slot.fed == len(slot.prompt) and slot.out:
+                    slot.logit_idx = self._add(slot.out[-1], len(slot.prompt) + len(slot.out) - 1, slot.seq, True)
+            # Then prompt chunks within the remaining room of the batch.
+            for slot in slots:
+                room = self.n_batch - self.batch.n_tokens
+                if not slot.busy or slot.fed == len(slot.prompt) or room <= 0:
+                    continue
+                take = min(room, len(slot.prompt) - slot.fed)
+                for j in range(slot.fed, slot.fed + take):
+                    last = j == len(slot.prompt) - 1
+                    k = self._add(slot.prompt[j], j, slot.seq, last)
+                    if last:
+                        slot.logit_idx = k
+                slot.fed += take
+            if self.batch.n_tokens == 0:
+                continue
+            rc = lib.llama_decode(self.ctx, self.batch)
+            if rc != 0:
+                raise ModelError(f"llama_decode failed with code {rc} (try a smaller parallel or n_ctx)")
+            for slot in slots:
+                if slot.logit_idx < 0:
+                    continue
+                token = lib.llama_sampler_sample(slot.sampler, self.ctx, slot.logit_idx)
+                if lib.llama_vocab_is_eog(self.vocab, token):
+                    finish(slot, "stop")
+                    continue
+                slot.out.append(token)
+                if len(slot.out) >= slot.max_tokens:
+                    finish(slot, "length")
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:
+        if self.ctx:
+            self.lib.llama_batch_free(self.batch)
+            self.lib.llama_free(self.ctx)
+            self.ctx = None

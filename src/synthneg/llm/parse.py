@@ -1,0 +1,189 @@
+"""Clean and validate what the LLM wrote: strip labels, quotes and markdown; reject what breaks the rules.
+
+Each check returns a :class:`Verdict`: the cleaned text when accepted, else a short ``reason``
+(``empty``, ``too_short``, ``too_long``, ``code``, ``copies_passage``, ``near_duplicate_positive``,
+``copies_query``, ``truncated``) and a human-readable ``detail``. Nothing is dropped silently: the
+engine keeps every rejected raw text with its reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LABEL = re.compile(
+    r"^\s*(?:\*\*|__)?(?:search\s+)?(?:query|question|claim|keywords?|answer|output|passage|hard\s+negative"
+    r"(?:\s+passage)?|negative(?:\s+passage)?|abstract|title|text)\s*(?:\d+\s*)?(?:\*\*|__)?\s*[:\-–]\s*(?:\*\*|__)?",
+    re.IGNORECASE,
+)
+_BARE_LABEL = re.compile(
+    r"^(?:search\s+)?(?:query|question|claim|keywords?|answer|output|passage|hard\s+negative(?:\s+passage)?|"
+    r"negative(?:\s+passage)?|abstract)\s*\d*\s*:?$",
+    re.IGNORECASE,
+)
+_PREAMBLE = re.compile(r"^\s*(?:sure|certainly|okay|ok|here(?:'s| is| are)\b)[^\n]*:\s*$", re.IGNORECASE)
+_FENCE = re.compile(r"^\s*```[\w+-]*\s*$")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_HEADING = re.compile(r"^\s*#{1,6}\s+")
+_EMPH = re.compile(r"(\*\*|__|`)")
+_QUOTES = "\"'“”‘’«»"
+_CODE = re.compile(
+    r"(?:\bSELECT\b.+\bFROM\b|\bINSERT\s+INTO\b|\bCREATE\s+TABLE\b|\bWHERE\b\s+\w+\s*=|^\s*(?:def|class|import|from\s+\S+\s+import|"
+    r"function|public\s+static|#include|return\b)|\bprint\(|=>|;\s*$|\{\s*$|^\s*\}|</?\w+>|\w+\(\)\s*[;{])",
+    re.IGNORECASE | re.MULTILINE,
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SENT = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of validating one output."""
+
+    ok: bool
+    text: str
+    reason: str | None = None
+    detail: str | None = None
+
+
+def reject(reason: str, detail: str, text: str = "") -> Verdict:
+    return Verdict(False, text, reason, detail)
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def clean(raw: str, *, single_line: bool) -> str:
+    """Strip code fences, preambles ("Here is ..."), headings, bullets, labels ("Query:"), emphasis and quotes.
+
+    ``single_line``: keep only the first non-empty line (queries); else join paragraphs with spaces.
+    """
+    lines = []
+    for original in raw.replace("\r", "").split("\n"):
+        if _FENCE.match(original) or _PREAMBLE.match(original):
+            continue
+        line = _EMPH.sub("", _LABEL.sub("", _BULLET.sub("", _HEADING.sub("", original)))).strip()
+        if line and not _BARE_LABEL.match(line):
+            lines.append(line)
+    if not lines:
+        return ""
+    text = lines[0] if single_line else " ".join(lines)
+    text = " ".join(text.split())
+    while len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
+        text = text[1:-1].strip()
+    if text and text[0] in _QUOTES and text.count(text[0]) == 1:
+        text = text[1:].strip()
+    return _LABEL.sub("", text).strip()
+
+
+def looks_like_code(text: str) -> bool:
+    """Heuristic: SQL, program text or markup rather than prose."""
+    if _CODE.search(text):
+        return True
+    symbols = sum(text.count(c) for c in "{}[]<>;=$\\|")
+    return symbols >= 4 and symbols / max(1, len(text)) > 0.03
+
+
+def shingles(tokens: list[str], n: int = 3) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for i in range(max(0, len(tokens) - n + 1))}
+
+
+def jaccard(a: set, b: set) -> float:  # type: ignore[type-arg]
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def copies_a_sentence(query: str, passage: str, threshold: float = 0.8) -> bool:
+    """True when the query is (nearly) a sentence of the passage, or a long verbatim span of it."""
+    q = words(query)
+    if not q:
+        return False
+    pw = " " + " ".join(words(passage)) + " "
+    if len(q) >= 8 and f" {' '.join(q)} " in pw:
+        return True
+    qs = set(q)
+    for sent in _SENT.split(passage):
+        s = set(words(sent))
+        if len(s) >= 4 and jaccard(qs, s) >= threshold:
+            return True
+    return False
+
+
+def near_duplicate(a: str, b: str, threshold: float = 0.5) -> float | None:
+    """Word-trigram Jaccard of two texts when it reaches ``threshold`` (a copy), else None."""
+    score = jaccard(shingles(words(a)), shingles(words(b)))
+    return score if score >= threshold else None
+
+
+def _trim_to_sentence(text: str) -> str:
+    cut = max(text.rfind(". "), text.rfind("? "), text.rfind("! "))
+    if text.endswith((".", "!", "?")):
+        return text
+    return text[: cut + 1] if cut > 0 else text
+
+
+@dataclass(frozen=True)
+class QueryRules:
+    """Limits for a generated query (in words and characters)."""
+
+    min_words: int = 2
+    max_words: int = 40
+    max_chars: int = 300
+
+
+@dataclass(frozen=True)
+class NegativeRules:
+    """Limits for a generated negative passage; ``max_overlap`` is the trigram Jaccard with the positive."""
+
+    min_words: int = 25
+    max_words: int = 320
+    max_overlap: float = 0.5
+
+
+def validate_query(  # noqa: PLR0911 (one return per rule)
+    raw: str, passage: str, rules: QueryRules = QueryRules(), *, truncated: bool = False
+) -> Verdict:
+    """Clean a generated query and check it against ``rules`` and the passage it came from."""
+    text = clean(raw, single_line=True)
+    if not text:
+        return reject("empty", "no text after cleaning")
+    if looks_like_code(raw) or looks_like_code(text):
+        return reject("code", "looks like code or SQL, not a query", text)
+    n = len(words(text))
+    if n < rules.min_words:
+        return reject("too_short", f"{n} words < {rules.min_words}", text)
+    if n > rules.max_words or len(text) > rules.max_chars:
+        return reject("too_long", f"{n} words / {len(text)} chars > {rules.max_words} / {rules.max_chars}", text)
+    if truncated:
+        return reject("truncated", "hit max_tokens before the query ended", text)
+    if copies_a_sentence(text, passage):
+        return reject("copies_passage", "the query copies a sentence of the passage", text)
+    return Verdict(True, text)
+
+
+def validate_negative(  # noqa: PLR0911 (one return per rule)
+    raw: str, query: str, positive: str | None, rules: NegativeRules = NegativeRules(), *, truncated: bool = False
+) -> Verdict:
+    """Clean a generated negative passage and check it against ``rules``, its query and (if given) the positive.
+
+    A negative cut by ``max_tokens`` is trimmed to its last full sentence and kept if still long enough.
+    """
+    text = clean(raw, single_line=False)
+    if truncated:
+        text = _trim_to_sentence(text)
+    if not text:
+        return reject("empty", "no text after cleaning")
+    if looks_like_code(raw) or looks_like_code(text):
+        return reject("code", "looks like code or SQL, not prose", text)
+    n = len(words(text))
+    if n < rules.min_words:
+        return reject("truncated" if truncated else "too_short", f"{n} words < {rules.min_words}", text)
+    if n > rules.max_words:
+        return reject("too_long", f"{n} words > {rules.max_words}", text)
+    if words(text) == words(query):
+        return reject("copies_query", "the negative repeats the query", text)
+    if positive is not None:
+        overlap = near_duplicate(text, positive, rules.max_overlap)
+        if overlap is not None:
+            return reject("near_duplicate_positive", f"trigram Jaccard with the positive {overlap:.2f}", text)
+    return Verdict(True, text)

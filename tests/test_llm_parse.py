@@ -1,0 +1,112 @@
+"""Cleaning and validation of LLM output (fast, no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthneg.llm.parse import (
+    NegativeRules,
+    clean,
+    copies_a_sentence,
+    looks_like_code,
+    validate_negative,
+    validate_query,
+)
+from synthneg.llm.prompts import QUERY_STYLES, load_template, parse_template
+
+PASSAGE = (
+    "We study the thermal conductivity of graphene nanoribbons. Using molecular dynamics simulations, we show "
+    "that edge roughness reduces conductivity by up to 60 percent. The effect is strongest for narrow ribbons."
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            '"how does edge roughness affect graphene heat transport?"',
+            "how does edge roughness affect graphene heat transport?",
+        ),
+        ("Query: edge roughness graphene conductivity", "edge roughness graphene conductivity"),
+        ("**Search query:** graphene ribbons heat", "graphene ribbons heat"),
+        ("Here is the query:\n\n1. graphene ribbon heat flow", "graphene ribbon heat flow"),
+        ("```\ngraphene heat\n```", "graphene heat"),
+        ("# Question\nWhy is graphene conductive?\nExplanation: because", "Why is graphene conductive?"),
+        ("“graphene thermal transport”", "graphene thermal transport"),
+    ],
+)
+def test_clean_query(raw, expected):
+    assert clean(raw, single_line=True) == expected
+
+
+def test_clean_passage_joins_paragraphs():
+    assert clean("Passage: First part.\n\nSecond part.", single_line=False) == "First part. Second part."
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["SELECT * FROM papers WHERE topic = 'graphene'", "def f(x):\n    return x", "import numpy as np", "<div>x</div>"],
+)
+def test_code_is_detected(text):
+    assert looks_like_code(text)
+
+
+def test_prose_is_not_code():
+    assert not looks_like_code(PASSAGE)
+    assert not looks_like_code("what reduces thermal conductivity in graphene nanoribbons?")
+
+
+def test_validate_query_accepts_and_rejects():
+    ok = validate_query("Query: how does edge roughness change heat flow in graphene ribbons?", PASSAGE)
+    assert ok.ok and ok.text.startswith("how does")
+    assert validate_query("", PASSAGE).reason == "empty"
+    assert validate_query("graphene", PASSAGE).reason == "too_short"
+    assert validate_query(" ".join(["word"] * 60), PASSAGE).reason == "too_long"
+    assert validate_query("SELECT title FROM papers WHERE x = 1", PASSAGE).reason == "code"
+    copied = "The effect is strongest for narrow ribbons."
+    assert validate_query(copied, PASSAGE).reason == "copies_passage"
+    assert copies_a_sentence("we show that edge roughness reduces conductivity by up to 60 percent", PASSAGE)
+    assert validate_query("graphene ribbons heat transport", PASSAGE, truncated=True).reason == "truncated"
+
+
+def test_validate_negative():
+    neg = (
+        "Phonon transport in hexagonal boron nitride sheets is examined with first-principles calculations. "
+        "We find that isotope disorder, rather than edge roughness, dominates the reduction of heat flow, and that "
+        "strain engineering can partially restore it in wide sheets at room temperature and above."
+    )
+    assert validate_negative(neg, "graphene edge roughness conductivity", PASSAGE).ok
+    dup = validate_negative(PASSAGE + " Also more.", "graphene edge roughness", PASSAGE)
+    assert dup.reason == "near_duplicate_positive"
+    assert validate_negative("Too short.", "q", PASSAGE).reason == "too_short"
+    long = " ".join(["word"] * 400)
+    assert validate_negative(long, "q", PASSAGE, NegativeRules(max_words=320)).reason == "too_long"
+    # cut by max_tokens: trimmed to the last full sentence and kept if still long enough
+    cut = validate_negative(neg + " And then the", "q", PASSAGE, truncated=True)
+    assert cut.ok and cut.text.endswith("above.")
+
+
+def test_builtin_templates_render_and_say_plain_text():
+    for task, fields in (
+        ("query", {"passage", "style_instruction"}),
+        ("negative-query", {"query"}),
+        ("negative-query-positive", {"query", "positive"}),
+    ):
+        tpl = load_template(task)
+        assert tpl.fields == fields
+        msgs = tpl.render(**dict.fromkeys(fields, "{braces} stay"))
+        assert msgs[0].role == "system" and "plain" in msgs[0].content
+        assert "{braces} stay" in msgs[-1].content
+    assert set(QUERY_STYLES) == {"keyword", "question", "claim"}
+
+
+def test_template_errors_name_the_problem(tmp_path):
+    from synthneg.errors import SynthnegError
+
+    with pytest.raises(SynthnegError, match="no \\[user\\]"):
+        parse_template("[system]\nonly system")
+    tpl = parse_template("Write about {topic}.")
+    with pytest.raises(SynthnegError, match="topic"):
+        tpl.render()
+    with pytest.raises(SynthnegError, match="neither a built-in"):
+        load_template(tmp_path / "missing.txt")
