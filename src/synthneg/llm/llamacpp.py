@@ -58,6 +58,9 @@ class LlamaCppGenerator(Generator):
         parallel: sequences decoded together (1 = the plain high-level API).
         n_ctx: context per sequence (prompt + answer).
         n_threads: CPU threads (default: all cores ``os.cpu_count()``).
+        reuse_prefix: keep the KV cache of the previous prompt's common prefix (llama-cpp-python's
+            default). Off by default: recomputing the whole prompt makes a seeded call give the same
+            text whatever ran before it, so a resumed run equals an uninterrupted one.
         verbose: llama.cpp's own logging.
     """
 
@@ -69,6 +72,7 @@ class LlamaCppGenerator(Generator):
         n_ctx: int = 2048,
         n_threads: int | None = None,
         n_batch: int = 512,
+        reuse_prefix: bool = False,
         verbose: bool = False,
     ) -> None:
         llama_cpp = _import_llama()
@@ -78,6 +82,7 @@ class LlamaCppGenerator(Generator):
         self.parallel = max(1, int(parallel))
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
+        self.reuse_prefix = reuse_prefix
         logger.info("loading %s (%s), parallel=%d", self.model_name, self.path, self.parallel)
         try:
             self.llm = llama_cpp.Llama(
@@ -103,6 +108,8 @@ class LlamaCppGenerator(Generator):
     def _one(self, req: ChatRequest) -> GenerationResult:
         s = req.sampling
         t0 = time.perf_counter()
+        if not self.reuse_prefix:
+            self.llm.reset()
         resp = self.llm.create_chat_completion(
             messages=req.messages_as_dicts(),
             temperature=s.temperature,

@@ -1,0 +1,175 @@
+"""``synthneg queries`` and ``synthneg negatives llm``: the LLM generation stages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+logger = logging.getLogger(__name__)
+
+_BACKEND = typer.Option(
+    "llamacpp", "--backend", help="llamacpp (embedded GGUF), openai (any compatible server), transformers."
+)
+_MODEL = typer.Option(
+    None, "--model", help="Embedded name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), .gguf path, or server/HF model name."
+)
+_BASE_URL = typer.Option("http://127.0.0.1:8000/v1", "--base-url", help="openai back-end: server URL.")
+_KEY_ENV = typer.Option(
+    "OPENAI_API_KEY", "--api-key-env", help="openai back-end: env var holding the key (never logged)."
+)
+_CONC = typer.Option(8, "--concurrency", help="openai back-end: requests in flight.")
+_TIMEOUT = typer.Option(120.0, "--timeout", help="openai back-end: seconds per attempt.")
+_PARALLEL = typer.Option(1, "--parallel", help="llamacpp: sequences decoded together (4-8 raises tok/s on CPU).")
+_SEED = typer.Option(0, "--seed", help="Base seed; each call's seed derives from it, the item and the attempt.")
+_ATTEMPTS = typer.Option(3, "--max-attempts", help="Tries per item (a new seed each) before giving up.")
+_FORCE = typer.Option(False, "--force", help="Regenerate every call instead of reusing the call store.")
+_TEMP = typer.Option(0.6, "--temperature")
+_TOP_P = typer.Option(0.95, "--top-p")
+_TOP_K = typer.Option(20, "--top-k")
+_PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show the progress bar.")
+
+
+def _generator(backend: str, model: str | None, **opts: Any) -> Any:
+    from synthneg.llm import make_generator
+
+    if backend == "llamacpp":
+        return make_generator("llamacpp", model, parallel=opts["parallel"])
+    if backend == "openai":
+        return make_generator(
+            "openai",
+            model,
+            base_url=opts["base_url"],
+            api_key_env=opts["api_key_env"],
+            concurrency=opts["concurrency"],
+            timeout=opts["timeout"],
+        )
+    return make_generator(backend, model)  # type: ignore[arg-type]
+
+
+def _summary(res: Any) -> None:
+    d = res.ledger.to_dict()
+    Console(stderr=True).print(
+        f"{d['stage']}: {d['accepted']}/{d['tasks']} accepted, {d['gave_up']} gave up; "
+        f"{d['calls']} paid calls ({d['cached_calls']} reused), {d['prompt_tokens']} prompt + "
+        f"{d['completion_tokens']} completion tokens in {d['wall_seconds']:.1f}s; failures {d['failures'] or 'none'}"
+    )
+    typer.echo(res.output)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("queries")
+    def queries(
+        passages: Path = typer.Argument(..., help="Passages: .jsonl[.gz], .csv or .parquet."),
+        out: Path = typer.Option(..., "--out", help="Output folder (queries.jsonl, rejects, cost ledger, call store)."),
+        k: int = typer.Option(1, "--k", help="Queries per passage."),
+        style: list[str] = typer.Option(["question"], "--style", help="keyword, question, claim; repeat to cycle."),
+        limit: int | None = typer.Option(None, "--limit", help="Only the first N passages."),
+        text_field: str | None = typer.Option(None, "--text-field"),
+        id_field: str | None = typer.Option(None, "--id-field"),
+        template: str = typer.Option("query", "--template", help="Prompt template file (default: built-in)."),
+        max_tokens: int = typer.Option(64, "--max-tokens"),
+        backend: str = _BACKEND,
+        model: str | None = _MODEL,
+        base_url: str = _BASE_URL,
+        api_key_env: str = _KEY_ENV,
+        concurrency: int = _CONC,
+        timeout: float = _TIMEOUT,
+        parallel: int = _PARALLEL,
+        seed: int = _SEED,
+        max_attempts: int = _ATTEMPTS,
+        force: bool = _FORCE,
+        temperature: float = _TEMP,
+        top_p: float = _TOP_P,
+        top_k: int = _TOP_K,
+        progress: bool = _PROGRESS,
+    ) -> None:
+        """Write LLM queries for passages (each passage is the positive of its queries)."""
+        from synthneg.data import read_passages
+        from synthneg.generate import generate_queries
+        from synthneg.llm import SamplingParams
+
+        corpus = read_passages(passages, text_field=text_field, id_field=id_field, limit=limit)
+        sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens)
+        with _generator(
+            backend,
+            model,
+            parallel=parallel,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            timeout=timeout,
+        ) as gen:
+            res = generate_queries(
+                list(corpus.documents),
+                gen,
+                out,
+                k=k,
+                styles=style,
+                template=template,
+                sampling=sampling,
+                max_attempts=max_attempts,
+                seed=seed,
+                force=force,
+                show_progress=progress,
+            )
+        _summary(res)
+
+    neg_app = typer.Typer(help="Hard negatives for query records.", no_args_is_help=True)
+    app.add_typer(neg_app, name="negatives")
+
+    @neg_app.command("llm")
+    def negatives_llm(
+        queries: Path = typer.Option(..., "--queries", help="Query records (queries.jsonl from `synthneg queries`)."),
+        out: Path = typer.Option(..., "--out", help="Output folder."),
+        mode: str = typer.Option("query", "--mode", help="query (from the query alone) or query+positive."),
+        limit: int | None = typer.Option(None, "--limit", help="Only the first N queries."),
+        template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
+        max_tokens: int = typer.Option(256, "--max-tokens"),
+        backend: str = _BACKEND,
+        model: str | None = _MODEL,
+        base_url: str = _BASE_URL,
+        api_key_env: str = _KEY_ENV,
+        concurrency: int = _CONC,
+        timeout: float = _TIMEOUT,
+        parallel: int = _PARALLEL,
+        seed: int = _SEED,
+        max_attempts: int = _ATTEMPTS,
+        force: bool = _FORCE,
+        temperature: float = _TEMP,
+        top_p: float = _TOP_P,
+        top_k: int = _TOP_K,
+        progress: bool = _PROGRESS,
+    ) -> None:
+        """Write one LLM hard negative per query: no corpus, no BM25, no cross-encoder."""
+        from synthneg.data.triples import read_query_records
+        from synthneg.generate import generate_negatives
+        from synthneg.llm import SamplingParams
+
+        records = read_query_records(queries)[:limit]
+        sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens)
+        with _generator(
+            backend,
+            model,
+            parallel=parallel,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            timeout=timeout,
+        ) as gen:
+            res = generate_negatives(
+                records,
+                gen,
+                out,
+                mode=mode,
+                template=template,
+                sampling=sampling,  # type: ignore[arg-type]
+                max_attempts=max_attempts,
+                seed=seed,
+                force=force,
+                show_progress=progress,
+            )
+        _summary(res)
