@@ -1,0 +1,392 @@
+"""Fine-tune a bi-encoder on (query, positive[, negative]) rows with the sentence-transformers trainer.
+
+One function does the job: :func:`train`. It turns :class:`~synthneg.data.triples.Triple` rows (or
+query-positive :class:`~synthneg.data.triples.QueryRecord` pairs, the *in-batch* arm) into the
+``anchor, positive[, negative]`` columns that sentence-transformers expects, and runs
+``SentenceTransformerTrainer`` with MultipleNegativesRankingLoss (or its cached, GradCache variant),
+the ``NO_DUPLICATES`` batch sampler, optional E5-style prefixes, checkpoints that resume and an
+optional retrieval evaluator. Multi-GPU (or multi-process CPU) runs need nothing special: launch the
+same call under ``torchrun`` / ``accelerate launch`` and the trainer does DDP.
+
+>>> from synthneg.train import TrainConfig, train
+>>> result = train("triples.jsonl", model="minilm", out="runs/minilm-llm", config=TrainConfig(epochs=1))  # doctest: +SKIP
+>>> result.path, result.summary["global_step"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
+
+from synthneg.data.beir import BeirDataset
+from synthneg.data.io import iter_jsonl
+from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples
+from synthneg.errors import DataError, SynthnegError
+from synthneg.models import resolve_bi_encoder
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+    from sentence_transformers.evaluation import InformationRetrievalEvaluator
+
+logger = logging.getLogger(__name__)
+
+LossName = Literal["mnrl", "cached-mnrl"]
+Precision = Literal["fp32", "fp16", "bf16"]
+SUMMARY_FILE = "train_summary.json"
+CHECKPOINT_DIR = "checkpoints"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one fine-tuning run (defaults: the DESIGN.md calibration recipe).
+
+    ``use_negatives=False`` drops the negative column: the *in-batch* arm trained on the same
+    queries. ``save_steps=None`` saves a checkpoint at the end of every epoch; ``max_steps``
+    (when set) overrides ``epochs``.
+    """
+
+    epochs: float = 1.0
+    learning_rate: float = 2e-5
+    batch_size: int = 32
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_seq_length: int | None = None
+    seed: int = 0
+    loss: LossName = "mnrl"
+    scale: float = 20.0
+    mini_batch_size: int = 32
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    use_negatives: bool = True
+    save_steps: int | None = None
+    save_total_limit: int | None = 2
+    eval_steps: int | None = None
+    logging_steps: int = 10
+    max_steps: int | None = None
+    precision: Precision = "fp32"
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs > 0, f"epochs must be > 0, got {self.epochs}"),
+            (self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}"),
+            (self.batch_size >= 2, f"batch_size must be >= 2 for in-batch negatives, got {self.batch_size}"),
+            (0.0 <= self.warmup_ratio < 1.0, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}"),
+            (self.max_seq_length is None or self.max_seq_length > 0, "max_seq_length must be > 0"),
+            (self.loss in ("mnrl", "cached-mnrl"), f"loss must be 'mnrl' or 'cached-mnrl', got {self.loss!r}"),
+            (self.mini_batch_size > 0, "mini_batch_size must be > 0"),
+            (self.save_steps is None or self.save_steps > 0, "save_steps must be > 0"),
+            (self.eval_steps is None or self.eval_steps > 0, "eval_steps must be > 0"),
+            (self.logging_steps > 0, "logging_steps must be > 0"),
+            (self.max_steps is None or self.max_steps > 0, "max_steps must be > 0"),
+            (self.precision in ("fp32", "fp16", "bf16"), f"precision must be fp32, fp16 or bf16, got {self.precision!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise SynthnegError(f"TrainConfig: {message}")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the fine-tuned model was saved and the summary written beside it (``train_summary.json``)."""
+
+    path: Path
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+TrainingRows = Sequence[Triple] | Sequence[QueryRecord]
+
+
+def _st(name: str) -> ModuleType:
+    """A sentence-transformers submodule by its v6 path (``sentence_transformer.<name>``), else its v5 path."""
+    try:
+        return importlib.import_module(f"sentence_transformers.sentence_transformer.{name}")
+    except ImportError:
+        return importlib.import_module(f"sentence_transformers.{name}")
+
+
+def load_training_data(path: str | Path) -> list[Triple] | list[QueryRecord]:
+    """Read triples, or query-positive pairs when the file has no ``negative`` field (JSONL[.gz] or Parquet)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("training file not found", path=path)
+    if path.suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        names = set(pq.read_schema(path).names)
+        if "negative" in names:
+            return read_triples(path)
+        rows = pq.read_table(path, columns=["query_id", "query", "positive_id", "positive"]).to_pylist()
+        return [QueryRecord(*(str(r[f]) for f in ("query_id", "query", "positive_id", "positive"))) for r in rows]
+    first = next(iter_jsonl(path), None)
+    if first is None:
+        raise DataError("file has no rows", path=path)
+    return read_triples(path) if "negative" in first[1] else read_query_records(path)
+
+
+def to_dataset(rows: TrainingRows, *, use_negatives: bool = True) -> Dataset:
+    """Rows -> a ``datasets.Dataset`` with ``anchor, positive`` and, for triples, ``negative`` columns.
+
+    Column order matters to MultipleNegativesRankingLoss (anchor, positive, then negatives); the
+    input is never modified.
+    """
+    from datasets import Dataset
+
+    if not rows:
+        raise DataError("no training rows")
+    n_triples = sum(isinstance(r, Triple) for r in rows)
+    if 0 < n_triples < len(rows):
+        raise DataError(
+            f"mixed input: {n_triples} triples and {len(rows) - n_triples} query-positive pairs; "
+            "pass one kind (or TrainConfig(use_negatives=False) with triples only)"
+        )
+    columns: dict[str, list[str]] = {"anchor": [r.query for r in rows], "positive": [r.positive for r in rows]}
+    if n_triples and use_negatives:
+        columns["negative"] = [r.negative for r in rows]  # type: ignore[union-attr]
+    return Dataset.from_dict(columns)
+
+
+def beir_evaluator(
+    dataset: BeirDataset,
+    *,
+    query_prefix: str = "",
+    passage_prefix: str = "",
+    batch_size: int = 64,
+) -> InformationRetrievalEvaluator:
+    """A sentence-transformers InformationRetrievalEvaluator over a loaded BEIR split (grade > 0 is relevant)."""
+    relevant = {q: {d for d, g in rels.items() if g > 0} for q, rels in dataset.qrels.items()}
+    relevant = {q: docs for q, docs in relevant.items() if docs}
+    return _st("evaluation").InformationRetrievalEvaluator(
+        queries={q: dataset.queries[q] for q in relevant},
+        corpus={d.id: d.full_text() for d in dataset.corpus.documents},
+        relevant_docs=relevant,
+        name=f"{dataset.name}-{dataset.split}",
+        ndcg_at_k=[10],
+        mrr_at_k=[10],
+        accuracy_at_k=[1, 10],
+        precision_recall_at_k=[10, 100],
+        map_at_k=[100],
+        batch_size=batch_size,
+        show_progress_bar=logger.isEnabledFor(logging.INFO),
+        write_csv=False,
+        query_prompt=query_prefix or None,
+        corpus_prompt=passage_prefix or None,
+    )
+
+
+def _load_model(model: str | SentenceTransformer, config: TrainConfig) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+
+    if isinstance(model, SentenceTransformer):
+        return model
+    resolved = resolve_bi_encoder(model)
+    if Path(resolved).is_dir():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        st = SentenceTransformer(resolved)
+    except OSError as exc:
+        raise SynthnegError(f"could not load sentence-transformers model {resolved!r}: {exc}") from None
+    if config.max_seq_length is not None:
+        st.max_seq_length = config.max_seq_length
+    return st
+
+
+def _loss(st: SentenceTransformer, config: TrainConfig) -> Any:
+    losses = _st("losses")
+    if config.loss == "cached-mnrl":
+        return losses.CachedMultipleNegativesRankingLoss(
+            st,
+            scale=config.scale,
+            mini_batch_size=config.mini_batch_size,
+            show_progress_bar=False,
+            gather_across_devices=_world_size() > 1,
+        )
+    return losses.MultipleNegativesRankingLoss(st, scale=config.scale, gather_across_devices=_world_size() > 1)
+
+
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _prompts(config: TrainConfig, has_negative: bool) -> dict[str, str] | None:
+    prompts = {"anchor": config.query_prefix, "positive": config.passage_prefix}
+    if has_negative:
+        prompts["negative"] = config.passage_prefix
+    prompts = {k: v for k, v in prompts.items() if v}
+    return prompts or None
+
+
+def build_trainer(
+    data: TrainingRows | Dataset,
+    *,
+    model: str | SentenceTransformer = "minilm",
+    out: str | Path,
+    config: TrainConfig | None = None,
+    evaluator: BeirDataset | Any | None = None,
+) -> SentenceTransformerTrainer:
+    """Assemble (without running) the SentenceTransformerTrainer that :func:`train` runs.
+
+    ``evaluator`` is a loaded :class:`BeirDataset` split or any sentence-transformers evaluator;
+    it runs every ``eval_steps`` steps (or at the end of each epoch).
+    """
+    import torch
+    import transformers
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+
+    config = config or TrainConfig()
+    dataset = data if isinstance(data, Dataset) else to_dataset(data, use_negatives=config.use_negatives)
+    has_negative = "negative" in dataset.column_names
+    st = _load_model(model, config)
+    if isinstance(evaluator, BeirDataset):
+        evaluator = beir_evaluator(
+            evaluator, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix
+        )
+    save_strategy = "steps" if config.save_steps else "epoch"
+    eval_strategy = "no" if evaluator is None else ("steps" if config.eval_steps else "epoch")
+    verbose = logger.isEnabledFor(logging.INFO)
+    # transformers v5 takes the warmup ratio as a float warmup_steps; v4 has warmup_ratio
+    warmup = (
+        {"warmup_steps": config.warmup_ratio}
+        if int(transformers.__version__.split(".")[0]) >= 5
+        else {"warmup_ratio": config.warmup_ratio}
+    )
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(Path(out) / CHECKPOINT_DIR),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        **warmup,
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        data_seed=config.seed,
+        batch_sampler=_st("training_args").BatchSamplers.NO_DUPLICATES,
+        prompts=_prompts(config, has_negative),
+        save_strategy=save_strategy,
+        save_steps=config.save_steps or 500,
+        save_total_limit=config.save_total_limit,
+        eval_strategy=eval_strategy,
+        eval_steps=config.eval_steps,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        fp16=config.precision == "fp16",
+        bf16=config.precision == "bf16",
+        use_cpu=not torch.cuda.is_available(),
+        ddp_backend=None if torch.cuda.is_available() or _world_size() == 1 else "gloo",
+        disable_tqdm=not verbose,
+        log_level="info" if logger.isEnabledFor(logging.DEBUG) else "warning",
+        report_to="none",
+    )
+    logger.info(
+        "training %s on %d rows (%s), loss=%s, batch %d, NO_DUPLICATES sampler",
+        model if isinstance(model, str) else type(model).__name__,
+        len(dataset),
+        ", ".join(dataset.column_names),
+        config.loss,
+        config.batch_size,
+    )
+    return SentenceTransformerTrainer(
+        model=st,
+        args=args,
+        train_dataset=dataset,
+        loss=_loss(st, config),
+        evaluator=evaluator,
+    )
+
+
+def _resume_point(out: Path, resume: bool | str | Path) -> str | None:
+    if not resume:
+        return None
+    if not isinstance(resume, bool):
+        path = Path(resume)
+        if not (path / "trainer_state.json").is_file():
+            raise SynthnegError(f"not a training checkpoint (no trainer_state.json): {path}")
+        return str(path)
+    from transformers.trainer_utils import get_last_checkpoint
+
+    ckpt_dir = out / CHECKPOINT_DIR
+    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    if last is None:
+        logger.info("no checkpoint under %s: starting from scratch", ckpt_dir)
+    return last
+
+
+def _checkpoint_step(checkpoint: str | None) -> int:
+    if checkpoint is None:
+        return 0
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
+    return int(state.get("global_step", 0))
+
+
+def train(
+    data: str | Path | TrainingRows,
+    *,
+    model: str | SentenceTransformer = "minilm",
+    out: str | Path,
+    config: TrainConfig | None = None,
+    evaluator: BeirDataset | Any | None = None,
+    resume: bool | str | Path = False,
+) -> TrainResult:
+    """Fine-tune ``model`` on triples or query-positive pairs and save it to ``out``.
+
+    ``data`` is a file (JSONL[.gz] or Parquet; rows without ``negative`` train the in-batch arm)
+    or a list of :class:`Triple` / :class:`QueryRecord`. The model lands in ``out`` (load it with
+    ``SentenceTransformer(out)`` or pass ``out`` to :func:`synthneg.evaluate.evaluate`),
+    checkpoints in ``out/checkpoints`` and the summary in ``out/train_summary.json``.
+    ``resume=True`` continues from the last checkpoint there (a path picks one); with none it
+    starts afresh.
+    """
+    config = config or TrainConfig()
+    out = Path(out)
+    source = str(data) if isinstance(data, (str, Path)) else None
+    rows = load_training_data(data) if isinstance(data, (str, Path)) else data
+    resume_from = _resume_point(out, resume)
+    trainer = build_trainer(rows, model=model, out=out, config=config, evaluator=evaluator)
+    if resume_from:
+        logger.info("resuming from %s", resume_from)
+    t0 = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resume_from)
+    wall_s = time.perf_counter() - t0
+    st = trainer.model
+    prompts = {k: v for k, v in (("query", config.query_prefix), ("document", config.passage_prefix)) if v}
+    if prompts:
+        st.prompts = {**st.prompts, **prompts}
+    trainer.save_model(str(out))
+    history = trainer.state.log_history
+    losses = [{"step": h["step"], "loss": h["loss"]} for h in history if "loss" in h]
+    evals = [h for h in history if any(k.startswith("eval_") for k in h)]
+    summary: dict[str, Any] = {
+        "model": model if isinstance(model, str) else type(model).__name__,
+        "base_model": resolve_bi_encoder(model) if isinstance(model, str) else None,
+        "data": source,
+        "rows": len(trainer.train_dataset),
+        "columns": list(trainer.train_dataset.column_names),
+        "config": asdict(config),
+        "global_step": trainer.state.global_step,
+        "epochs_done": trainer.state.epoch,
+        "steps_this_run": trainer.state.global_step - _checkpoint_step(resume_from),
+        "resumed_from": resume_from,
+        "world_size": trainer.args.world_size,
+        "wall_s": round(wall_s, 2),
+        "train_loss": output.training_loss,
+        "first_loss": losses[0]["loss"] if losses else None,
+        "last_loss": losses[-1]["loss"] if losses else None,
+        "loss_history": losses,
+        "eval_history": evals,
+    }
+    if trainer.is_world_process_zero():
+        (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        logger.info(
+            "saved %s: %d steps in %.1f s, loss %.4f", out, summary["global_step"], wall_s, output.training_loss
+        )
+    return TrainResult(out, summary)
