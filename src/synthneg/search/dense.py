@@ -75,12 +75,27 @@ class DenseEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode(texts, prefix=self.query_prefix, show_progress=False)
 
+    def _effective_max_seq_length(self) -> int | None:
+        """The model's max_seq_length, read from its folder's config when possible so that a cache hit
+        does not need to load the model (and torch)."""
+        if self.max_seq_length is not None or self._st is not None:
+            return self.st.max_seq_length
+        config = Path(resolve_bi_encoder(self.model)) / "sentence_bert_config.json"
+        if config.is_file():
+            try:
+                value = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length")
+            except (OSError, ValueError):
+                value = None
+            if isinstance(value, int):
+                return value
+        return self.st.max_seq_length
+
     def cache_key(self, corpus: Corpus) -> str:
         spec = {
             "model": self.identity,
             "prefix": self.passage_prefix,
             "normalize": self.normalize,
-            "max_seq_length": self.st.max_seq_length,
+            "max_seq_length": self._effective_max_seq_length(),
             "corpus": corpus.fingerprint,
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
@@ -119,7 +134,9 @@ def top_k_exact(
     best_s = torch.full((q.shape[0], 0), -torch.inf)
     best_i = torch.zeros((q.shape[0], 0), dtype=torch.long)
     for start in range(0, doc_emb.shape[0], chunk_size):
-        d = torch.from_numpy(np.ascontiguousarray(doc_emb[start : start + chunk_size], dtype=np.float32))
+        d = torch.from_numpy(
+            np.array(doc_emb[start : start + chunk_size], dtype=np.float32)
+        )  # copy: may be a read-only mmap
         s, i = torch.topk(q @ d.T, min(k, d.shape[0]), dim=1)
         best_s, order = torch.topk(torch.cat([best_s, s], dim=1), min(k, best_s.shape[1] + s.shape[1]), dim=1)
         best_i = torch.gather(torch.cat([best_i, i + start], dim=1), 1, order)

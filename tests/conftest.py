@@ -1,0 +1,100 @@
+"""Shared fixtures: the shared BEIR/arXiv data (read in place, never copied) and tiny BEIR folders."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from synthneg.data.locate import shared_data_dirs
+
+
+def _shared_root() -> Path | None:
+    for root in shared_data_dirs():
+        if (root / "beir" / "scifact").is_dir():
+            return root
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    root = _shared_root()
+    if root is None:
+        pytest.skip("../shared/data is not available")
+    return root
+
+
+@pytest.fixture(scope="session")
+def scifact_dir(shared_data: Path) -> Path:
+    return shared_data / "beir" / "scifact"
+
+
+@pytest.fixture(scope="session")
+def arxiv_path(shared_data: Path) -> Path:
+    return shared_data / "arxiv" / "arxiv_kaggle_first2000.jsonl.gz"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test writes caches into a temp folder, never into ~/.cache — except the assembled GGUF,
+    which is reused from the user cache when present (it is 0.5 GB and content-verified)."""
+    monkeypatch.setenv("SYNTHNEG_CACHE", str(tmp_path_factory.getbasetemp() / "synthneg-cache"))
+
+
+def write_jsonl(path: Path, rows: list[dict], gz: bool = False) -> Path:
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    if gz:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def make_beir(folder: Path, *, gz: bool = False, split: str = "test") -> Path:
+    """A 6-document BEIR folder with 3 queries about distinct topics."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sfx = ".jsonl.gz" if gz else ".jsonl"
+    docs = [
+        {
+            "_id": "d1",
+            "title": "Photosynthesis",
+            "text": "Plants convert sunlight, water and carbon dioxide into glucose.",
+        },
+        {"_id": "d2", "title": "Chlorophyll", "text": "Chlorophyll absorbs red and blue light in plant leaves."},
+        {
+            "_id": "d3",
+            "title": "Black holes",
+            "text": "A black hole is a region of spacetime where gravity prevents escape.",
+        },
+        {
+            "_id": "d4",
+            "title": "Neutron stars",
+            "text": "Neutron stars are collapsed cores of massive supergiant stars.",
+        },
+        {
+            "_id": "d5",
+            "title": "Sourdough",
+            "text": "Sourdough bread is leavened by wild yeast and lactic acid bacteria.",
+        },
+        {"_id": "d6", "title": "Baguette", "text": "A baguette is a long thin loaf of French bread."},
+    ]
+    queries = [
+        {"_id": "q1", "text": "how do plants make glucose from sunlight"},
+        {"_id": "q2", "text": "what prevents escape from a black hole"},
+        {"_id": "q3", "text": "which bread uses wild yeast"},
+        {"_id": "q9", "text": "a query without judgments"},
+    ]
+    write_jsonl(folder / f"corpus{sfx}", docs, gz)
+    write_jsonl(folder / f"queries{sfx}", queries, gz)
+    (folder / "qrels").mkdir(exist_ok=True)
+    (folder / "qrels" / f"{split}.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\td2\t1\nq2\td3\t1\nq3\td5\t1\n", encoding="utf-8"
+    )
+    return folder
+
+
+@pytest.fixture
+def tiny_beir(tmp_path: Path) -> Path:
+    return make_beir(tmp_path / "tiny")
