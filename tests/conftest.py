@@ -38,8 +38,8 @@ def arxiv_path(shared_data: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test writes caches into a temp folder, never into ~/.cache — except the assembled GGUF,
-    which is reused from the user cache when present (it is 0.5 GB and content-verified)."""
+    """Every test writes caches (embeddings, the assembled GGUF, call stores) into one session temp
+    folder, never into ~/.cache."""
     monkeypatch.setenv("SYNTHNEG_CACHE", str(tmp_path_factory.getbasetemp() / "synthneg-cache"))
 
 
