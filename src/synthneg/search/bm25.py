@@ -58,6 +58,19 @@ class BM25Index:
         )
         return np.asarray(positions), np.asarray(scores, dtype=np.float32)
 
+    def score_positions(self, text: str, positions: Sequence[int]) -> np.ndarray:
+        """BM25 scores of one query text against the given corpus positions (e.g. its positives)."""
+        import bm25s
+
+        tokens = bm25s.tokenize(
+            [text], stopwords=self.stopwords, stemmer=self._stemmer, return_ids=False, show_progress=False
+        )[0]
+        known = [t for t in tokens if t in self._retriever.vocab_dict]
+        if not known:
+            return np.zeros(len(positions), dtype=np.float32)
+        scores = self._retriever.get_scores(known)
+        return np.asarray(scores, dtype=np.float32)[np.asarray(positions, dtype=np.int64)]
+
     def search(self, queries: dict[str, str], k: int = 100, n_threads: int = 0) -> Run:
         """Top-``k`` documents per query as a run ``{qid: {doc_id: score}}`` (zero scores dropped)."""
         qids = list(queries)
