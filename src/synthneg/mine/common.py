@@ -94,3 +94,15 @@ def progress(iterable: Any, *, total: int | None = None, desc: str, enabled: boo
     from tqdm.auto import tqdm
 
     return tqdm(iterable, total=total, desc=desc, disable=not enabled, unit="q")
+
+
+def records_from_beir(corpus: Corpus, queries: dict[str, str], qrels: dict[str, dict[str, int]]) -> list[QueryRecord]:
+    """Labeled BEIR pairs as query records (one per relevant judged document present in the corpus)."""
+    out = []
+    for qid, rels in qrels.items():
+        if qid not in queries:
+            continue
+        for doc_id, grade in rels.items():
+            if grade > 0 and doc_id in corpus:
+                out.append(QueryRecord(qid, queries[qid], doc_id, corpus[doc_id].full_text()))
+    return out

@@ -1,0 +1,231 @@
+"""``synthneg mine bm25|dense|ce`` and ``synthneg mine beir-pairs``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from synthneg.data.beir import Corpus
+    from synthneg.data.triples import Triple
+    from synthneg.mine.filters import SelectionConfig
+
+logger = logging.getLogger(__name__)
+
+Queries = Annotated[Path, typer.Option("--queries", "-q", help="JSONL of query_id, query, positive_id, positive.")]
+CorpusOpt = Annotated[
+    str, typer.Option("--corpus", "-c", help="Passage file (JSONL/CSV/Parquet), BEIR folder, or BEIR dataset name.")
+]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Triples file (.jsonl[.gz] or .parquet).")]
+TextField = Annotated[str | None, typer.Option(help="Text field of the passage file (default: auto).")]
+IdField = Annotated[str | None, typer.Option(help="Id field of the passage file (default: auto).")]
+NumNeg = Annotated[int, typer.Option("--num-negatives", "-n", help="Negatives per query record.")]
+RangeMin = Annotated[int, typer.Option(help="Skip the first RANGE_MIN non-positive candidates.")]
+RangeMax = Annotated[int | None, typer.Option(help="Consider candidates with rank < RANGE_MAX (default: 30).")]
+AbsMargin = Annotated[float | None, typer.Option(help="Keep a candidate only if score <= positive score - margin.")]
+RelMargin = Annotated[
+    float | None, typer.Option(help="Keep a candidate only if score <= positive score - margin * |positive score|.")
+]
+MaxScore = Annotated[float | None, typer.Option(help="Drop candidates scoring above this.")]
+MinScore = Annotated[float | None, typer.Option(help="Drop candidates scoring below this.")]
+Sampling = Annotated[str, typer.Option(help="'top' (best first) or 'random' (uniform within the window).")]
+Seed = Annotated[int, typer.Option(help="Seed for random sampling (per query: seed + query id).")]
+
+
+def _config(
+    num_negatives: int,
+    range_min: int,
+    range_max: int | None,
+    absolute_margin: float | None,
+    relative_margin: float | None,
+    max_score: float | None,
+    min_score: float | None,
+    sampling: str,
+    seed: int,
+) -> SelectionConfig:
+    from synthneg.mine.filters import SelectionConfig
+
+    return SelectionConfig(
+        num_negatives=num_negatives,
+        range_min=range_min,
+        range_max=range_max,
+        absolute_margin=absolute_margin,
+        relative_margin=relative_margin,
+        max_score=max_score,
+        min_score=min_score,
+        sampling=sampling,  # type: ignore[arg-type]  # validated by SelectionConfig
+        seed=seed,
+    )
+
+
+def load_corpus_spec(spec: str, id_field: str | None = None, text_field: str | None = None) -> Corpus:
+    """A passage file, a BEIR folder (``corpus.jsonl[.gz]`` inside) or a BEIR dataset name."""
+    from synthneg.data import load_corpus, read_passages, resolve_dataset
+
+    path = Path(spec)
+    if path.is_file():
+        return read_passages(path, id_field=id_field, text_field=text_field)
+    folder = path if path.is_dir() else resolve_dataset(spec)
+    for name in ("corpus.jsonl", "corpus.jsonl.gz"):
+        if (folder / name).is_file():
+            return load_corpus(folder / name)
+    from synthneg.errors import DataError
+
+    raise DataError("no corpus.jsonl[.gz] in this folder", path=folder)
+
+
+def _done(triples: list[Triple], out: Path) -> None:
+    from synthneg.data.triples import write_triples
+
+    write_triples(triples, out)
+    typer.echo(f"wrote {len(triples)} triples to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    mine_app = typer.Typer(help="Mine hard negatives from a corpus: BM25, dense, cross-encoder.", no_args_is_help=True)
+    app.add_typer(mine_app, name="mine")
+
+    @mine_app.command("bm25")
+    def bm25_command(
+        queries: Queries,
+        corpus: CorpusOpt,
+        out: Out,
+        num_negatives: NumNeg = 1,
+        range_min: RangeMin = 0,
+        range_max: RangeMax = None,
+        absolute_margin: AbsMargin = None,
+        relative_margin: RelMargin = None,
+        max_score: MaxScore = None,
+        min_score: MinScore = None,
+        sampling: Sampling = "top",
+        seed: Seed = 0,
+        id_field: IdField = None,
+        text_field: TextField = None,
+    ) -> None:
+        """BM25 hard negatives (default: the top non-positive hit, the paper's BM25 HN)."""
+        from synthneg.data.triples import read_query_records
+        from synthneg.mine.bm25 import mine_bm25
+
+        cfg = _config(
+            num_negatives, range_min, range_max, absolute_margin, relative_margin, max_score, min_score, sampling, seed
+        )
+        corp = load_corpus_spec(corpus, id_field, text_field)
+        _done(mine_bm25(read_query_records(queries), corp, cfg, show_progress=True), out)
+
+    @mine_app.command("dense")
+    def dense_command(
+        queries: Queries,
+        corpus: CorpusOpt,
+        out: Out,
+        model: Annotated[
+            str, typer.Option("--model", "-m", help="'minilm' (embedded) or a sentence-transformers name/path.")
+        ] = "minilm",
+        query_prefix: Annotated[str, typer.Option(help="Prepended to queries (E5: 'query: ').")] = "",
+        passage_prefix: Annotated[str, typer.Option(help="Prepended to passages (E5: 'passage: ').")] = "",
+        backend: Annotated[str, typer.Option(help="'exact' (chunked numpy) or 'faiss'.")] = "exact",
+        batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
+        no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
+        num_negatives: NumNeg = 1,
+        range_min: RangeMin = 0,
+        range_max: RangeMax = None,
+        absolute_margin: AbsMargin = None,
+        relative_margin: RelMargin = None,
+        max_score: MaxScore = None,
+        min_score: MinScore = None,
+        sampling: Sampling = "top",
+        seed: Seed = 0,
+        id_field: IdField = None,
+        text_field: TextField = None,
+    ) -> None:
+        """Dense hard negatives with a bi-encoder, reusing the evaluator's embedding cache."""
+        from synthneg.data.triples import read_query_records
+        from synthneg.errors import SynthnegError
+        from synthneg.mine.dense import mine_dense
+        from synthneg.search.dense import DenseEncoder
+
+        if backend not in ("exact", "faiss"):
+            raise SynthnegError(f"--backend must be 'exact' or 'faiss', got {backend!r}")
+        cfg = _config(
+            num_negatives, range_min, range_max, absolute_margin, relative_margin, max_score, min_score, sampling, seed
+        )
+        encoder = DenseEncoder(model, query_prefix, passage_prefix, batch_size=batch_size, cache=not no_cache)
+        corp = load_corpus_spec(corpus, id_field, text_field)
+        triples = mine_dense(
+            read_query_records(queries), corp, cfg, encoder=encoder, backend=backend, show_progress=True
+        )
+        _done(triples, out)
+
+    @mine_app.command("ce")
+    def ce_command(
+        queries: Queries,
+        corpus: CorpusOpt,
+        out: Out,
+        scorer: Annotated[
+            str,
+            typer.Option(
+                help="'llm' (embedded Qwen 0.5B reranker), 'llm:<name or .gguf>', or a CrossEncoder name/path."
+            ),
+        ] = "llm",
+        first_stage: Annotated[
+            str, typer.Option(help="Candidate source: 'bm25' or 'dense' (embedded MiniLM).")
+        ] = "bm25",
+        candidates: Annotated[int, typer.Option(help="First-stage candidates re-scored per query.")] = 30,
+        num_negatives: NumNeg = 1,
+        range_min: RangeMin = 0,
+        range_max: RangeMax = None,
+        absolute_margin: AbsMargin = 0.0,
+        relative_margin: RelMargin = None,
+        max_score: MaxScore = None,
+        min_score: MinScore = None,
+        sampling: Sampling = "top",
+        seed: Seed = 0,
+        id_field: IdField = None,
+        text_field: TextField = None,
+    ) -> None:
+        """Cross-encoder hard negatives: the best re-scored candidate below the positive's score minus a margin."""
+        from synthneg.data.triples import read_query_records
+        from synthneg.errors import SynthnegError
+        from synthneg.mine.cross_encoder import load_scorer, mine_ce
+
+        if first_stage not in ("bm25", "dense"):
+            raise SynthnegError(f"--first-stage must be 'bm25' or 'dense', got {first_stage!r}")
+        cfg = _config(
+            num_negatives, range_min, range_max, absolute_margin, relative_margin, max_score, min_score, sampling, seed
+        )
+        corp = load_corpus_spec(corpus, id_field, text_field)
+        triples = mine_ce(
+            read_query_records(queries),
+            corp,
+            load_scorer(scorer, show_progress=True),
+            cfg,
+            first_stage=first_stage,
+            candidates=candidates,
+            show_progress=True,
+        )
+        _done(triples, out)
+
+    @mine_app.command("beir-pairs")
+    def beir_pairs_command(
+        dataset: Annotated[str, typer.Argument(help="BEIR name or folder.")],
+        out: Out,
+        split: Annotated[str, typer.Option(help="qrels split.")] = "train",
+        limit: Annotated[int | None, typer.Option(help="Keep the first N pairs.")] = None,
+    ) -> None:
+        """Write a BEIR split's labeled (query, positive) pairs as query records (stand-in queries)."""
+        import json
+        from dataclasses import asdict
+
+        from synthneg.data import load_beir, resolve_dataset
+        from synthneg.mine.common import records_from_beir
+
+        path = Path(dataset)
+        ds = load_beir(path if path.is_dir() else resolve_dataset(dataset), split)
+        records = records_from_beir(ds.corpus, ds.queries, ds.qrels)[:limit]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as fh:
+            for r in records:
+                fh.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
+        typer.echo(f"wrote {len(records)} query records to {out}")
