@@ -103,7 +103,7 @@ def _first_stage(
         doc_emb, _ = encoder.encode_corpus(corpus)
         q_emb, _ = encode_queries_cached(encoder, groups_queries)
         pos, sc = top_k_numpy(q_emb, doc_emb, depth)
-        return pos, sc, f"dense:{encoder.identity}"
+        return pos, sc, f"dense:{encoder.model}"
     index = index or BM25Index(corpus)
     pos, sc = index.search_arrays(groups_queries, depth)
     keep = sc > 0

@@ -82,7 +82,8 @@ def mine_dense(
     t2 = time.perf_counter()
     provenance = {
         "method": "dense",
-        "model": encoder.identity,
+        "model": encoder.model,
+        "model_identity": encoder.identity,
         "query_prefix": encoder.query_prefix,
         "passage_prefix": encoder.passage_prefix,
         "backend": backend,
