@@ -1,0 +1,61 @@
+"""``synthneg inspect``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("inspect")
+    def inspect_command(
+        triples: Annotated[list[Path], typer.Argument(help="Triples files (.jsonl[.gz] / .parquet); several merge.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md and histograms.png.")] = Path(
+            "inspect"
+        ),
+        model: Annotated[
+            str, typer.Option("--model", "-m", help="Bi-encoder for dense hardness ('none' to skip).")
+        ] = "minilm",
+        reranker: Annotated[
+            str,
+            typer.Option(help="Scorer for the false-negative estimate: 'llm', a CrossEncoder name/path, or 'none'."),
+        ] = "llm",
+        fn_sample: Annotated[int, typer.Option(help="Triples per method judged by the reranker.")] = 30,
+        fn_margin: Annotated[float, typer.Option(help="Negative counts as false if score >= positive - margin.")] = 0.0,
+        dense_sample: Annotated[int, typer.Option(help="Triples per method encoded for hardness.")] = 1000,
+        examples: Annotated[int, typer.Option(help="Examples per method in the report.")] = 2,
+        seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    ) -> None:
+        """Diagnose negatives per method: lengths, overlap, hardness, duplicates, false-negative rate; markdown + PNG."""
+        from synthneg.data.triples import read_triples
+        from synthneg.diagnostics import inspect_triples, plot_histograms, render_markdown
+
+        rows = [t for path in triples for t in read_triples(path)]
+        encoder = None
+        if model != "none":
+            from synthneg.search.dense import DenseEncoder
+
+            encoder = DenseEncoder(model, show_progress=False)
+        scorer = None
+        if reranker != "none":
+            from synthneg.mine.cross_encoder import load_scorer
+
+            scorer = load_scorer(reranker, show_progress=True)
+        reports = inspect_triples(
+            rows,
+            encoder=encoder,
+            reranker=scorer,
+            fn_sample=fn_sample,
+            fn_margin=fn_margin,
+            dense_sample=dense_sample,
+            n_examples=examples,
+            seed=seed,
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        png = plot_histograms(reports, out / "histograms.png")
+        md = render_markdown(reports, plot_name=png.name)
+        (out / "report.md").write_text(md, encoding="utf-8")
+        typer.echo(md.split("\n## Examples")[0])
+        typer.echo(f"wrote {out / 'report.md'} and {png}")
