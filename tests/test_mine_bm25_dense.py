@@ -1,0 +1,124 @@
+"""BM25 and dense miners on SciFact train pairs (read in place) and on a tiny corpus."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synthneg.data import load_beir
+from synthneg.data.beir import Corpus, Document
+from synthneg.data.triples import QueryRecord
+from synthneg.mine import SelectionConfig, mine_bm25, mine_dense
+from synthneg.mine.common import records_from_beir
+from synthneg.mine.dense import top_k_numpy
+from synthneg.search.bm25 import BM25Index
+
+
+@pytest.fixture(scope="module")
+def scifact_train(scifact_dir):
+    ds = load_beir(scifact_dir, "train")
+    return ds.corpus, records_from_beir(ds.corpus, ds.queries, ds.qrels)[:150]
+
+
+@pytest.fixture(scope="module")
+def scifact_index(scifact_train):
+    return BM25Index(scifact_train[0])
+
+
+def _check_no_positive(triples, records):
+    positives: dict[str, set[str]] = {}
+    for r in records:
+        positives.setdefault(r.query_id, set()).add(r.positive_id)
+    for t in triples:
+        assert t.negative_id not in positives[t.query_id]
+        assert t.negative != t.positive
+
+
+def test_bm25_top_hit_excludes_positives(scifact_train, scifact_index):
+    corpus, records = scifact_train
+    triples = mine_bm25(records, corpus, index=scifact_index)
+    assert len(triples) == len(records)
+    _check_no_positive(triples, records)
+    assert all(t.method == "bm25" and t.scores["rank"] == 0 for t in triples)
+    # the top non-positive hit: no other non-positive document scores higher
+    t = triples[0]
+    top = scifact_index.search({"q": t.query}, k=5)["q"]
+    best = max(s for d, s in top.items() if d not in {r.positive_id for r in records if r.query_id == t.query_id})
+    assert t.scores["negative"] == pytest.approx(best, rel=1e-5)
+
+
+def test_bm25_window_margin_and_max_score(scifact_train, scifact_index):
+    corpus, records = scifact_train
+    cfg = SelectionConfig(num_negatives=3, range_min=2, range_max=10, absolute_margin=1.0, max_score=30.0)
+    triples = mine_bm25(records, corpus, cfg, index=scifact_index)
+    assert triples
+    _check_no_positive(triples, records)
+    for t in triples:
+        assert 2 <= t.scores["rank"] < 10
+        assert t.scores["negative"] <= t.scores["positive"] - 1.0 + 1e-6
+        assert t.scores["negative"] <= 30.0
+    assert (
+        max(
+            sum(1 for t in triples if t.query_id == q and t.positive_id == p)
+            for q, p in {(t.query_id, t.positive_id) for t in triples}
+        )
+        <= 3
+    )
+
+
+def test_bm25_random_sampling_deterministic(scifact_train, scifact_index):
+    corpus, records = scifact_train
+    cfg = SelectionConfig(num_negatives=2, range_max=20, sampling="random", seed=3)
+    a = mine_bm25(records, corpus, cfg, index=scifact_index)
+    b = mine_bm25(list(reversed(records)), corpus, cfg, index=scifact_index)
+    key = lambda ts: sorted((t.query_id, t.positive_id, t.negative_id) for t in ts)  # noqa: E731
+    assert key(a) == key(b)
+    c = mine_bm25(
+        records, corpus, SelectionConfig(num_negatives=2, range_max=20, sampling="random", seed=4), index=scifact_index
+    )
+    assert key(a) != key(c)
+    assert a[0].provenance["seed"] == 3 and a[0].provenance["parameters"]["range_max"] == 20
+
+
+TINY = Corpus.from_documents(
+    [
+        Document("d1", "Photosynthesis", "Plants convert sunlight, water and carbon dioxide into glucose."),
+        Document("d2", "Chlorophyll", "Chlorophyll absorbs red and blue light in plant leaves."),
+        Document("d3", "Black holes", "A black hole is a region of spacetime where gravity prevents escape."),
+        Document("d4", "Neutron stars", "Neutron stars are collapsed cores of massive supergiant stars."),
+        Document("d5", "Sourdough", "Sourdough bread is leavened by wild yeast and lactic acid bacteria."),
+        Document("d6", "Baguette", "A baguette is a long thin loaf of French bread."),
+    ]
+)
+TINY_RECORDS = [
+    QueryRecord("q1", "how do plants make glucose from sunlight", "d1", TINY["d1"].full_text()),
+    QueryRecord("q2", "what prevents escape from a black hole", "d3", TINY["d3"].full_text()),
+    QueryRecord("q3", "which bread uses wild yeast", "d5", TINY["d5"].full_text()),
+]
+
+
+def test_dense_margins_and_cache(tmp_path, monkeypatch):
+    from synthneg.search.dense import DenseEncoder
+
+    enc = DenseEncoder(show_progress=False, cache_root=tmp_path)
+    cfg = SelectionConfig(num_negatives=2, absolute_margin=0.05)
+    triples = mine_dense(TINY_RECORDS, TINY, cfg, encoder=enc)
+    _check_no_positive(triples, TINY_RECORDS)
+    assert triples and all(t.scores["negative"] <= t.scores["positive"] - 0.05 + 1e-6 for t in triples)
+    by_q = {t.query_id: t.negative_id for t in triples if t.scores["rank"] == 0}
+    assert by_q["q1"] == "d2" and by_q["q3"] == "d6"  # the on-topic neighbour is the hardest negative
+
+    # Second run: corpus and query embeddings come from the cache, the model is never called.
+    fresh = DenseEncoder(show_progress=False, cache_root=tmp_path)
+    monkeypatch.setattr(DenseEncoder, "encode", lambda *a, **k: pytest.fail("re-encoded despite the cache"))
+    again = mine_dense(TINY_RECORDS, TINY, cfg, encoder=fresh)
+    assert [t.negative_id for t in again] == [t.negative_id for t in triples]
+
+
+def test_top_k_numpy_matches_brute_force():
+    rng = np.random.default_rng(0)
+    q, d = rng.normal(size=(7, 8)).astype(np.float32), rng.normal(size=(50, 8)).astype(np.float32)
+    pos, sc = top_k_numpy(q, d, 5, chunk_size=3)
+    full = q @ d.T
+    assert (pos == np.argsort(-full, axis=1)[:, :5]).all()
+    assert np.allclose(sc, np.sort(full, axis=1)[:, ::-1][:, :5])
