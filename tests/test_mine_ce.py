@@ -1,0 +1,134 @@
+"""Cross-encoder mining: a tiny CrossEncoder built locally (no hub), a fake scorer for exact checks,
+and the embedded LLM reranker (slow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synthneg.data.beir import Corpus, Document
+from synthneg.data.triples import QueryRecord
+from synthneg.mine import CrossEncoderScorer, SelectionConfig, load_scorer, mine_ce
+
+DOCS = [
+    Document("d1", "Photosynthesis", "Plants convert sunlight water and carbon dioxide into glucose."),
+    Document("d2", "Chlorophyll", "Chlorophyll absorbs red and blue light in plant leaves."),
+    Document("d3", "Plant growth", "Plants need sunlight and water to grow leaves."),
+    Document("d4", "Black holes", "A black hole is a region where gravity prevents escape."),
+    Document("d5", "Sourdough", "Sourdough bread uses wild yeast."),
+]
+CORPUS = Corpus.from_documents(DOCS)
+RECORDS = [
+    QueryRecord("q1", "how do plants make glucose from sunlight", "d1", CORPUS["d1"].full_text()),
+    QueryRecord("q2", "what prevents escape from a black hole", "d4", CORPUS["d4"].full_text()),
+]
+
+
+class LengthScorer:
+    """Deterministic fake: longer passages score higher; the positive gets a fixed score."""
+
+    identity = "fake-length"
+
+    def __init__(self, positive_score: float) -> None:
+        self.positive_score = positive_score
+        self.calls: list[tuple[str, str]] = []
+
+    def score(self, pairs, *, show_progress=None):
+        self.calls += list(pairs)
+        positives = {r.positive for r in RECORDS}
+        return np.array([self.positive_score if p in positives else float(len(p)) for _, p in pairs], np.float32)
+
+
+def test_ce_takes_best_candidate_below_the_positive():
+    scorer = LengthScorer(positive_score=60.0)
+    triples = mine_ce(RECORDS, CORPUS, scorer, candidates=4)
+    texts = {d.id: d.full_text() for d in DOCS}
+    for t in triples:
+        assert t.method == "ce" and t.negative_id != t.positive_id
+        assert t.scores["negative"] <= t.scores["positive"]
+        others = [len(texts[d]) for d in texts if d != t.positive_id and len(texts[d]) <= 60.0]
+        assert t.scores["negative"] == max(others)
+        assert {"first_stage", "first_stage_rank"} <= set(t.scores)
+    assert triples[0].provenance["model"] == "fake-length"
+    assert triples[0].provenance["first_stage"] == "bm25"
+
+
+def test_ce_margin_can_leave_a_query_without_negative():
+    triples = mine_ce(RECORDS, CORPUS, LengthScorer(positive_score=0.0), candidates=4)
+    assert triples == []
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory) -> Path:
+    """A 2-layer BERT cross-encoder with a 60-word vocabulary, saved to a temp folder."""
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-ce")
+    words = sorted(
+        {w.lower().strip(".") for d in DOCS for w in d.full_text().split()} | {"how", "do", "what", "make", "from", "a"}
+    )
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizer(str(folder / "vocab.txt"))
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=1,
+    )
+    model = BertForSequenceClassification(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    CrossEncoder(str(folder), device="cpu")  # loads offline
+    return folder
+
+
+def test_ce_with_local_tiny_cross_encoder(tiny_cross_encoder):
+    scorer = load_scorer(str(tiny_cross_encoder))
+    assert isinstance(scorer, CrossEncoderScorer)
+    pairs = [(r.query, d.full_text()) for r in RECORDS for d in DOCS]
+    scores = scorer.score(pairs)
+    assert scores.shape == (len(pairs),) and np.isfinite(scores).all()
+    triples = mine_ce(RECORDS, CORPUS, scorer, SelectionConfig(num_negatives=2, absolute_margin=None), candidates=4)
+    assert triples
+    lookup = dict(zip(pairs, scores.tolist(), strict=True))
+    for t in triples:
+        assert t.negative_id != t.positive_id
+        assert t.scores["negative"] == pytest.approx(lookup[(t.query, t.negative)], abs=1e-5)
+    # ranked by the cross-encoder, best first
+    q1 = [t for t in triples if t.query_id == "q1"]
+    assert [t.scores["rank"] for t in q1] == [0, 1]
+    assert q1[0].scores["negative"] >= q1[1].scores["negative"]
+
+
+@pytest.mark.slow
+def test_llm_reranker_prefers_the_relevant_passage(tmp_path):
+    pytest.importorskip("llama_cpp")
+    from synthneg.mine.llm_reranker import LLMReranker
+
+    reranker = LLMReranker(cache=tmp_path / "scores.sqlite")
+    q = "What is the capital of France?"
+    pairs = [
+        (q, "Paris is the capital and largest city of France."),
+        (q, "Photosynthesis converts light energy into chemical energy in plants."),
+        (
+            "how do vaccines train the immune system",
+            "Vaccines expose the immune system to antigens so it makes antibodies.",
+        ),
+        (
+            "how do vaccines train the immune system",
+            "The stock market fell sharply after the central bank raised rates.",
+        ),
+    ]
+    scores = reranker.score(pairs)
+    assert scores[0] > scores[1] and scores[2] > scores[3]
+    assert (reranker.score(pairs) == scores).all()  # second call: from the SQLite cache
+    reranker.close()
