@@ -1,0 +1,70 @@
+"""Diagnostics: hand-checked overlap, duplicates and false-negative rate; CLI writes markdown + PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synthneg.data.triples import Triple, write_triples
+from synthneg.diagnostics import coverage, inspect_triples, render_markdown, terms
+
+ROWS = [
+    Triple(
+        "q1",
+        "solar panels efficiency",
+        "d1",
+        "Solar panels convert light.",
+        "Wind turbines efficiency data.",
+        "bm25",
+        "d2",
+    ),
+    Triple(
+        "q1",
+        "solar panels efficiency",
+        "d1",
+        "Solar panels convert light.",
+        "Wind turbines efficiency data.",
+        "bm25",
+        "d2",
+    ),
+    Triple("q2", "bread yeast", "d3", "Yeast makes bread rise.", "Yeast makes bread rise.", "llm", None),
+]
+
+
+class FakeReranker:
+    identity = "fake"
+
+    def score(self, pairs, *, show_progress=None):
+        # relevant iff the passage mentions "yeast" or "solar"
+        return np.array([1.0 if "yeast" in p.lower() or "solar" in p.lower() else 0.0 for _, p in pairs], np.float32)
+
+
+def test_terms_and_coverage():
+    assert terms("The panels are EFFICIENT") == {"panel", "effici"}
+    assert coverage(terms("solar panels efficiency"), terms("efficiency of wind")) == pytest.approx(1 / 3)
+
+
+def test_inspect_counts_overlap_duplicates_and_fn_rate():
+    reports = {r.method: r for r in inspect_triples(ROWS, reranker=FakeReranker(), fn_sample=10)}
+    bm25, llm = reports["bm25"], reports["llm"]
+    assert (bm25.count, bm25.queries, bm25.duplicate_rows) == (2, 1, 1)
+    assert bm25.query_terms_in_negative == pytest.approx(1 / 3)
+    assert bm25.query_terms_in_positive == pytest.approx(2 / 3)
+    assert bm25.fn_rate == 0.0 and bm25.fn_judged == 2
+    assert llm.negative_equals_positive == 1 and llm.fn_rate == 1.0
+    assert bm25.sim_query_negative is None  # no encoder given
+    md = render_markdown(list(reports.values()))
+    assert "| bm25 | 2 | 1 |" in md and "100.0% (n=1)" in md
+
+
+def test_cli_inspect_writes_report_and_png(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthneg.cli import app
+
+    src = write_triples(ROWS, tmp_path / "t.jsonl")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["inspect", str(src), "--out", str(out), "--model", "none", "--reranker", "none"])
+    assert result.exit_code == 0, result.output
+    assert (out / "report.md").read_text().startswith("# Negatives report")
+    assert (out / "histograms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
