@@ -51,7 +51,16 @@ def _root(
 
 
 def _register_all() -> None:
-    from synthneg.cli import data_cmd, demo_cmd, evaluate_cmd, export_cmd, generate_cmd, inspect_cmd, mine_cmd, train_cmd
+    from synthneg.cli import (
+        data_cmd,
+        demo_cmd,
+        evaluate_cmd,
+        export_cmd,
+        generate_cmd,
+        inspect_cmd,
+        mine_cmd,
+        train_cmd,
+    )
 
     for module in (evaluate_cmd, data_cmd, demo_cmd, generate_cmd, train_cmd, mine_cmd, export_cmd, inspect_cmd):
         module.register(app)
