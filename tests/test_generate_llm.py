@@ -41,6 +41,7 @@ def test_generator_interface_single_and_batched(generator):
     assert generator.generate([reqs[0]])[0].text == single[0].text
 
 
+@pytest.mark.slow  # ~1-6 min on 2 cores (27 calls)
 def test_queries_and_negatives_from_arxiv(generator, arxiv_path, tmp_path):
     docs = arxiv_documents(arxiv_path, 3, max_words=100)
     q = generate_queries(docs, generator, tmp_path, k=2, styles=("question", "keyword"), show_progress=False)

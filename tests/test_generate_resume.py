@@ -11,7 +11,7 @@ import time
 
 from llm_support import arxiv_documents, gguf_path, subprocess_env, write_passages
 
-N = 4
+N = 3
 
 
 def _cmd(passages, out, model):
@@ -40,7 +40,7 @@ def _keys(store):
 
 def test_kill9_then_resume_equals_uninterrupted_run(arxiv_path, tmp_path):
     model = gguf_path()
-    passages = write_passages(tmp_path / "passages.jsonl", arxiv_documents(arxiv_path, N, max_words=90))
+    passages = write_passages(tmp_path / "passages.jsonl", arxiv_documents(arxiv_path, N, max_words=70))
     env = subprocess_env(tmp_path / "cache")
 
     killed = tmp_path / "killed"
@@ -48,14 +48,14 @@ def test_kill9_then_resume_equals_uninterrupted_run(arxiv_path, tmp_path):
     proc = subprocess.Popen(_cmd(passages, killed, model), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
-        if store.is_file() and len(_keys(store)) >= 2:
+        if store.is_file() and len(_keys(store)) >= 1:
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()[-500:]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = _keys(store)
-    assert 2 <= len(before) < N
+    assert 1 <= len(before) < N
     with store.open("ab") as fh:  # the worst case: killed in the middle of writing a record
         fh.write(b'{"key": "deadbeef", "crc": "0000')
 
