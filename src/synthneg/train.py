@@ -87,7 +87,10 @@ class TrainConfig:
             (self.eval_steps is None or self.eval_steps > 0, "eval_steps must be > 0"),
             (self.logging_steps > 0, "logging_steps must be > 0"),
             (self.max_steps is None or self.max_steps > 0, "max_steps must be > 0"),
-            (self.precision in ("fp32", "fp16", "bf16"), f"precision must be fp32, fp16 or bf16, got {self.precision!r}"),
+            (
+                self.precision in ("fp32", "fp16", "bf16"),
+                f"precision must be fp32, fp16 or bf16, got {self.precision!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -247,9 +250,7 @@ def build_trainer(
     has_negative = "negative" in dataset.column_names
     st = _load_model(model, config)
     if isinstance(evaluator, BeirDataset):
-        evaluator = beir_evaluator(
-            evaluator, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix
-        )
+        evaluator = beir_evaluator(evaluator, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
     save_strategy = "steps" if config.save_steps else "epoch"
     eval_strategy = "no" if evaluator is None else ("steps" if config.eval_steps else "epoch")
     verbose = logger.isEnabledFor(logging.INFO)
@@ -295,13 +296,28 @@ def build_trainer(
         config.loss,
         config.batch_size,
     )
-    return SentenceTransformerTrainer(
+    return _rank_zero_saving(SentenceTransformerTrainer)(
         model=st,
         args=args,
         train_dataset=dataset,
         loss=_loss(st, config),
         evaluator=evaluator,
     )
+
+
+def _rank_zero_saving(base: type[SentenceTransformerTrainer]) -> type[SentenceTransformerTrainer]:
+    """The trainer, writing model files from the saving rank only.
+
+    With transformers v5 the rank check moved into ``Trainer._save``, which sentence-transformers
+    (6.2) overrides without it, so under DDP every rank wrote the same files concurrently.
+    """
+
+    class _Trainer(base):  # type: ignore[misc, valid-type]
+        def _save(self, output_dir: str | None = None, state_dict: dict[str, Any] | None = None) -> None:
+            if self.args.should_save:
+                super()._save(output_dir, state_dict=state_dict)
+
+    return _Trainer
 
 
 def _resume_point(out: Path, resume: bool | str | Path) -> str | None:
@@ -352,8 +368,9 @@ def train(
     rows = load_training_data(data) if isinstance(data, (str, Path)) else data
     resume_from = _resume_point(out, resume)
     trainer = build_trainer(rows, model=model, out=out, config=config, evaluator=evaluator)
+    start_step = _checkpoint_step(resume_from)  # read now: old checkpoints are rotated away while training
     if resume_from:
-        logger.info("resuming from %s", resume_from)
+        logger.info("resuming from %s (step %d)", resume_from, start_step)
     t0 = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=resume_from)
     wall_s = time.perf_counter() - t0
@@ -374,7 +391,7 @@ def train(
         "config": asdict(config),
         "global_step": trainer.state.global_step,
         "epochs_done": trainer.state.epoch,
-        "steps_this_run": trainer.state.global_step - _checkpoint_step(resume_from),
+        "steps_this_run": trainer.state.global_step - start_step,
         "resumed_from": resume_from,
         "world_size": trainer.args.world_size,
         "wall_s": round(wall_s, 2),

@@ -16,13 +16,19 @@ def register(app: typer.Typer) -> None:
             "-t",
             help="Training rows (JSONL[.gz] or Parquet): triples, or query-positive pairs (no 'negative' field).",
         ),
-        out: Path = typer.Option(..., "--out", "-o", help="Output folder: the model, checkpoints/, train_summary.json."),
-        model: str = typer.Option("minilm", "--model", "-m", help="'minilm' (embedded) or a sentence-transformers name/path."),
+        out: Path = typer.Option(
+            ..., "--out", "-o", help="Output folder: the model, checkpoints/, train_summary.json."
+        ),
+        model: str = typer.Option(
+            "minilm", "--model", "-m", help="'minilm' (embedded) or a sentence-transformers name/path."
+        ),
         epochs: float = typer.Option(1.0, help="Training epochs."),
         lr: float = typer.Option(2e-5, "--lr", help="Peak learning rate (AdamW, linear decay)."),
         batch_size: int = typer.Option(32, help="Per-device batch size (the in-batch negatives)."),
         warmup_ratio: float = typer.Option(0.1, help="Fraction of steps with linear warmup."),
-        max_seq_length: int | None = typer.Option(None, help="Truncate inputs to this many tokens (default: the model's)."),
+        max_seq_length: int | None = typer.Option(
+            None, help="Truncate inputs to this many tokens (default: the model's)."
+        ),
         seed: int = typer.Option(0, help="Random seed (initialisation, data order)."),
         loss: str = typer.Option("mnrl", help="'mnrl' (MultipleNegativesRankingLoss) or 'cached-mnrl' (GradCache)."),
         mini_batch_size: int = typer.Option(32, help="cached-mnrl: mini-batch size of the gradient cache."),

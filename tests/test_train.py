@@ -1,0 +1,267 @@
+"""Fine-tuning with a tiny BERT built in a temp folder (no hub): loss, saving, resume, in-batch arm,
+NO_DUPLICATES batches, prefixes, the CLI and a 2-process torchrun launch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from synthneg.data.beir import load_beir
+from synthneg.data.triples import QueryRecord, Triple, write_triples
+from synthneg.errors import DataError, SynthnegError
+from synthneg.train import SUMMARY_FILE, TrainConfig, build_trainer, load_training_data, to_dataset, train
+
+TOPICS = [
+    ("plants sunlight glucose", "leaves chlorophyll plants sunlight"),
+    ("black hole gravity", "gravity black hole star"),
+    ("bread yeast", "sourdough bread yeast flour oven"),
+    ("river fish", "river water fish boat"),
+    ("music guitar", "guitar song piano drum music"),
+    ("neutron star", "neutron star gravity"),
+    ("sea boat", "sea boat water"),
+    ("flour oven", "oven flour bread"),
+]
+WORDS = sorted({w for q, p in TOPICS for w in f"{q} {p}".split()})
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+VOCAB = [*SPECIAL, *WORDS, "query", "passage", ":", "what", "how", "which", "a", "the", "of", "is"]
+
+
+def triples(repeat: int = 4) -> list[Triple]:
+    rows = []
+    for r in range(repeat):
+        for i, (q, p) in enumerate(TOPICS):
+            neg = TOPICS[(i + 1 + r) % len(TOPICS)][1]
+            rows.append(Triple(f"q{i}-{r}", q, f"d{i}", p, neg, "test", negative_id=f"d{(i + 1 + r) % 8}"))
+    return rows
+
+
+def pairs(repeat: int = 2) -> list[QueryRecord]:
+    return [QueryRecord(f"q{i}-{r}", q, f"d{i}", p) for r in range(repeat) for i, (q, p) in enumerate(TOPICS)]
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 2-layer, 32-wide BERT with a 60-word WordPiece vocabulary and mean pooling, saved as a
+    sentence-transformers folder."""
+    import torch
+    import transformers
+    from sentence_transformers import SentenceTransformer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Pooling, Transformer
+
+    root = tmp_path_factory.mktemp("tiny-bert")
+    bert = root / "bert"
+    bert.mkdir()
+    (bert / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(VOCAB)}, do_lower_case=True)
+    else:
+        tok = BertTokenizerFast(vocab_file=str(bert / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(bert)
+    tok.save_pretrained(bert)
+    st = SentenceTransformer(modules=[Transformer(str(bert), max_seq_length=32), Pooling(32, "mean")], device="cpu")
+    assert st.tokenizer("plants gravity")["input_ids"][1] != VOCAB.index("[UNK]")
+    st.save(str(root / "st"))
+    return str(root / "st")
+
+
+FAST = {"batch_size": 8, "learning_rate": 1e-3, "warmup_ratio": 0.0, "logging_steps": 1}
+
+
+def test_loss_decreases_and_saved_model_loads(tiny_model: str, tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    out = tmp_path / "model"
+    result = train(triples(), model=tiny_model, out=out, config=TrainConfig(epochs=4, **FAST))
+    losses = [h["loss"] for h in result.summary["loss_history"]]
+    assert result.summary["columns"] == ["anchor", "positive", "negative"]
+    assert result.summary["global_step"] == len(losses) == 16
+    assert sum(losses[-4:]) / 4 < 0.5 * sum(losses[:4]) / 4
+    on_disk = json.loads((out / SUMMARY_FILE).read_text())
+    assert on_disk["global_step"] == 16 and on_disk["train_loss"] == pytest.approx(result.summary["train_loss"])
+
+    st = SentenceTransformer(str(out), device="cpu")
+    q = st.encode([q for q, _ in TOPICS], normalize_embeddings=True)
+    p = st.encode([p for _, p in TOPICS], normalize_embeddings=True)
+    assert q.shape == (8, 32)
+    assert ((q @ p.T).argmax(axis=1) == range(8)).mean() >= 0.75
+
+
+def test_in_batch_pairs_from_file_with_evaluator(tiny_model: str, tmp_path: Path, tiny_beir: Path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r.__dict__) + "\n" for r in pairs()), encoding="utf-8")
+    rows = load_training_data(path)
+    assert all(isinstance(r, QueryRecord) for r in rows)
+    result = train(
+        path,
+        model=tiny_model,
+        out=tmp_path / "m",
+        config=TrainConfig(epochs=1, **FAST),
+        evaluator=load_beir(tiny_beir, "test"),
+    )
+    s = result.summary
+    assert s["columns"] == ["anchor", "positive"] and s["rows"] == 16 and s["global_step"] == 2
+    assert s["data"] == str(path)
+    assert any(k.endswith("ndcg@10") for h in s["eval_history"] for k in h)
+
+
+def test_triples_can_train_the_in_batch_arm(tiny_model: str, tmp_path: Path) -> None:
+    assert to_dataset(triples(1), use_negatives=False).column_names == ["anchor", "positive"]
+    path = write_triples(triples(1), tmp_path / "t.parquet")
+    assert isinstance(load_training_data(path)[0], Triple)
+    trainer = build_trainer(
+        load_training_data(path), model=tiny_model, out=tmp_path / "m", config=TrainConfig(use_negatives=False, **FAST)
+    )
+    assert trainer.train_dataset.column_names == ["anchor", "positive"]
+
+
+def test_resume_continues_the_step_count(tiny_model: str, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    cfg = {**FAST, "batch_size": 4, "save_steps": 2}
+    first = train(pairs(), model=tiny_model, out=out, config=TrainConfig(epochs=1, **cfg))
+    assert first.summary["global_step"] == 4 and first.summary["resumed_from"] is None
+    assert (out / "checkpoints" / "checkpoint-4" / "trainer_state.json").is_file()
+    second = train(pairs(), model=tiny_model, out=out, config=TrainConfig(epochs=2, **cfg), resume=True)
+    s = second.summary
+    assert s["resumed_from"].endswith("checkpoint-4")
+    assert s["global_step"] == 8 and s["steps_this_run"] == 4
+    assert s["loss_history"][0]["step"] == 1  # the history of the first run is carried over
+    with pytest.raises(SynthnegError, match="not a training checkpoint"):
+        train(pairs(), model=tiny_model, out=out, resume=tmp_path)
+
+
+def test_no_duplicates_batch_sampler(tiny_model: str, tmp_path: Path) -> None:
+    rows = triples(4)  # every query appears 4 times (with different negatives)
+    trainer = build_trainer(rows, model=tiny_model, out=tmp_path / "m", config=TrainConfig(**FAST))
+    assert getattr(trainer.args.batch_sampler, "value", None) == "no_duplicates"
+    loader = trainer.get_train_dataloader()
+    sampler = loader.batch_sampler
+    while type(sampler).__name__ != "NoDuplicatesBatchSampler" and hasattr(sampler, "batch_sampler"):
+        sampler = sampler.batch_sampler  # unwrap accelerate's shard wrapper, if any
+    assert type(sampler).__name__ == "NoDuplicatesBatchSampler"
+    ds = trainer.train_dataset
+    for batch in sampler:
+        anchors = [ds[i]["anchor"] for i in batch]
+        assert len(anchors) == len(set(anchors))
+
+
+def test_prefixes_and_cached_loss(tiny_model: str, tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        loss="cached-mnrl", mini_batch_size=4, query_prefix="query: ", passage_prefix="passage: ", max_steps=1, **FAST
+    )
+    trainer = build_trainer(triples(1), model=tiny_model, out=tmp_path / "m", config=cfg)
+    assert type(trainer.loss).__name__ == "CachedMultipleNegativesRankingLoss"
+    assert trainer.args.prompts == {"anchor": "query: ", "positive": "passage: ", "negative": "passage: "}
+    result = train(triples(1), model=tiny_model, out=tmp_path / "m", config=cfg)
+    saved = json.loads((result.path / "config_sentence_transformers.json").read_text())
+    assert saved["prompts"]["query"] == "query: " and saved["prompts"]["document"] == "passage: "
+
+
+def test_bad_input_says_what_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(SynthnegError, match="batch_size"):
+        TrainConfig(batch_size=1)
+    with pytest.raises(SynthnegError, match="loss"):
+        TrainConfig(loss="triplet")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="mixed input"):
+        to_dataset([*triples(1), *pairs(1)])
+    with pytest.raises(DataError, match="no training rows"):
+        to_dataset([])
+    with pytest.raises(DataError, match="not found"):
+        load_training_data(tmp_path / "missing.jsonl")
+
+
+def test_cli_train(tiny_model: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from synthneg.cli import app
+
+    path = write_triples(triples(1), tmp_path / "t.jsonl")
+    out = tmp_path / "cli-model"
+    res = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--triples",
+            str(path),
+            "--model",
+            tiny_model,
+            "--out",
+            str(out),
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--lr",
+            "1e-3",
+            "--seed",
+            "1",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["global_step"] == 2 and summary["config"]["seed"] == 1
+
+
+TORCHRUN_SCRIPT = """
+import json, sys
+from synthneg.data.triples import read_triples
+from synthneg.train import TrainConfig, train
+res = train(read_triples(sys.argv[1]), model=sys.argv[2], out=sys.argv[3],
+            config=TrainConfig(epochs=1, batch_size=4, learning_rate=1e-3, logging_steps=1))
+print("RANK_DONE", res.summary["world_size"], res.summary["global_step"], flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_cpu_gloo(tiny_model: str, tmp_path: Path) -> None:
+    import synthneg
+
+    script = tmp_path / "launch.py"
+    script.write_text(TORCHRUN_SCRIPT, encoding="utf-8")
+    path = write_triples(triples(2), tmp_path / "t.jsonl")
+    out = tmp_path / "ddp"
+    src = str(Path(synthneg.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cmd += [str(script), str(path), tiny_model, str(out)]
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path, start_new_session=True
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and its workers
+            stdout, stderr = proc.communicate()
+            pytest.fail(f"torchrun did not finish in 240 s:\n{stdout[-2000:]}\n{stderr[-2000:]}")
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    done = [line.split() for line in stdout.splitlines() if line.startswith("RANK_DONE")]
+    assert len(done) == 2 and all(d[1] == "2" for d in done)
+    # 16 rows, 2 processes x 4 per device -> 2 steps per epoch
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["world_size"] == 2 and summary["global_step"] == 2
+    assert (out / "model.safetensors").is_file()
