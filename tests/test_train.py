@@ -237,7 +237,6 @@ print("RANK_DONE", res.summary["world_size"], res.summary["global_step"], flush=
 """
 
 
-@pytest.mark.slow
 def test_torchrun_two_processes_cpu_gloo(tiny_model: str, tmp_path: Path) -> None:
     import synthneg
 
