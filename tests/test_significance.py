@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from synthneg.errors import DataError
-from synthneg.evaluate.significance import align, bootstrap_ci, compare, randomization_test
+from synthneg.evaluate.significance import align, bootstrap_ci, compare, holm, randomization_test
 
 
 def test_identical_systems_p_is_one_and_diff_zero():
@@ -108,3 +108,12 @@ def test_bad_input():
         compare([], [])
     with pytest.raises(DataError, match="finite"):
         compare([float("nan")], [0.0])
+
+
+def test_holm_by_hand():
+    # sorted: 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1 = 0.04 -> monotone 0.06
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm([]) == []
+    with pytest.raises(DataError):
+        holm([1.5])

@@ -4,7 +4,8 @@
   difference, two-sided; exact enumeration when ``2**n <= n_resamples``, else Monte Carlo with the
   ``(hits + 1) / (n_resamples + 1)`` estimate.
 * :func:`bootstrap_ci`: the paired bootstrap percentile confidence interval of the mean difference.
-* :func:`compare`: both at once, on arrays or on ``{qid: value}`` / ``{qid: {metric: value}}``
+* :func:`holm`: Holm-Bonferroni adjustment when several arms are compared with one baseline.
+* :func:`compare`: the test and the CI at once, on arrays or on ``{qid: value}`` / ``{qid: {metric: value}}``
   mappings (``EvaluationResult.per_query``), aligned by query id.
 
 Everything is seeded and vectorised with numpy (resamples are drawn in blocks to bound memory).
@@ -196,3 +197,20 @@ def compare(
         n_resamples=n_resamples,
         seed=seed,
     )
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (same order as given), for several comparisons at once.
+
+    Comparing k arms against one baseline makes k tests; reject where the adjusted p < alpha to keep
+    the family-wise error rate at alpha.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    if p.ndim != 1 or not ((p >= 0) & (p <= 1)).all():
+        raise DataError("p-values must be a flat list of numbers in [0, 1]")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(scaled)
+    return adjusted.tolist()
