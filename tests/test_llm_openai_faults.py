@@ -38,8 +38,9 @@ def test_parse_retry_after():
 class FaultProxy(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, stall_s: float = TIMEOUT + 2) -> None:
         self.upstream = upstream
+        self.stall_s = stall_s
         self.lock = threading.Lock()
         self.received = 0
         self.faults_sent: list[str] = []
@@ -78,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault == "429":
                 self._send(429, b'{"error": "slow down"}', {"Retry-After": "1"})
             elif fault == "stall":
-                time.sleep(TIMEOUT + 2)
+                time.sleep(srv.stall_s)
                 self._send(200, b"{}")
             elif fault == "garbage":
                 self._send(200, b"<html>502 bad gateway</html>")
@@ -188,3 +189,93 @@ def test_faults_are_retried_nothing_paid_twice_key_never_leaks(llama_server, arx
         assert SECRET not in f.read_text(errors="ignore"), f
     assert SECRET not in caplog.text
     assert SECRET not in repr(gen) and SECRET not in json.dumps(gen.describe())
+
+
+class _FakeLLM(BaseHTTPRequestHandler):
+    """A stand-in OpenAI-compatible server: answers every chat request with a fixed valid query."""
+
+    def log_message(self, *args: object) -> None:
+        return
+
+    def do_POST(self) -> None:
+        json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        body = json.dumps(
+            {
+                "choices": [
+                    {
+                        "message": {"role": "assistant", "content": "how does heat move in graphene?"},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 50, "completion_tokens": 8},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_retries_against_a_fake_server_fast(tmp_path, monkeypatch, caplog):
+    """The same fault schedule without llama.cpp (seconds, runs everywhere)."""
+    from synthneg.data.beir import Document
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _FakeLLM)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    proxy = FaultProxy(f"http://127.0.0.1:{upstream.server_port}", stall_s=2.5)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    monkeypatch.setenv("SYNTHNEG_TEST_KEY", SECRET)
+    caplog.set_level(logging.DEBUG)
+    docs = [Document(f"d{i}", "", f"Passage number {i} about graphene heat transport and phonons.") for i in range(4)]
+    gen = OpenAIGenerator(
+        "fake",
+        base_url=f"http://127.0.0.1:{proxy.server_port}/v1",
+        api_key_env="SYNTHNEG_TEST_KEY",
+        concurrency=3,
+        timeout=1.0,
+        max_retries=6,
+        backoff=0.01,
+    )
+    try:
+        res = generate_queries(docs, gen, tmp_path, show_progress=False)
+    finally:
+        proxy.shutdown()
+        upstream.shutdown()
+    ledger = res.ledger.to_dict()
+    assert sorted(proxy.faults_sent) == sorted(FAULTS.values())
+    assert ledger["transport_retries"] == len(FAULTS) and ledger["failed_calls"] == 0
+    assert ledger["calls"] == len(proxy.forwarded) == len(set(proxy.forwarded)) == 4
+    assert ledger["accepted"] == 4
+    for f in tmp_path.rglob("*"):
+        assert SECRET not in f.read_text(errors="ignore"), f
+    assert SECRET not in caplog.text
+
+
+def test_give_up_is_recorded_not_raised(tmp_path):
+    """A server that always fails: every item ends as a recorded failure, the run still completes."""
+    from synthneg.data.beir import Document
+
+    class Always500(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            return
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Always500)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    gen = OpenAIGenerator("x", base_url=f"http://127.0.0.1:{srv.server_port}/v1", max_retries=1, backoff=0.01)
+    try:
+        res = generate_queries(
+            [Document("d1", "", "Some passage text here.")], gen, tmp_path, max_attempts=2, show_progress=False
+        )
+    finally:
+        srv.shutdown()
+    assert res.output.read_text() == ""
+    rejects = [json.loads(x) for x in res.rejects.read_text().splitlines()]
+    assert [r["reason"] for r in rejects] == ["call_failed:http_503"] * 2 and rejects[-1]["gave_up"]
+    assert res.ledger.to_dict()["failures"] == {"call_failed:http_503": 2}

@@ -203,4 +203,12 @@ class OpenAIGenerator(Generator):
     ) -> list[GenerationResult]:
         if not requests:
             return []
-        return asyncio.run(self._run(requests, on_result))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._run(requests, on_result))
+        # Called from inside an event loop (e.g. Jupyter): run ours in a worker thread.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, self._run(requests, on_result)).result()
