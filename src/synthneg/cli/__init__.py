@@ -55,6 +55,7 @@ def _register_all() -> None:
         data_cmd,
         demo_cmd,
         evaluate_cmd,
+        experiment_cmd,
         export_cmd,
         generate_cmd,
         inspect_cmd,
@@ -62,7 +63,7 @@ def _register_all() -> None:
         train_cmd,
     )
 
-    for module in (evaluate_cmd, data_cmd, demo_cmd, generate_cmd, train_cmd, mine_cmd, export_cmd, inspect_cmd):
+    for module in (evaluate_cmd, data_cmd, demo_cmd, generate_cmd, train_cmd, mine_cmd, export_cmd, inspect_cmd, experiment_cmd):
         module.register(app)
 
 

@@ -1,0 +1,178 @@
+"""The experiment configuration: a YAML file validated by pydantic, with errors that name the file,
+the line and the field."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from synthneg.errors import DataError
+
+Arm = Literal["zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random"]
+ALL_ARMS: tuple[str, ...] = ("zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random")
+READS_CORPUS = {"bm25": True, "ce": True, "random": True}  # the others never look at another passage
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PassagesConfig(_Strict):
+    """Where the training passages come from: a file (``path``) or a BEIR corpus sample (``beir``)."""
+
+    path: Path | None = None
+    beir: str | None = None
+    sample: int | None = Field(default=None, ge=1, description="random sample of this many passages")
+    limit: int | None = Field(default=None, ge=1, description="the first N passages of the file")
+    seed: int = 0
+    id_field: str | None = None
+    text_field: str | None = None
+    title_field: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PassagesConfig:
+        if (self.path is None) == (self.beir is None):
+            raise ValueError("give exactly one of 'path' (a passage file) or 'beir' (a BEIR corpus name)")
+        return self
+
+
+class LLMConfig(_Strict):
+    backend: Literal["llamacpp", "openai", "transformers"] = "llamacpp"
+    model: str = "qwen2.5-coder-0.5b"
+    parallel: int = Field(default=4, ge=1, description="llamacpp: sequences decoded together")
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(default=8, ge=1)
+    max_attempts: int = Field(default=3, ge=1)
+
+    def generator_options(self) -> dict[str, Any]:
+        if self.backend == "llamacpp":
+            return {"parallel": self.parallel}
+        if self.backend == "openai":
+            return {"base_url": self.base_url, "api_key_env": self.api_key_env, "concurrency": self.concurrency}
+        return {}
+
+
+class QueriesConfig(_Strict):
+    """LLM queries (``k`` per passage), or an existing file of query records (``path``: JSONL with
+    ``query_id, query, positive_id, positive``) that every arm then shares."""
+
+    k: int = Field(default=1, ge=1)
+    path: Path | None = None
+    styles: list[Literal["keyword", "question", "claim"]] = ["question"]
+
+
+class MiningConfig(_Strict):
+    ce_scorer: str = Field(default="llm:qwen2.5-coder-0.5b", description="'llm:<gguf>' or a CrossEncoder name/path")
+    ce_candidates: int = Field(default=20, ge=1)
+    ce_first_stage: Literal["bm25", "dense"] = "bm25"
+
+
+class TrainSettings(_Strict):
+    epochs: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=32, ge=2)
+    learning_rate: float = Field(default=2e-5, gt=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    max_seq_length: int | None = Field(default=256, ge=8)
+    loss: Literal["mnrl", "cached-mnrl"] = "mnrl"
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+
+class EvalConfig(_Strict):
+    datasets: list[str] = ["scifact", "nfcorpus"]
+    split: str = "test"
+    data_dir: Path | None = None
+
+
+class ExperimentConfig(_Strict):
+    """One experiment: passages -> queries -> negatives per arm -> fine-tuning per seed -> BEIR evaluation."""
+
+    name: str = "experiment"
+    output_dir: Path = Path("runs/experiment")
+    passages: PassagesConfig
+    llm: LLMConfig = LLMConfig()
+    queries: QueriesConfig = QueriesConfig()
+    mining: MiningConfig = MiningConfig()
+    base_model: str = "minilm"
+    train: TrainSettings = TrainSettings()
+    eval: EvalConfig = EvalConfig()
+    seeds: list[int] = Field(default=[0], min_length=1)
+    arms: list[Arm] = Field(default=list(ALL_ARMS), min_length=1)
+    significance_resamples: int = Field(default=10_000, ge=100)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ExperimentConfig:
+        if len(set(self.arms)) != len(self.arms):
+            raise ValueError("arms: each arm may appear once")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds: each seed may appear once")
+        return self
+
+    def digest(self, *parts: Any) -> str:
+        """A short stable hash of JSON-able parts (used to key cached stages)."""
+        blob = json.dumps(parts, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def dataset_label(name: str) -> str:
+    """A dataset's short label: the BEIR name, or the folder name of a path."""
+    return Path(name).name or name
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML key or item at pydantic location ``loc`` (its parent's when missing)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+            if pair is None:
+                return line
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment YAML; relative paths in it are resolved against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("config file not found", path=path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DataError(
+            f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None
+        ) from None
+    if not isinstance(data, dict):
+        raise DataError("the config must be a YAML mapping", path=path, line=1)
+    try:
+        config = ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise DataError(f"field '{field}': {err['msg']}{more}", path=path, line=_line_of(root, loc)) from None
+    base = path.parent
+    updates: dict[str, Any] = {}
+    if not config.output_dir.is_absolute():
+        updates["output_dir"] = base / config.output_dir
+    if config.passages.path is not None and not config.passages.path.is_absolute():
+        updates["passages"] = config.passages.model_copy(update={"path": base / config.passages.path})
+    if config.queries.path is not None and not config.queries.path.is_absolute():
+        updates["queries"] = config.queries.model_copy(update={"path": base / config.queries.path})
+    return config.model_copy(update=updates) if updates else config

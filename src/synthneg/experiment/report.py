@@ -1,0 +1,286 @@
+"""The experiment report: ``results.json``, ``report.md`` and ``plot.png`` from the cached stage outputs.
+
+Works on a partial run too: arms or seeds without results are listed as pending.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from pathlib import Path
+from typing import Any
+
+from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_label
+from synthneg.experiment.stages import StageLog, write_json
+
+logger = logging.getLogger(__name__)
+
+METRICS = ("nDCG@10", "P@10", "R@100")
+HEADLINE = "nDCG@10"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def collect(out: Path, config: ExperimentConfig) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``{arm: {dataset: [result per seed]}}`` for every finished evaluation."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for arm in config.arms:
+        labels = ["zero-shot"] if arm == "zero-shot" else [f"{arm}/seed{s}" for s in config.seeds]
+        for label in labels:
+            for ds in _labels(config):
+                path = out / "eval" / label / f"{ds}.json"
+                if path.is_file():
+                    res = _load(path)
+                    res["label"] = label
+                    found.setdefault(arm, {}).setdefault(ds, []).append(res)
+    return found
+
+
+def _labels(config: ExperimentConfig) -> list[str]:
+    return [dataset_label(d) for d in config.eval.datasets]
+
+
+def _mean_per_query(results: list[dict[str, Any]], metric: str) -> dict[str, float]:
+    qids = results[0]["per_query"].keys()
+    return {q: statistics.fmean(r["per_query"][q][metric] for r in results) for q in qids}
+
+
+def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
+    """Everything the report shows, as JSON-able data."""
+    from synthneg.evaluate.significance import compare
+
+    found = collect(out, config)
+    arms: dict[str, Any] = {}
+    for arm, by_ds in found.items():
+        arms[arm] = {}
+        for ds, results in by_ds.items():
+            entry: dict[str, Any] = {"seeds": len(results)}
+            for m in METRICS:
+                vals = [r["metrics"][m] for r in results]
+                entry[m] = {
+                    "mean": statistics.fmean(vals),
+                    "sd": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                    "values": vals,
+                }
+            arms[arm][ds] = entry
+    sig: dict[str, Any] = {}
+    for baseline in ("zero-shot", "bm25"):
+        if baseline not in found:
+            continue
+        for arm, by_ds in found.items():
+            if arm == baseline:
+                continue
+            for ds, results in by_ds.items():
+                if ds not in found[baseline]:
+                    continue
+                c = compare(
+                    _mean_per_query(results, HEADLINE),
+                    _mean_per_query(found[baseline][ds], HEADLINE),
+                    n_resamples=config.significance_resamples,
+                    seed=0,
+                    on_missing="zero",
+                )
+                sig.setdefault(arm, {}).setdefault(ds, {})[baseline] = {
+                    "diff": c.mean_diff,
+                    "ci_low": c.ci_low,
+                    "ci_high": c.ci_high,
+                    "p_value": c.p_value,
+                    "n": c.n,
+                }
+    stages = StageLog(out / "stages.json").data
+    return {
+        "name": config.name,
+        "setting": setting(config),
+        "metric": HEADLINE,
+        "arms": arms,
+        "pending": pending(found, config),
+        "significance": sig,
+        "costs": costs(stages, config),
+        "stages": stages,
+    }
+
+
+def setting(config: ExperimentConfig) -> str:
+    """``in-domain`` when the passages are a sample of an evaluated corpus, else ``out-of-domain``."""
+    beir = config.passages.beir
+    return "in-domain" if beir is not None and beir in config.eval.datasets else "out-of-domain"
+
+
+def pending(found: dict[str, Any], config: ExperimentConfig) -> list[str]:
+    missing = []
+    for arm in config.arms:
+        want = 1 if arm == "zero-shot" else len(config.seeds)
+        for ds in _labels(config):
+            have = len(found.get(arm, {}).get(ds, []))
+            if have < want:
+                missing.append(f"{arm} on {ds}: {have}/{want} seeds")
+    return missing
+
+
+def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
+    """Per arm: LLM calls and tokens, CPU seconds of its data stage and of training, whether it read the corpus."""
+    q = stages.get("queries", {})
+    q_ledger = q.get("ledger", {})
+    out: dict[str, Any] = {}
+    for arm in config.arms:
+        if arm == "zero-shot":
+            out[arm] = {
+                "llm_calls": 0,
+                "llm_tokens": 0,
+                "data_cpu_s": 0.0,
+                "train_cpu_s_per_seed": 0.0,
+                "reads_corpus": False,
+            }
+            continue
+        neg = stages.get(f"negatives:{arm}", {})
+        ledger = neg.get("ledger", {})
+        calls = (
+            q_ledger.get("calls", 0)
+            + q_ledger.get("cached_calls", 0)
+            + ledger.get("calls", 0)
+            + ledger.get("cached_calls", 0)
+        )
+        tokens = sum(
+            lg.get(k, 0)
+            for lg in (q_ledger, ledger)
+            for k in ("prompt_tokens", "completion_tokens", "cached_prompt_tokens", "cached_completion_tokens")
+        )
+        trains = [v for k, v in stages.items() if k.startswith(f"train:{arm}:")]
+        out[arm] = {
+            "llm_calls": calls,
+            "llm_tokens": tokens,
+            "data_cpu_s": round(q.get("cpu_s", 0.0) + neg.get("cpu_s", 0.0), 1),
+            "data_wall_s": round(q.get("wall_s", 0.0) + neg.get("wall_s", 0.0), 1),
+            "train_cpu_s_per_seed": round(statistics.fmean([t["cpu_s"] for t in trains]), 1) if trains else None,
+            "reads_corpus": READS_CORPUS.get(arm, False),
+            "note": "CE scores pairs with the LLM reranker; its cost is in data_cpu_s" if arm == "ce" else "",
+        }
+    return out
+
+
+def _fmt(entry: dict[str, Any] | None, metric: str) -> str:
+    if not entry:
+        return "pending"
+    m = entry[metric]
+    return f"{m['mean']:.4f} ± {m['sd']:.4f}" if entry["seeds"] > 1 else f"{m['mean']:.4f}"
+
+
+def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnostics_md: str | None) -> str:
+    lines = [f"# {summary['name']}: which negatives train the better retriever ({summary['setting']})", ""]
+    p = config.passages
+    src = f"`{p.path.name}`" if p.path else f"BEIR `{p.beir}` corpus sample (corpus only)"
+    lines += [
+        f"- Passages: {src}, limit {p.limit or '-'}, sample {p.sample or '-'}; LLM `{config.llm.model}` "
+        f"({config.llm.backend}); base model `{config.base_model}`.",
+        f"- Training: {config.train.epochs} epoch(s), batch {config.train.batch_size}, lr {config.train.learning_rate}, "
+        f"max_seq_length {config.train.max_seq_length}, MultipleNegativesRankingLoss, NO_DUPLICATES; seeds {config.seeds}.",
+        f"- Evaluation: {', '.join(_labels(config))} ({config.eval.split}); mean ± sd over seeds.",
+        "",
+    ]
+    for ds in _labels(config):
+        lines += [
+            f"## {ds}",
+            "",
+            "| arm | " + " | ".join(METRICS) + " | Δ nDCG@10 vs zero-shot (p) | Δ vs bm25 (p) |",
+            "| --- | " + " | ".join("---:" for _ in METRICS) + " | ---: | ---: |",
+        ]
+        for arm in config.arms:
+            entry = summary["arms"].get(arm, {}).get(ds)
+            cells = [_fmt(entry, m) for m in METRICS]
+            rel = []
+            for base in ("zero-shot", "bm25"):
+                s = summary["significance"].get(arm, {}).get(ds, {}).get(base)
+                rel.append(
+                    f"{s['diff']:+.4f} [{s['ci_low']:+.4f}, {s['ci_high']:+.4f}] (p={s['p_value']:.3f})" if s else "-"
+                )
+            lines.append(f"| {arm} | " + " | ".join(cells) + " | " + " | ".join(rel) + " |")
+        lines.append("")
+    lines += [
+        "Δ: mean per-query difference in nDCG@10 (per-query values averaged over seeds), 95% paired bootstrap "
+        "CI, two-sided paired randomization test.",
+        "",
+    ]
+    lines += [
+        "## Cost per arm",
+        "",
+        "| arm | LLM calls | LLM tokens | data CPU s | data wall s | train CPU s / seed | reads the corpus |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for arm, c in summary["costs"].items():
+        lines.append(
+            f"| {arm} | {c['llm_calls']} | {c['llm_tokens']} | {c['data_cpu_s']} | {c.get('data_wall_s', 0)} | "
+            f"{c['train_cpu_s_per_seed'] if c['train_cpu_s_per_seed'] is not None else '-'} | "
+            f"{'yes' if c['reads_corpus'] else 'no'} |"
+        )
+    lines.append("")
+    if summary["pending"]:
+        lines += ["## Pending (not run yet; rerun the same command to resume)", ""]
+        lines += [f"- {p}" for p in summary["pending"]] + [""]
+    if diagnostics_md:
+        lines += ["## Diagnostics of each arm's negatives", "", diagnostics_md, ""]
+    lines += ["![nDCG@10 per arm](plot.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(summary: dict[str, Any], config: ExperimentConfig, path: Path) -> Path:
+    """Grouped bars: datasets on the x axis, one bar per arm, error bars = sd over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    datasets = _labels(config)
+    arms = [a for a in config.arms if a in summary["arms"]]
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(datasets) * max(len(arms), 1) / 3), 4.2))
+    width = 0.8 / max(len(arms), 1)
+    x = np.arange(len(datasets))
+    for i, arm in enumerate(arms):
+        means = [summary["arms"][arm].get(ds, {}).get(HEADLINE, {}).get("mean", np.nan) for ds in datasets]
+        sds = [summary["arms"][arm].get(ds, {}).get(HEADLINE, {}).get("sd", 0.0) for ds in datasets]
+        ax.bar(x + (i - (len(arms) - 1) / 2) * width, means, width, yerr=sds, capsize=3, label=arm)
+    ax.set_xticks(x, datasets)
+    ax.set_ylabel(f"{HEADLINE} (mean ± sd over seeds)")
+    ax.set_title(f"{config.name} ({setting(config)})")
+    lows = [summary["arms"][a][ds][HEADLINE]["mean"] for a in arms for ds in datasets if ds in summary["arms"][a]]
+    if lows:
+        ax.set_ylim(max(0.0, min(lows) - 0.05), min(1.0, max(lows) + 0.05))
+    ax.legend(fontsize=8, ncol=2, loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def diagnostics(out: Path, config: ExperimentConfig) -> str | None:
+    """The ``inspect`` table of every arm's negatives (lexical overlap, dense hardness with the base model)."""
+    from synthneg.data.triples import read_triples
+    from synthneg.diagnostics import inspect_triples, render_markdown
+    from synthneg.search.dense import DenseEncoder
+
+    triples = []
+    for arm in config.arms:
+        path = out / "triples" / f"{arm}.jsonl"
+        if path.is_file():
+            triples += read_triples(path)
+    if not triples:
+        return None
+    reports = inspect_triples(triples, encoder=DenseEncoder(config.base_model, show_progress=False), n_examples=1)
+    return render_markdown(reports)
+
+
+def write_report(out: Path, config: ExperimentConfig, *, with_diagnostics: bool = True) -> Path:
+    """Write ``results.json``, ``report.md`` and ``plot.png`` into ``out``; returns the report path."""
+    summary = summarize(out, config)
+    diag = diagnostics(out, config) if with_diagnostics else None
+    write_json(out / "results.json", summary)
+    if summary["arms"]:
+        plot(summary, config, out / "plot.png")
+    path = out / "report.md"
+    path.write_text(render_markdown(summary, config, diag), encoding="utf-8")
+    logger.info("report written to %s", path)
+    return path

@@ -1,0 +1,308 @@
+"""The experiment runner: passages -> LLM queries -> negatives per arm -> fine-tuning per seed ->
+BEIR evaluation -> report. Every stage is cached on disk and keyed by its inputs, so a rerun after a
+crash, or with one more arm or seed, redoes nothing that finished."""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from synthneg.data.beir import BeirDataset, Corpus, load_beir, load_corpus
+from synthneg.data.locate import resolve_dataset
+from synthneg.data.passages import read_passages
+from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples, write_triples
+from synthneg.errors import DataError
+from synthneg.experiment.config import ExperimentConfig, dataset_label
+from synthneg.experiment.stages import StageLog, file_digest, is_done, write_json
+from synthneg.llm.base import Generator
+
+logger = logging.getLogger(__name__)
+
+TRAINED_ARMS = ("in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random")
+LLM_ARMS = {"llm-query": "query", "llm-query-positive": "query+positive"}
+
+
+def load_training_passages(config: ExperimentConfig) -> Corpus:
+    """The passages the LLM writes queries for (a file, or a seeded sample of a BEIR corpus only)."""
+    p = config.passages
+    if p.path is not None:
+        corpus = read_passages(
+            p.path, id_field=p.id_field, text_field=p.text_field, title_field=p.title_field, limit=p.limit
+        )
+    else:
+        folder = resolve_dataset(p.beir or "", data_dir=config.eval.data_dir)
+        path = next((folder / n for n in ("corpus.jsonl", "corpus.jsonl.gz") if (folder / n).is_file()), None)
+        if path is None:
+            raise DataError("no corpus.jsonl[.gz] in BEIR folder", path=folder)
+        corpus = load_corpus(path)  # the corpus only: never its queries or qrels
+        if p.limit:
+            corpus = Corpus.from_documents(corpus.documents[: p.limit], source=path)
+    if p.sample is not None and p.sample < len(corpus):
+        chosen = sorted(random.Random(p.seed).sample(range(len(corpus)), p.sample))
+        corpus = Corpus.from_documents([corpus.documents[i] for i in chosen], source=corpus.source)
+    return corpus
+
+
+def random_negatives(records: list[QueryRecord], corpus: Corpus, seed: int) -> list[Triple]:
+    """One uniformly random passage per record (never its positive): the ``random`` arm."""
+    rng = random.Random(seed)
+    docs = corpus.documents
+    out = []
+    for rec in records:
+        neg = docs[rng.randrange(len(docs))]
+        while neg.id == rec.positive_id and len(docs) > 1:
+            neg = docs[rng.randrange(len(docs))]
+        out.append(
+            Triple(
+                rec.query_id,
+                rec.query,
+                rec.positive_id,
+                rec.positive,
+                neg.full_text(),
+                "random",
+                negative_id=neg.id,
+                provenance={"method": "random", "seed": seed},
+            )
+        )
+    return out
+
+
+@dataclass
+class ExperimentRunner:
+    """Runs (or resumes) an experiment; see :func:`run_experiment`."""
+
+    config: ExperimentConfig
+    show_progress: bool = True
+    _generator: Generator | None = field(default=None, init=False, repr=False)
+
+    @property
+    def out(self) -> Path:
+        return self.config.output_dir
+
+    @cached_property
+    def log(self) -> StageLog:
+        return StageLog(self.out / "stages.json")
+
+    @cached_property
+    def passages(self) -> Corpus:
+        return load_training_passages(self.config)
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            from synthneg.llm.base import make_generator
+
+            llm = self.config.llm
+            self._generator = make_generator(llm.backend, llm.model, **llm.generator_options())
+        return self._generator
+
+    def close(self) -> None:
+        if self._generator is not None:
+            self._generator.close()
+            self._generator = None
+
+    # -- stages ------------------------------------------------------------------------------
+    def queries(self) -> list[QueryRecord]:
+        """LLM queries for every passage (resumable: finished calls are reused from the call store)."""
+        from synthneg.generate import generate_queries
+
+        cfg = self.config
+        out = self.out / "generation"
+        path = out / "queries.jsonl"
+        if cfg.queries.path is not None:
+            from synthneg.generate.outputs import write_jsonl
+
+            records = read_query_records(cfg.queries.path)
+            write_jsonl((asdict(r) for r in records), path)  # the shared copy every arm reads
+            return records
+        key = cfg.digest(self.passages.fingerprint, cfg.llm.model_dump(), cfg.queries.model_dump())
+        if is_done(self.out / "markers" / "queries.json", key) and path.is_file():
+            return read_query_records(path)
+        with self.log.timed("queries", key) as info:
+            res = generate_queries(
+                self.passages.documents,
+                self.generator,
+                out,
+                k=cfg.queries.k,
+                styles=cfg.queries.styles,
+                max_attempts=cfg.llm.max_attempts,
+                show_progress=self.show_progress,
+            )
+            info["ledger"] = res.ledger.to_dict()
+        write_json(self.out / "markers" / "queries.json", {"key": key})
+        return read_query_records(res.output)
+
+    def negatives(self, arm: str, records: list[QueryRecord]) -> Path:
+        """The training file of an arm: triples (JSONL) or, for ``in-batch``, the query records."""
+        cfg = self.config
+        qdigest = file_digest(self.out / "generation" / "queries.jsonl")
+        if arm == "in-batch":
+            return self.out / "generation" / "queries.jsonl"
+        target = self.out / "triples" / f"{arm}.jsonl"
+        marker = self.out / "markers" / f"negatives-{arm}.json"
+        spec: dict[str, Any] = {"arm": arm, "queries": qdigest, "passages": self.passages.fingerprint}
+        if arm in LLM_ARMS:
+            spec["llm"] = cfg.llm.model_dump()
+        if arm == "ce":
+            spec["mining"] = cfg.mining.model_dump()
+        key = cfg.digest(spec)
+        if is_done(marker, key) and target.is_file():
+            return target
+        with self.log.timed(f"negatives:{arm}", key, reads_corpus=arm in ("bm25", "ce", "random")) as info:
+            triples = self._make_negatives(arm, records, info)
+            info["triples"] = len(triples)
+            write_triples(triples, target)
+        write_json(marker, {"key": key})
+        return target
+
+    def _make_negatives(self, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+        cfg = self.config
+        if arm in LLM_ARMS:
+            from synthneg.generate import generate_negatives
+
+            res = generate_negatives(
+                records,
+                self.generator,
+                self.out / "generation",
+                mode=LLM_ARMS[arm],  # type: ignore[arg-type]
+                max_attempts=cfg.llm.max_attempts,
+                show_progress=self.show_progress,
+            )
+            info["ledger"] = res.ledger.to_dict()
+            return read_triples(res.output)
+        if arm == "bm25":
+            from synthneg.mine.bm25 import mine_bm25
+
+            return mine_bm25(records, self.passages, show_progress=self.show_progress)
+        if arm == "ce":
+            from synthneg.mine.cross_encoder import load_scorer, mine_ce
+
+            scorer = load_scorer(cfg.mining.ce_scorer, show_progress=self.show_progress)
+            try:
+                return mine_ce(
+                    records,
+                    self.passages,
+                    scorer,
+                    first_stage=cfg.mining.ce_first_stage,
+                    candidates=cfg.mining.ce_candidates,
+                    show_progress=self.show_progress,
+                )
+            finally:
+                close = getattr(scorer, "close", None)
+                if callable(close):
+                    close()
+        if arm == "random":
+            return random_negatives(records, self.passages, seed=0)
+        raise DataError(f"unknown arm {arm!r}")
+
+    def train(self, arm: str, data: Path, seed: int) -> Path:
+        """Fine-tune the base model on an arm's data with one seed (resumes from its checkpoints)."""
+        from synthneg.models import model_identity, resolve_bi_encoder
+        from synthneg.train import TrainConfig, train
+
+        cfg = self.config
+        out = self.out / "models" / arm / f"seed{seed}"
+        key = cfg.digest(
+            model_identity(resolve_bi_encoder(cfg.base_model)), cfg.train.model_dump(), file_digest(data), seed, arm
+        )
+        marker = out / "synthneg_done.json"
+        if is_done(marker, key):
+            return out
+        t = cfg.train
+        tc = TrainConfig(
+            epochs=t.epochs,
+            learning_rate=t.learning_rate,
+            batch_size=t.batch_size,
+            warmup_ratio=t.warmup_ratio,
+            max_seq_length=t.max_seq_length,
+            seed=seed,
+            loss=t.loss,
+            query_prefix=t.query_prefix,
+            passage_prefix=t.passage_prefix,
+            use_negatives=arm != "in-batch",
+        )
+        with self.log.timed(f"train:{arm}:seed{seed}", key) as info:
+            res = train(data, model=cfg.base_model, out=out, config=tc, resume=True)
+            info["rows"] = res.summary.get("rows")
+            info["steps"] = res.summary.get("global_step")
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the final model is saved; save the disk
+        write_json(marker, {"key": key})
+        return out
+
+    @cached_property
+    def eval_sets(self) -> dict[str, BeirDataset]:
+        e = self.config.eval
+        return {name: load_beir(resolve_dataset(name, data_dir=e.data_dir), e.split) for name in e.datasets}
+
+    def evaluate(self, label: str, model: str) -> dict[str, Path]:
+        """Evaluate a model on every dataset; results JSON per dataset (cached by model identity)."""
+        from synthneg.evaluate import evaluate
+        from synthneg.models import model_identity, resolve_bi_encoder
+
+        cfg = self.config
+        paths = {}
+        for name in cfg.eval.datasets:
+            path = self.out / "eval" / label / f"{dataset_label(name)}.json"
+            key = cfg.digest(
+                model_identity(resolve_bi_encoder(model)),
+                name,
+                cfg.eval.split,
+                cfg.train.query_prefix,
+                cfg.train.passage_prefix,
+            )
+            marker = path.with_suffix(".done.json")
+            if not (is_done(marker, key) and path.is_file()):
+                with self.log.timed(f"eval:{label}:{dataset_label(name)}", key):
+                    res = evaluate(
+                        model,
+                        self.eval_sets[name],
+                        query_prefix=cfg.train.query_prefix,
+                        passage_prefix=cfg.train.passage_prefix,
+                        show_progress=self.show_progress,
+                    )
+                    res.save(path)
+                write_json(marker, {"key": key})
+            paths[dataset_label(name)] = path
+        return paths
+
+    # -- the whole run ------------------------------------------------------------------------
+    def run(self, *, report: bool = True) -> Path:
+        """Run or resume every stage, then write the report; returns the output folder."""
+        cfg = self.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_json(self.out / "config.json", cfg.model_dump(mode="json"))
+        try:
+            if "zero-shot" in cfg.arms:
+                self.evaluate("zero-shot", cfg.base_model)
+            trained = [a for a in cfg.arms if a in TRAINED_ARMS]
+            if trained:
+                records = self.queries()
+                if not records:
+                    raise DataError(
+                        "no query records: every query generation attempt was rejected (see "
+                        "generation/queries.rejects.jsonl)",
+                        path=self.out / "generation",
+                    )
+                data = {arm: self.negatives(arm, records) for arm in trained}
+                self.close()  # free the LLM before training
+                for seed in cfg.seeds:
+                    for arm in trained:
+                        model_dir = self.train(arm, data[arm], seed)
+                        self.evaluate(f"{arm}/seed{seed}", str(model_dir))
+        finally:
+            self.close()
+        if report:
+            from synthneg.experiment.report import write_report
+
+            write_report(self.out, cfg)
+        return self.out
+
+
+def run_experiment(config: ExperimentConfig, *, show_progress: bool = True, report: bool = True) -> Path:
+    """Run (or resume) ``config`` and write ``report.md``, ``results.json`` and ``plot.png`` in its output folder."""
+    return ExperimentRunner(config, show_progress=show_progress).run(report=report)

@@ -1,0 +1,66 @@
+"""Stage bookkeeping for the experiment: a done-marker keyed by the stage's inputs, and the wall and
+CPU seconds of every stage, so that a rerun redoes nothing finished and the report can state costs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+def file_digest(path: Path) -> str:
+    """sha256 (first 16 hex) of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def is_done(marker: Path, key: str) -> bool:
+    """Whether ``marker`` records a finished stage with this input ``key``."""
+    if not marker.is_file():
+        return False
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("key") == key
+    except (json.JSONDecodeError, OSError):
+        return False
+
+
+class StageLog:
+    """``stages.json``: per stage, the key, wall seconds and CPU seconds of the run that finished it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    @contextmanager
+    def timed(self, name: str, key: str, **extra: Any) -> Iterator[dict[str, Any]]:
+        """Time a stage; on success record ``{key, wall_s, cpu_s, finished, **extra}`` (extra may be filled in)."""
+        info: dict[str, Any] = dict(extra)
+        w0, c0 = time.perf_counter(), time.process_time()
+        yield info
+        info.update(
+            key=key,
+            wall_s=round(time.perf_counter() - w0, 2),
+            cpu_s=round(time.process_time() - c0, 2),
+            finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        )
+        self.data[name] = info
+        write_json(self.path, self.data)
+
+    def get(self, name: str) -> dict[str, Any]:
+        return self.data.get(name, {})

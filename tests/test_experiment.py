@@ -1,0 +1,108 @@
+"""The experiment runner end to end on a tiny setting: real MiniLM fine-tuning and real evaluation,
+cached stages, a resumed rerun that redoes nothing, and config errors that name file, line and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import make_beir, write_jsonl
+
+from synthneg.errors import DataError
+from synthneg.experiment import load_config, run_experiment
+
+PASSAGES = [
+    {"id": "p1", "title": "Photosynthesis", "text": "Plants turn sunlight, water and carbon dioxide into glucose."},
+    {"id": "p2", "title": "Black holes", "text": "Gravity near a black hole is so strong that light cannot escape."},
+    {"id": "p3", "title": "Sourdough", "text": "Sourdough bread rises thanks to wild yeast and lactic acid bacteria."},
+    {"id": "p4", "title": "Volcanoes", "text": "Volcanoes erupt when molten rock rises through the crust."},
+    {"id": "p5", "title": "Honeybees", "text": "Honeybees communicate the location of flowers with a waggle dance."},
+    {"id": "p6", "title": "Tides", "text": "Ocean tides are caused mainly by the gravitational pull of the moon."},
+    # distractors that share words with the queries, so BM25 has hard negatives to find
+    {"id": "n1", "title": "Plants", "text": "Plants make oxygen; how plants store glucose in roots is another story."},
+    {"id": "n2", "title": "Light", "text": "Light from a distant star can bend around a black hole."},
+    {"id": "n3", "title": "Bread", "text": "Flatbread does not rise; sourdough starters need feeding."},
+    {"id": "n4", "title": "Earthquakes", "text": "Earthquakes, unlike volcanoes, erupt no rock but shake the crust."},
+    {"id": "n5", "title": "Flowers", "text": "Flowers attract bees with colour; where flowers grow depends on soil."},
+    {"id": "n6", "title": "Waves", "text": "Ocean waves are caused by wind, not by tides."},
+]
+QUERIES = [
+    ("how do plants make glucose", "p1"), ("why can light not escape a black hole", "p2"),
+    ("what makes sourdough rise", "p3"), ("why do volcanoes erupt", "p4"),
+    ("how do bees tell others where flowers are", "p5"), ("what causes ocean tides", "p6"),
+]
+
+
+def _setup(tmp_path: Path, arms: list[str], seeds: list[int]) -> Path:
+    write_jsonl(tmp_path / "passages.jsonl", PASSAGES)
+    texts = {p["id"]: f"{p['title']} {p['text']}" for p in PASSAGES}
+    write_jsonl(tmp_path / "queries.jsonl", [
+        {"query_id": f"q{i}", "query": q, "positive_id": pid, "positive": texts[pid]} for i, (q, pid) in enumerate(QUERIES)
+    ])
+    make_beir(tmp_path / "tinyeval")
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(
+        "name: tiny\n"
+        "output_dir: out\n"
+        "passages:\n  path: passages.jsonl\n"
+        "queries:\n  path: queries.jsonl\n"
+        "train:\n  batch_size: 2\n  max_seq_length: 64\n"
+        f"eval:\n  datasets: [{tmp_path / 'tinyeval'}]\n"
+        f"seeds: {seeds}\n"
+        f"arms: [{', '.join(arms)}]\n"
+        "significance_resamples: 200\n",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def test_tiny_experiment_runs_caches_and_resumes(tmp_path: Path) -> None:
+    cfg_path = _setup(tmp_path, ["zero-shot", "bm25"], [0, 1])
+    cfg = load_config(cfg_path)
+    out = run_experiment(cfg, show_progress=False)
+    assert out == tmp_path / "out"
+    results = json.loads((out / "results.json").read_text())
+    arms = results["arms"]
+    assert set(arms) == {"zero-shot", "bm25"}
+    assert arms["bm25"]["tinyeval"]["seeds"] == 2 and arms["zero-shot"]["tinyeval"]["seeds"] == 1
+    assert len(arms["bm25"]["tinyeval"]["nDCG@10"]["values"]) == 2
+    assert results["pending"] == []
+    assert results["costs"]["bm25"]["reads_corpus"] is True and results["costs"]["zero-shot"]["reads_corpus"] is False
+    assert "bm25" in results["significance"] and "zero-shot" in results["significance"]["bm25"]["tinyeval"]
+    bm25 = [json.loads(line) for line in (out / "triples" / "bm25.jsonl").read_text().splitlines()]
+    assert len(bm25) == 6 and all(t["negative_id"] != t["positive_id"] for t in bm25)
+    assert (out / "plot.png").stat().st_size > 5000
+    report = (out / "report.md").read_text()
+    assert "out-of-domain" in report and "| bm25 |" in report and "Cost per arm" in report
+    assert (out / "models" / "bm25" / "seed1" / "synthneg_done.json").is_file()
+    assert not (out / "models" / "bm25" / "seed1" / "checkpoints").exists()
+
+    stages = json.loads((out / "stages.json").read_text())
+    # rerun with one more arm: only the new arm's stages run
+    cfg_path2 = _setup(tmp_path, ["zero-shot", "bm25", "in-batch"], [0, 1])
+    run_experiment(load_config(cfg_path2), show_progress=False)
+    stages2 = json.loads((out / "stages.json").read_text())
+    new = {k for k in stages2 if k not in stages}
+    assert new == {"train:in-batch:seed0", "train:in-batch:seed1",
+                   "eval:in-batch/seed0:tinyeval", "eval:in-batch/seed1:tinyeval"}
+    assert json.loads((out / "results.json").read_text())["costs"]["in-batch"]["reads_corpus"] is False
+    assert all(stages2[k] == stages[k] for k in stages)  # nothing finished was redone
+
+
+def test_config_errors_name_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\npassages:\n  path: p.jsonl\narms: [zero-shot, bm25, magic]\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_config(bad)
+    assert info.value.line == 4 and "arms.2" in str(info.value) and "bad.yaml" in str(info.value)
+    bad.write_text("passages:\n  path: p.jsonl\n  beir: scifact\n", encoding="utf-8")
+    with pytest.raises(DataError, match="exactly one of 'path'"):
+        load_config(bad)
+    bad.write_text("passages:\n  path: p.jsonl\ntrain:\n  epoch: 2\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_config(bad)
+    assert "train.epoch" in str(info.value) and info.value.line == 4
+    bad.write_text("passages: [unclosed\n", encoding="utf-8")
+    with pytest.raises(DataError, match="invalid YAML"):
+        load_config(bad)
