@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_beir, write_jsonl
 from synthneg.data import load_beir, load_corpus, load_qrels, load_queries
 from synthneg.errors import DataError
+
+from conftest import make_beir, write_jsonl
 
 
 def test_load_tiny_plain_and_gz(tmp_path: Path) -> None:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_beir
 from synthneg.data import load_beir
 from synthneg.data.beir import BeirDataset, Corpus
 from synthneg.evaluate import evaluate, read_trec_run, write_trec_run
 from synthneg.search.dense import top_k_exact, top_k_faiss
+
+from conftest import make_beir
 
 
 def test_bm25_scifact_matches_reference(scifact_dir: Path) -> None:

@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import make_beir, write_jsonl
 
 from synthneg.errors import DataError
 from synthneg.experiment import load_config, run_experiment
+
+from conftest import make_beir, write_jsonl
 
 PASSAGES = [
     {"id": "p1", "title": "Photosynthesis", "text": "Plants turn sunlight, water and carbon dioxide into glucose."},

@@ -6,12 +6,13 @@ import json
 
 import pytest
 
-from llm_support import arxiv_documents, gguf_path
 from synthneg.data.triples import read_query_records, read_triples
 from synthneg.generate import generate_negatives, generate_queries
 from synthneg.llm import ChatMessage, ChatRequest, SamplingParams
 from synthneg.llm.llamacpp import LlamaCppGenerator
 from synthneg.llm.parse import validate_negative, validate_query
+
+from llm_support import arxiv_documents, gguf_path
 
 
 @pytest.fixture(scope="module")

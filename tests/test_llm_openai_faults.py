@@ -20,9 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from llm_support import arxiv_documents, free_port, gguf_path, subprocess_env
 from synthneg.generate import generate_queries
 from synthneg.llm.openai_compat import OpenAIGenerator, parse_retry_after
+
+from llm_support import arxiv_documents, free_port, gguf_path, subprocess_env
 
 SECRET = "sk-test-9f3c2e7d-do-not-leak"
 FAULTS = {1: "500", 2: "429", 3: "stall", 4: "garbage", 5: "truncated"}

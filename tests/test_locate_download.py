@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_beir
 from synthneg.data import load_beir, resolve_dataset
 from synthneg.data.locate import download_beir, safe_extract
 from synthneg.errors import DataError, SynthnegError
+
+from conftest import make_beir
 
 
 def _zip_folder(folder: Path, arcroot: str) -> bytes:

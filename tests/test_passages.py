@@ -8,9 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import write_jsonl
 from synthneg.data import read_passages
 from synthneg.errors import DataError
+
+from conftest import write_jsonl
 
 ROWS = [
     {"id": "p1", "title": "Alpha", "abstract": "First  passage\n text."},

@@ -140,7 +140,7 @@ class NegativeRules:
     max_overlap: float = 0.5
 
 
-def validate_query(  # noqa: PLR0911 (one return per rule)
+def validate_query(
     raw: str, passage: str, rules: QueryRules = QueryRules(), *, truncated: bool = False
 ) -> Verdict:
     """Clean a generated query and check it against ``rules`` and the passage it came from."""
@@ -161,7 +161,7 @@ def validate_query(  # noqa: PLR0911 (one return per rule)
     return Verdict(True, text)
 
 
-def validate_negative(  # noqa: PLR0911 (one return per rule)
+def validate_negative(
     raw: str, query: str, positive: str | None, rules: NegativeRules = NegativeRules(), *, truncated: bool = False
 ) -> Verdict:
     """Clean a generated negative passage and check it against ``rules``, its query and (if given) the positive.
