@@ -270,6 +270,11 @@ class ExperimentRunner:
             paths[dataset_label(name)] = path
         return paths
 
+    def _partial_report(self) -> None:
+        from synthneg.experiment.report import write_report
+
+        write_report(self.out, self.config, with_diagnostics=False)
+
     # -- the whole run ------------------------------------------------------------------------
     def run(self, *, report: bool = True) -> Path:
         """Run or resume every stage, then write the report; returns the output folder."""
@@ -288,12 +293,19 @@ class ExperimentRunner:
                         "generation/queries.rejects.jsonl)",
                         path=self.out / "generation",
                     )
-                data = {arm: self.negatives(arm, records) for arm in trained}
-                self.close()  # free the LLM before training
+                # seed-major, in the config's arm order, each arm's data made when first needed: a run
+                # that is stopped early has every arm of the first seed before any second seed
+                data: dict[str, Path] = {}
                 for seed in cfg.seeds:
                     for arm in trained:
+                        if arm not in data:
+                            data[arm] = self.negatives(arm, records)
+                            if all(a in data for a in trained):
+                                self.close()  # no more LLM work: free the model before training
                         model_dir = self.train(arm, data[arm], seed)
                         self.evaluate(f"{arm}/seed{seed}", str(model_dir))
+                        if report:
+                            self._partial_report()
         finally:
             self.close()
         if report:
