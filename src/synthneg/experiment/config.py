@@ -85,9 +85,13 @@ class TrainSettings(_Strict):
 
 
 class EvalConfig(_Strict):
+    """BEIR evaluation. ``corpus_sample`` (quick runs only) keeps every judged document plus a seeded
+    sample of the others up to that many documents; numbers are then not comparable to published ones."""
+
     datasets: list[str] = ["scifact", "nfcorpus"]
     split: str = "test"
     data_dir: Path | None = None
+    corpus_sample: int | None = Field(default=None, ge=1)
 
 
 class ExperimentConfig(_Strict):

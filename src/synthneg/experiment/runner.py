@@ -72,6 +72,16 @@ def random_negatives(records: list[QueryRecord], corpus: Corpus, seed: int) -> l
     return out
 
 
+def subsample_corpus(ds: BeirDataset, size: int, seed: int = 0) -> BeirDataset:
+    """Every judged document plus a seeded sample of the others, up to ``size`` documents in all."""
+    judged = {d for rels in ds.qrels.values() for d in rels}
+    others = [i for i, d in enumerate(ds.corpus.documents) if d.id not in judged]
+    room = max(0, size - (len(ds.corpus) - len(others)))
+    keep = set(random.Random(seed).sample(others, min(room, len(others))))
+    docs = [d for i, d in enumerate(ds.corpus.documents) if d.id in judged or i in keep]
+    return BeirDataset(ds.name, ds.path, ds.split, Corpus.from_documents(docs, ds.corpus.source), ds.queries, ds.qrels)
+
+
 @dataclass
 class ExperimentRunner:
     """Runs (or resumes) an experiment; see :func:`run_experiment`."""
@@ -237,7 +247,10 @@ class ExperimentRunner:
     @cached_property
     def eval_sets(self) -> dict[str, BeirDataset]:
         e = self.config.eval
-        return {name: load_beir(resolve_dataset(name, data_dir=e.data_dir), e.split) for name in e.datasets}
+        sets = {name: load_beir(resolve_dataset(name, data_dir=e.data_dir), e.split) for name in e.datasets}
+        if e.corpus_sample is not None:
+            sets = {name: subsample_corpus(ds, e.corpus_sample) for name, ds in sets.items()}
+        return sets
 
     def evaluate(self, label: str, model: str) -> dict[str, Path]:
         """Evaluate a model on every dataset; results JSON per dataset (cached by model identity)."""
@@ -251,6 +264,7 @@ class ExperimentRunner:
             key = cfg.digest(
                 model_identity(resolve_bi_encoder(model)),
                 name,
+                *([cfg.eval.corpus_sample] if cfg.eval.corpus_sample else []),  # absent by default: stable keys
                 cfg.eval.split,
                 cfg.train.query_prefix,
                 cfg.train.passage_prefix,
