@@ -107,3 +107,30 @@ def test_config_errors_name_file_line_and_field(tmp_path: Path) -> None:
     bad.write_text("passages: [unclosed\n", encoding="utf-8")
     with pytest.raises(DataError, match="invalid YAML"):
         load_config(bad)
+
+
+def test_subsample_corpus_keeps_judged_documents(scifact_dir: Path) -> None:
+    from synthneg.data import load_beir
+    from synthneg.experiment.runner import subsample_corpus
+
+    ds = load_beir(scifact_dir)
+    small = subsample_corpus(ds, 1000)
+    judged = {d for rels in ds.qrels.values() for d in rels}
+    assert len(small.corpus) == 1000 and judged <= set(small.corpus)
+    assert small.queries == ds.queries and small.qrels == ds.qrels
+    assert subsample_corpus(ds, 1000).corpus.ids == small.corpus.ids  # seeded
+
+
+@pytest.mark.slow
+def test_llm_arms_with_the_embedded_model(tmp_path: Path) -> None:
+    """llm-query and llm-query-positive arms with the real 0.5B model, trained and evaluated."""
+    cfg_path = _setup(tmp_path, ["llm-query", "llm-query-positive"], [0])
+    text = cfg_path.read_text().replace("queries:\n  path: queries.jsonl\n", "queries:\n  k: 1\n")
+    cfg_path.write_text(text + "llm:\n  parallel: 4\n", encoding="utf-8")
+    out = run_experiment(load_config(cfg_path), show_progress=False)
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["arms"]) == {"llm-query", "llm-query-positive"}
+    for arm in ("llm-query", "llm-query-positive"):
+        rows = [json.loads(x) for x in (out / "triples" / f"{arm}.jsonl").read_text().splitlines()]
+        assert rows and all(r["negative_id"] is None and r["method"] == arm for r in rows)
+        assert results["costs"][arm]["llm_calls"] >= 2 * len(rows) and results["costs"][arm]["reads_corpus"] is False
