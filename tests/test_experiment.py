@@ -134,3 +134,31 @@ def test_llm_arms_with_the_embedded_model(tmp_path: Path) -> None:
         rows = [json.loads(x) for x in (out / "triples" / f"{arm}.jsonl").read_text().splitlines()]
         assert rows and all(r["negative_id"] is None and r["method"] == arm for r in rows)
         assert results["costs"][arm]["llm_calls"] >= 2 * len(rows) and results["costs"][arm]["reads_corpus"] is False
+
+
+def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
+    """Passages sampled from the evaluated corpus itself, and the labeled arm as the ceiling."""
+    _setup(tmp_path, ["zero-shot"], [0])  # writes queries.jsonl
+    folder = make_beir(tmp_path / "lab", split="test")
+    make_beir(folder, split="train")
+    cfg = tmp_path / "in.yaml"
+    cfg.write_text(
+        "name: in-domain\noutput_dir: out-in\n"
+        f"passages:\n  beir: {folder}\n  sample: 5\n"
+        "queries:\n  path: queries.jsonl\n"
+        "train:\n  batch_size: 2\n  max_seq_length: 64\n"
+        f"eval:\n  datasets: [{folder}]\n"
+        "seeds: [0]\narms: [zero-shot, in-batch, labeled]\nsignificance_resamples: 200\n",
+        encoding="utf-8",
+    )
+    config = load_config(cfg)
+    from synthneg.experiment.runner import load_training_passages
+
+    assert len(load_training_passages(config)) == 5
+    out = run_experiment(config, show_progress=False)
+    results = json.loads((out / "results.json").read_text())
+    assert results["setting"] == "in-domain"
+    labeled = [json.loads(x) for x in (out / "triples" / "labeled.jsonl").read_text().splitlines()]
+    assert {t["query_id"] for t in labeled} <= {"q1", "q2", "q3"} and all(t["method"] == "labeled" for t in labeled)
+    assert "in-batch" in results["share_of_labeled_gain"]
+    assert "labeled ceiling" in (out / "report.md").read_text()

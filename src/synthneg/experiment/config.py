@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from synthneg.errors import DataError
 
-Arm = Literal["zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random"]
+Arm = Literal["zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random", "labeled"]
 ALL_ARMS: tuple[str, ...] = ("zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random")
-READS_CORPUS = {"bm25": True, "ce": True, "random": True}  # the others never look at another passage
+# ``labeled`` (the dataset's own train queries and qrels with BM25 negatives) is the ceiling of in-domain runs
+READS_CORPUS = {"bm25": True, "ce": True, "random": True, "labeled": True}  # the others read no other passage
 
 
 class _Strict(BaseModel):
@@ -104,6 +105,10 @@ class ExperimentConfig(_Strict):
     queries: QueriesConfig = QueriesConfig()
     mining: MiningConfig = MiningConfig()
     base_model: str = "minilm"
+    labeled_dataset: str | None = Field(
+        default=None, description="BEIR dataset whose train split feeds the 'labeled' arm (default: passages.beir)"
+    )
+    labeled_split: str = "train"
     train: TrainSettings = TrainSettings()
     eval: EvalConfig = EvalConfig()
     seeds: list[int] = Field(default=[0], min_length=1)
@@ -116,6 +121,10 @@ class ExperimentConfig(_Strict):
             raise ValueError("arms: each arm may appear once")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: each seed may appear once")
+        if "labeled" in self.arms and not (self.labeled_dataset or self.passages.beir):
+            raise ValueError(
+                "the 'labeled' arm needs labeled_dataset (or passages.beir): a BEIR set with a train split"
+            )
         return self
 
     def digest(self, *parts: Any) -> str:

@@ -90,6 +90,18 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
                     "p_value": c.p_value,
                     "n": c.n,
                 }
+    ceiling: dict[str, Any] = {}
+    if "labeled" in arms and "zero-shot" in arms:
+        for ds, lab in arms["labeled"].items():
+            zero = arms["zero-shot"].get(ds)
+            if zero is None:
+                continue
+            gain = lab[HEADLINE]["mean"] - zero[HEADLINE]["mean"]
+            for arm, by_ds in arms.items():
+                if arm in ("zero-shot", "labeled") or ds not in by_ds:
+                    continue
+                own = by_ds[ds][HEADLINE]["mean"] - zero[HEADLINE]["mean"]
+                ceiling.setdefault(arm, {})[ds] = own / gain if abs(gain) > 1e-12 else None
     stages = StageLog(out / "stages.json").data
     return {
         "name": config.name,
@@ -98,6 +110,7 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
         "arms": arms,
         "pending": pending(found, config),
         "significance": sig,
+        "share_of_labeled_gain": ceiling,
         "costs": costs(stages, config),
         "stages": stages,
     }
@@ -203,6 +216,18 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         "CI, two-sided paired randomization test.",
         "",
     ]
+    if summary["share_of_labeled_gain"]:
+        labels = _labels(config)
+        lines += [
+            "## Share of the labeled ceiling's gain over zero-shot (nDCG@10)",
+            "",
+            "| arm | " + " | ".join(labels) + " |",
+            "| --- |" + " ---: |" * len(labels),
+        ]
+        for arm, by_ds in summary["share_of_labeled_gain"].items():
+            cells = [f"{100 * v:.0f}%" if v is not None else "-" for v in (by_ds.get(d) for d in labels)]
+            lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+        lines += ["", "(arm - zero-shot) / (labeled - zero-shot); '-' when the ceiling gains nothing.", ""]
     lines += [
         "## Cost per arm",
         "",

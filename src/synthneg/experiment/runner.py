@@ -23,7 +23,7 @@ from synthneg.llm.base import Generator
 
 logger = logging.getLogger(__name__)
 
-TRAINED_ARMS = ("in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random")
+TRAINED_ARMS = ("in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random", "labeled")
 LLM_ARMS = {"llm-query": "query", "llm-query-positive": "query+positive"}
 
 
@@ -150,12 +150,19 @@ class ExperimentRunner:
     def negatives(self, arm: str, records: list[QueryRecord]) -> Path:
         """The training file of an arm: triples (JSONL) or, for ``in-batch``, the query records."""
         cfg = self.config
-        qdigest = file_digest(self.out / "generation" / "queries.jsonl")
         if arm == "in-batch":
             return self.out / "generation" / "queries.jsonl"
         target = self.out / "triples" / f"{arm}.jsonl"
         marker = self.out / "markers" / f"negatives-{arm}.json"
-        spec: dict[str, Any] = {"arm": arm, "queries": qdigest, "passages": self.passages.fingerprint}
+        if arm == "labeled":
+            spec: dict[str, Any] = {
+                "arm": arm,
+                "dataset": cfg.labeled_dataset or cfg.passages.beir,
+                "split": cfg.labeled_split,
+            }
+        else:
+            qdigest = file_digest(self.out / "generation" / "queries.jsonl")
+            spec = {"arm": arm, "queries": qdigest, "passages": self.passages.fingerprint}
         if arm in LLM_ARMS:
             spec["llm"] = cfg.llm.model_dump()
         if arm == "ce":
@@ -208,7 +215,36 @@ class ExperimentRunner:
                     close()
         if arm == "random":
             return random_negatives(records, self.passages, seed=0)
+        if arm == "labeled":
+            return self._labeled_triples()
         raise DataError(f"unknown arm {arm!r}")
+
+    def _labeled_triples(self) -> list[Triple]:
+        """The ceiling: the dataset's own labeled train pairs, with BM25 negatives from its corpus."""
+        from synthneg.mine.bm25 import mine_bm25
+        from synthneg.mine.common import records_from_beir
+
+        cfg = self.config
+        name = cfg.labeled_dataset or cfg.passages.beir or ""
+        ds = load_beir(resolve_dataset(name, data_dir=cfg.eval.data_dir), cfg.labeled_split)
+        records = records_from_beir(ds.corpus, ds.queries, ds.qrels)
+        if not records:
+            raise DataError(f"no labeled pairs in split {cfg.labeled_split!r}", path=ds.path)
+        triples = mine_bm25(records, ds.corpus, show_progress=self.show_progress)
+        return [
+            Triple(
+                t.query_id,
+                t.query,
+                t.positive_id,
+                t.positive,
+                t.negative,
+                "labeled",
+                t.negative_id,
+                t.scores,
+                {**t.provenance, "queries": f"{name}/{cfg.labeled_split} (human-labeled)"},
+            )
+            for t in triples
+        ]
 
     def train(self, arm: str, data: Path, seed: int) -> Path:
         """Fine-tune the base model on an arm's data with one seed (resumes from its checkpoints)."""
@@ -300,8 +336,8 @@ class ExperimentRunner:
                 self.evaluate("zero-shot", cfg.base_model)
             trained = [a for a in cfg.arms if a in TRAINED_ARMS]
             if trained:
-                records = self.queries()
-                if not records:
+                records = self.queries() if any(a != "labeled" for a in trained) else []
+                if not records and trained != ["labeled"]:
                     raise DataError(
                         "no query records: every query generation attempt was rejected (see "
                         "generation/queries.rejects.jsonl)",
