@@ -1,9 +1,10 @@
 """Generation throughput: bare llama-cpp-python vs synthneg single stream vs synthneg batched.
 
-All three run the same chat requests (the built-in negative-from-query prompt over the titles of the
+All run the same chat requests (the built-in negative-from-query prompt over the titles of the
 first N arXiv records, used as queries), the same sampling (temperature 0.6, top-p 0.95, top-k 20,
 min-p 0, one seed per request) and the same thread count. Tokens/s = completion tokens / wall seconds
-of the whole batch (prompt processing included), so the figures are end-to-end.
+of the whole batch (prompt processing included), so the figures are end-to-end. Bare and single
+stream are interleaved prompt by prompt; each batched run then takes the 32 prompts as one batch.
 
     .venv/bin/python benchmarks/generation_speed.py                      # 32 prompts, parallel 4 and 8
     .venv/bin/python benchmarks/generation_speed.py --parallel 2 4 8 16  # where the gain stops
@@ -39,14 +40,22 @@ def requests(path: Path, n: int, max_tokens: int) -> list[ChatRequest]:
     return out
 
 
-def bare(model: Path, reqs: list[ChatRequest], threads: int, n_ctx: int) -> tuple[int, float]:
+def bare_and_single(
+    model: Path, reqs: list[ChatRequest], threads: int, n_ctx: int
+) -> tuple[tuple[int, float], tuple[int, float]]:
+    """Bare llama-cpp-python and synthneg single stream, interleaved prompt by prompt (alternating which
+    goes first) so that a load change on a shared machine hits both alike."""
     import llama_cpp
 
     llm = llama_cpp.Llama(model_path=str(model), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
-    tokens = 0
-    t0 = time.perf_counter()
-    for r in reqs:
+    gen = LlamaCppGenerator(str(model), parallel=1, n_ctx=n_ctx, n_threads=threads)
+    tok_b = tok_s = 0
+    wall_b = wall_s = 0.0
+
+    def run_bare(r: ChatRequest) -> None:
+        nonlocal tok_b, wall_b
         s = r.sampling
+        t0 = time.perf_counter()
         resp = llm.create_chat_completion(
             messages=r.messages_as_dicts(),
             temperature=s.temperature,
@@ -56,13 +65,27 @@ def bare(model: Path, reqs: list[ChatRequest], threads: int, n_ctx: int) -> tupl
             max_tokens=s.max_tokens,
             seed=s.seed,
         )
-        tokens += resp["usage"]["completion_tokens"]
-    wall = time.perf_counter() - t0
+        wall_b += time.perf_counter() - t0
+        tok_b += resp["usage"]["completion_tokens"]
+
+    def run_ours(r: ChatRequest) -> None:
+        nonlocal tok_s, wall_s
+        t0 = time.perf_counter()
+        res = gen.generate([r])[0]
+        wall_s += time.perf_counter() - t0
+        assert res.ok, res.error
+        tok_s += res.completion_tokens
+
+    for i, r in enumerate(reqs):
+        first, second = (run_bare, run_ours) if i % 2 == 0 else (run_ours, run_bare)
+        first(r)
+        second(r)
+    gen.close()
     llm.close()
-    return tokens, wall
+    return (tok_b, wall_b), (tok_s, wall_s)
 
 
-def ours(model: Path, reqs: list[ChatRequest], threads: int, n_ctx: int, parallel: int) -> tuple[int, float]:
+def batched(model: Path, reqs: list[ChatRequest], threads: int, n_ctx: int, parallel: int) -> tuple[int, float]:
     gen = LlamaCppGenerator(str(model), parallel=parallel, n_ctx=n_ctx, n_threads=threads)
     t0 = time.perf_counter()
     res = gen.generate(reqs)
@@ -91,14 +114,12 @@ def main() -> None:
         flush=True,
     )
     rows: list[tuple[str, int, float]] = []
-    tok, wall = bare(model, reqs, args.threads, args.n_ctx)
+    (tok, wall), (tok1, wall1) = bare_and_single(model, reqs, args.threads, args.n_ctx)
     rows.append(("bare llama-cpp-python", tok, wall))
-    print(f"  bare: {tok} tokens in {wall:.1f}s", flush=True)
-    tok, wall = ours(model, reqs, args.threads, args.n_ctx, 1)
-    rows.append(("synthneg single stream", tok, wall))
-    print(f"  single: {tok} tokens in {wall:.1f}s", flush=True)
+    rows.append(("synthneg single stream", tok1, wall1))
+    print(f"  bare: {tok} tokens in {wall:.1f}s; synthneg single: {tok1} tokens in {wall1:.1f}s", flush=True)
     for p in args.parallel:
-        tok, wall = ours(model, reqs, args.threads, args.n_ctx, p)
+        tok, wall = batched(model, reqs, args.threads, args.n_ctx, p)
         rows.append((f"synthneg batched parallel={p}", tok, wall))
         print(f"  parallel={p}: {tok} tokens in {wall:.1f}s", flush=True)
     base = rows[0][1] / rows[0][2]

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from synthneg.errors import ModelError
 from synthneg.llm.base import Generator, ResultCallback
@@ -39,6 +39,22 @@ def gguf_identity(name_or_path: str | None) -> str:
     return f"gguf:{size}:{h.hexdigest()}"
 
 
+def chat_formatter(llm: Any) -> Any:
+    """The GGUF's own chat template as llama-cpp-python renders it in ``create_chat_completion``."""
+    from llama_cpp import llama_chat_format
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ModelError("this GGUF has no chat template")
+    eos_id, bos_id = llm.token_eos(), llm.token_bos()
+    return llama_chat_format.Jinja2ChatFormatter(
+        template=template,
+        eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
+        bos_token=llm._model.token_get_text(bos_id) if bos_id != -1 else "",
+        stop_token_ids=[eos_id],
+    )
+
+
 def _import_llama() -> Any:
     try:
         import llama_cpp
@@ -58,9 +74,14 @@ class LlamaCppGenerator(Generator):
         parallel: sequences decoded together (1 = the plain high-level API).
         n_ctx: context per sequence (prompt + answer).
         n_threads: CPU threads (default: all cores ``os.cpu_count()``).
-        reuse_prefix: keep the KV cache of the previous prompt's common prefix (llama-cpp-python's
-            default). Off by default: recomputing the whole prompt makes a seeded call give the same
-            text whatever ran before it, so a resumed run equals an uninterrupted one.
+        reuse_prefix: how a single-stream call reuses earlier work. ``"fixed"`` (default): the
+            part of the prompt before the last user message (system prompt + chat markup) is
+            evaluated once on its own, snapshotted, and restored before every call that shares it;
+            the state a call starts from is then always bit-identical, so a seeded call gives the
+            same text whatever ran before it (a resumed run equals an uninterrupted one), and the
+            shared prefix is not recomputed. ``"none"``: recompute every prompt. ``"any"``:
+            llama-cpp-python's own longest-common-prefix reuse with the previous prompt (fastest
+            for prompts that share more, but results may depend on call order).
         verbose: llama.cpp's own logging.
     """
 
@@ -72,7 +93,7 @@ class LlamaCppGenerator(Generator):
         n_ctx: int = 2048,
         n_threads: int | None = None,
         n_batch: int = 512,
-        reuse_prefix: bool = False,
+        reuse_prefix: Literal["fixed", "none", "any"] = "fixed",
         verbose: bool = False,
     ) -> None:
         llama_cpp = _import_llama()
@@ -96,6 +117,8 @@ class LlamaCppGenerator(Generator):
         except ValueError as exc:
             raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from None
         self._batcher: Any = None
+        self._formatter: Any = None
+        self._prefix_states: dict[tuple[int, ...], Any] = {}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -105,10 +128,42 @@ class LlamaCppGenerator(Generator):
             "parallel": self.parallel,
         }
 
+    def _fixed_prefix(self, req: ChatRequest) -> tuple[int, ...]:
+        """Tokens of the rendered prompt before the last message's content (empty if not a clean prefix)."""
+        if self._formatter is None:
+            self._formatter = chat_formatter(self.llm)
+        fmt = self._formatter(messages=req.messages_as_dicts())
+        pos = fmt.prompt.rfind(req.messages[-1].content) if req.messages[-1].content else -1
+        if pos <= 0:
+            return ()
+        add_bos = not fmt.added_special
+        full = self.llm.tokenize(fmt.prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        pre = self.llm.tokenize(fmt.prompt[:pos].encode("utf-8"), add_bos=add_bos, special=True)
+        while pre and full[: len(pre)] != pre:  # a token merged across the boundary: back off
+            pre = pre[:-1]
+        return tuple(pre[: len(full) - 1])
+
+    def _restore_prefix(self, req: ChatRequest) -> None:
+        prefix = self._fixed_prefix(req)
+        self.llm.reset()
+        if len(prefix) < 2:
+            return
+        state = self._prefix_states.get(prefix)
+        if state is None:
+            self.llm.eval(list(prefix))
+            state = self.llm.save_state()
+            if len(self._prefix_states) >= 8:
+                self._prefix_states.pop(next(iter(self._prefix_states)))
+            self._prefix_states[prefix] = state
+        else:
+            self.llm.load_state(state)
+
     def _one(self, req: ChatRequest) -> GenerationResult:
         s = req.sampling
         t0 = time.perf_counter()
-        if not self.reuse_prefix:
+        if self.reuse_prefix == "fixed":
+            self._restore_prefix(req)
+        elif self.reuse_prefix == "none":
             self.llm.reset()
         resp = self.llm.create_chat_completion(
             messages=req.messages_as_dicts(),

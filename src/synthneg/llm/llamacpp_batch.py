@@ -47,7 +47,6 @@ class BatchedDecoder:
 
     def __init__(self, llm: Any, parallel: int, n_ctx_per_seq: int, n_threads: int, n_batch: int = 512) -> None:
         import llama_cpp
-        from llama_cpp import llama_chat_format
 
         self.lib = llama_cpp
         self.llm = llm
@@ -68,16 +67,9 @@ class BatchedDecoder:
         self.mem = llama_cpp.llama_get_memory(self.ctx)
         self.vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
-        template = llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise ModelError("this GGUF has no chat template; batched decoding needs one")
-        eos_id, bos_id = llm.token_eos(), llm.token_bos()
-        self.formatter = llama_chat_format.Jinja2ChatFormatter(
-            template=template,
-            eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
-            bos_token=llm._model.token_get_text(bos_id) if bos_id != -1 else "",
-            stop_token_ids=[eos_id],
-        )
+        from synthneg.llm.llamacpp import chat_formatter
+
+        self.formatter = chat_formatter(llm)
 
     def tokenize_chat(self, req: ChatRequest) -> list[int]:
         res = self.formatter(messages=req.messages_as_dicts())
