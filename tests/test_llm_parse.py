@@ -51,6 +51,10 @@ def test_code_is_detected(text):
     assert looks_like_code(text)
 
 
+def test_latex_math_is_not_code():
+    assert not looks_like_code(r"modular forms over $\Q(\sqrt{5})$ of half integral weight on $SL_2(\mathbb{Z})$")
+
+
 def test_prose_is_not_code():
     assert not looks_like_code(PASSAGE)
     assert not looks_like_code("what reduces thermal conductivity in graphene nanoribbons?")

@@ -77,8 +77,12 @@ def clean(raw: str, *, single_line: bool) -> str:
     return _LABEL.sub("", text).strip()
 
 
+_MATH = re.compile(r"\$\$?[^$]{1,200}\$\$?")
+
+
 def looks_like_code(text: str) -> bool:
-    """Heuristic: SQL, program text or markup rather than prose."""
+    """Heuristic: SQL, program text or markup rather than prose (LaTeX math like ``$\\sqrt{5}$`` is prose)."""
+    text = _MATH.sub(" MATH ", text)
     if _CODE.search(text):
         return True
     symbols = sum(text.count(c) for c in "{}[]<>;=$\\|")
