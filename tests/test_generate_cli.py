@@ -1,0 +1,89 @@
+"""`synthneg queries` and `synthneg negatives llm` end to end through the CLI, against a stand-in server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from typer.testing import CliRunner
+
+from synthneg.cli import app
+from synthneg.data.triples import read_query_records, read_triples
+
+NEGATIVE = (
+    "Phonon transport in hexagonal boron nitride sheets is examined with first-principles calculations. We find "
+    "that isotope disorder dominates the reduction of heat flow, and that strain engineering can partially restore "
+    "it in wide sheets at room temperature and above, with implications for thermal management in devices."
+)
+
+
+class _Fake(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        return
+
+    def do_POST(self) -> None:
+        req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        user = req["messages"][-1]["content"]
+        text = NEGATIVE if "hard negative" in user else "Query: how is heat carried in graphene ribbons?"
+        body = json.dumps(
+            {
+                "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 40, "completion_tokens": 20},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Fake)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_port}/v1"
+    srv.shutdown()
+
+
+def test_cli_queries_then_negatives(server, tmp_path):
+    passages = tmp_path / "p.csv"
+    passages.write_text(
+        "id,title,text\na,Graphene,Graphene ribbons conduct heat well at the edges.\n"
+        "b,Phonons,Phonon scattering limits heat flow in thin films.\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    common = ["--backend", "openai", "--model", "fake", "--base-url", server, "--no-progress"]
+    runner = CliRunner()
+    r = runner.invoke(
+        app,
+        ["queries", str(passages), "--out", str(out), "--k", "2", "--style", "keyword", "--style", "question", *common],
+    )
+    assert r.exit_code == 0, r.output
+    records = read_query_records(out / "queries.jsonl")
+    assert [q.query_id for q in records] == ["a-q0", "a-q1", "b-q0", "b-q1"]
+    assert records[0].query == "how is heat carried in graphene ribbons?"  # label stripped
+    rows = [json.loads(x) for x in (out / "queries.jsonl").read_text().splitlines()]
+    assert [x["style"] for x in rows] == ["keyword", "question"] * 2
+
+    for mode, method in (("query", "llm-query"), ("query+positive", "llm-query-positive")):
+        r = runner.invoke(
+            app,
+            ["negatives", "llm", "--queries", str(out / "queries.jsonl"), "--out", str(out), "--mode", mode, *common],
+        )
+        assert r.exit_code == 0, r.output
+        triples = read_triples(out / f"negatives-{method}.jsonl")
+        assert len(triples) == 4 and {t.method for t in triples} == {method}
+        assert triples[0].negative == NEGATIVE and triples[0].provenance["generator"]["backend"] == "openai"
+        cost = json.loads((out / f"negatives-{method}.cost.json").read_text())
+        assert cost["calls"] == 4 and cost["accepted"] == 4
+
+    r = runner.invoke(
+        app,
+        ["negatives", "llm", "--queries", str(out / "queries.jsonl"), "--out", str(out), "--mode", "query", *common],
+    )
+    assert r.exit_code == 0
+    assert json.loads((out / "negatives-llm-query.cost.json").read_text())["cached_calls"] == 4
