@@ -189,14 +189,15 @@ def _load_model(model: str | SentenceTransformer, config: TrainConfig) -> Senten
     from sentence_transformers import SentenceTransformer
 
     if isinstance(model, SentenceTransformer):
-        return model
-    resolved = resolve_bi_encoder(model)
-    if Path(resolved).is_dir():
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        st = SentenceTransformer(resolved)
-    except OSError as exc:
-        raise SynthnegError(f"could not load sentence-transformers model {resolved!r}: {exc}") from None
+        st = model  # trained in place, as the sentence-transformers trainer does
+    else:
+        resolved = resolve_bi_encoder(model)
+        if Path(resolved).is_dir():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            st = SentenceTransformer(resolved)
+        except OSError as exc:
+            raise SynthnegError(f"could not load sentence-transformers model {resolved!r}: {exc}") from None
     if config.max_seq_length is not None:
         st.max_seq_length = config.max_seq_length
     return st
@@ -204,15 +205,13 @@ def _load_model(model: str | SentenceTransformer, config: TrainConfig) -> Senten
 
 def _loss(st: SentenceTransformer, config: TrainConfig) -> Any:
     losses = _st("losses")
+    # under DDP, in-batch negatives come from every process's share of the batch
+    ddp = {"gather_across_devices": True} if _world_size() > 1 else {}
     if config.loss == "cached-mnrl":
         return losses.CachedMultipleNegativesRankingLoss(
-            st,
-            scale=config.scale,
-            mini_batch_size=config.mini_batch_size,
-            show_progress_bar=False,
-            gather_across_devices=_world_size() > 1,
+            st, scale=config.scale, mini_batch_size=config.mini_batch_size, show_progress_bar=False, **ddp
         )
-    return losses.MultipleNegativesRankingLoss(st, scale=config.scale, gather_across_devices=_world_size() > 1)
+    return losses.MultipleNegativesRankingLoss(st, scale=config.scale, **ddp)
 
 
 def _world_size() -> int:
