@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -84,6 +85,8 @@ def register(app: typer.Typer) -> None:
 
             evaluator = load_beir(resolve_dataset(eval_dataset, data_dir=data_dir), eval_split)
         result = train(triples, model=model, out=out, config=config, evaluator=evaluator, resume=resume)
+        if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, one line from rank 0
+            return
         s = result.summary
         loss_txt = f"{s['train_loss']:.4f}" if s.get("train_loss") is not None else "n/a"
         Console(stderr=True).print(
