@@ -102,6 +102,17 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
                     continue
                 own = by_ds[ds][HEADLINE]["mean"] - zero[HEADLINE]["mean"]
                 ceiling.setdefault(arm, {})[ds] = own / gain if abs(gain) > 1e-12 else None
+    # Holm-Bonferroni over the arms compared with the same baseline on the same dataset
+    from synthneg.evaluate.significance import holm
+
+    families: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for by_ds in sig.values():
+        for ds, by_base in by_ds.items():
+            for base, entry in by_base.items():
+                families.setdefault((ds, base), []).append(entry)
+    for entries in families.values():
+        for entry, adj in zip(entries, holm([e["p_value"] for e in entries]), strict=True):
+            entry["p_holm"] = adj
     stages = StageLog(out / "stages.json").data
     return {
         "name": config.name,
@@ -207,13 +218,15 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
             for base in ("zero-shot", "bm25"):
                 s = summary["significance"].get(arm, {}).get(ds, {}).get(base)
                 rel.append(
-                    f"{s['diff']:+.4f} [{s['ci_low']:+.4f}, {s['ci_high']:+.4f}] (p={s['p_value']:.3f})" if s else "-"
+                    f"{s['diff']:+.4f} [{s['ci_low']:+.4f}, {s['ci_high']:+.4f}] (p={s['p_value']:.3f}, Holm {s['p_holm']:.3f})"
+                    if s
+                    else "-"
                 )
             lines.append(f"| {arm} | " + " | ".join(cells) + " | " + " | ".join(rel) + " |")
         lines.append("")
     lines += [
         "Δ: mean per-query difference in nDCG@10 (per-query values averaged over seeds), 95% paired bootstrap "
-        "CI, two-sided paired randomization test.",
+        "CI, two-sided paired randomization test; Holm: p adjusted over the arms compared with the same baseline.",
         "",
     ]
     if summary["share_of_labeled_gain"]:
