@@ -24,7 +24,7 @@ def test_bm25_scifact_matches_reference(scifact_dir: Path) -> None:
     assert len(res.per_query) == 300
 
 
-def _subset(ds: BeirDataset, n_queries: int = 40, n_docs: int = 400) -> BeirDataset:
+def _subset(ds: BeirDataset, n_queries: int = 30, n_docs: int = 150) -> BeirDataset:
     """SciFact test with a few queries and a corpus of their relevant docs plus distractors."""
     qids = sorted(ds.qrels)[:n_queries]
     keep = {d for q in qids for d in ds.qrels[q]}
