@@ -71,21 +71,10 @@ _register_all()
 
 
 def main() -> None:
-    """Console entry point: user errors print one clear line and exit with code 2."""
+    """Console entry point: user errors print one clear line and exit with code 2 (usage errors too,
+    as click reports them)."""
     try:
-        app(standalone_mode=False)
+        app()  # standalone: click prints usage errors and exits 2
     except SynthnegError as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        console.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
