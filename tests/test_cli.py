@@ -61,3 +61,8 @@ def test_not_a_beir_folder_exits_2(tmp_path: Path) -> None:
 def test_data_info_scifact(scifact_dir: Path) -> None:
     out = run_cli("data", "info", str(scifact_dir))
     assert out.returncode == 0 and "5183" in out.stdout and "300" in out.stdout
+
+
+def test_usage_error_exits_2_without_traceback() -> None:
+    out = run_cli("evaluate", "--no-such-option")
+    assert out.returncode == 2 and "No such option" in out.stderr and "Traceback" not in out.stderr
