@@ -76,6 +76,7 @@ def test_tiny_experiment_runs_caches_and_resumes(tmp_path: Path) -> None:
     assert (out / "plot.png").stat().st_size > 5000
     report = (out / "report.md").read_text()
     assert "out-of-domain" in report and "| bm25 |" in report and "Cost per arm" in report
+    assert results["contamination"][0]["exact_duplicates"] == 0
     assert (out / "models" / "bm25" / "seed1" / "synthneg_done.json").is_file()
     assert not (out / "models" / "bm25" / "seed1" / "checkpoints").exists()
 
@@ -162,3 +163,6 @@ def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
     assert {t["query_id"] for t in labeled} <= {"q1", "q2", "q3"} and all(t["method"] == "labeled" for t in labeled)
     assert "in-batch" in results["share_of_labeled_gain"]
     assert "labeled ceiling" in (out / "report.md").read_text()
+    # in-domain passages come from the evaluated corpus: the contamination check must see it
+    contamination = results["contamination"][0]
+    assert contamination["exact_duplicates"] == 5 and contamination["sharing_a_13gram"] <= 5

@@ -123,6 +123,7 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
         "significance": sig,
         "share_of_labeled_gain": ceiling,
         "costs": costs(stages, config),
+        "contamination": _load(out / "contamination.json") if (out / "contamination.json").is_file() else None,
         "stages": stages,
     }
 
@@ -254,6 +255,16 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
             f"{'yes' if c['reads_corpus'] else 'no'} |"
         )
     lines.append("")
+    if summary.get("contamination"):
+        lines += [
+            "## Contamination check (training passages vs evaluation corpora)",
+            "",
+            "| corpus | training passages | exact duplicates | sharing a 13-word shingle |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for c in summary["contamination"]:
+            lines.append(f"| {c['dataset']} | {c['passages']} | {c['exact_duplicates']} | {c['sharing_a_13gram']} |")
+        lines.append("")
     if summary["pending"]:
         lines += ["## Pending (not run yet; rerun the same command to resume)", ""]
         lines += [f"- {p}" for p in summary["pending"]] + [""]

@@ -335,6 +335,11 @@ class ExperimentRunner:
             if "zero-shot" in cfg.arms:
                 self.evaluate("zero-shot", cfg.base_model)
             trained = [a for a in cfg.arms if a in TRAINED_ARMS]
+            if trained and not (self.out / "contamination.json").is_file():
+                from synthneg.experiment.contamination import contamination_report
+
+                sets = [(dataset_label(n), ds.corpus) for n, ds in self.eval_sets.items()]
+                write_json(self.out / "contamination.json", contamination_report(self.passages, sets))
             if trained:
                 records = self.queries() if any(a != "labeled" for a in trained) else []
                 if not records and trained != ["labeled"]:
