@@ -94,6 +94,19 @@ def _part_paths(model: EmbeddedModel) -> list[Path]:
     return paths
 
 
+def _remove_stale_temps(dest_dir: Path, filename: str, max_age_s: float = 3600.0) -> None:
+    """Delete temp files of assemblies that were killed (SIGKILL leaves them); recent ones may be live."""
+    import time
+
+    for tmp in dest_dir.glob(f".{filename}.*.tmp"):
+        try:
+            if time.time() - tmp.stat().st_mtime > max_age_s:
+                tmp.unlink()
+                logger.info("removed a stale partial assembly %s", tmp)
+        except OSError:
+            continue
+
+
 def assemble(model: EmbeddedModel, dest_dir: Path | None = None) -> Path:
     """Concatenate the parts into ``dest_dir/filename`` (atomic, sha256-verified) and return the path."""
     dest_dir = dest_dir or cache_dir() / "models"
@@ -107,6 +120,7 @@ def assemble(model: EmbeddedModel, dest_dir: Path | None = None) -> Path:
             return dest
     parts = _part_paths(model)
     dest_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(dest_dir, model.filename)
     logger.info("assembling %s from %d parts into %s", model.name, len(parts), dest)
     h = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{model.filename}.", suffix=".tmp")
