@@ -119,6 +119,14 @@ def near_duplicate(a: str, b: str, threshold: float = 0.5) -> float | None:
     return score if score >= threshold else None
 
 
+def repeated_sentence_share(text: str) -> float:
+    """Share of sentences that repeat an earlier one (degenerate decoding loops)."""
+    sentences = [" ".join(words(s)) for s in re.split(r"(?<=[.!?])\s+", text) if words(s)]
+    if len(sentences) < 3:
+        return 0.0
+    return 1.0 - len(set(sentences)) / len(sentences)
+
+
 def _trim_to_sentence(text: str) -> str:
     cut = max(text.rfind(". "), text.rfind("? "), text.rfind("! "))
     if text.endswith((".", "!", "?")):
@@ -142,6 +150,7 @@ class NegativeRules:
     min_words: int = 25
     max_words: int = 320
     max_overlap: float = 0.5
+    max_repeated_sentences: float = 0.25
 
 
 def validate_query(
@@ -186,6 +195,9 @@ def validate_negative(
         return reject("too_long", f"{n} words > {rules.max_words}", text)
     if words(text) == words(query):
         return reject("copies_query", "the negative repeats the query", text)
+    repeated = repeated_sentence_share(text)
+    if repeated > rules.max_repeated_sentences:
+        return reject("repetitive", f"{repeated:.0%} of its sentences repeat an earlier one", text)
     if positive is not None:
         overlap = near_duplicate(text, positive, rules.max_overlap)
         if overlap is not None:
