@@ -41,16 +41,27 @@ def resolve_bi_encoder(name: str | None = None) -> str:
 
 
 def model_identity(name_or_path: str) -> str:
-    """A short stable id of a model: for a local folder, a hash of its files' names, sizes and mtimes."""
+    """A stable id of a model: for a local folder, a sha256 over its files' relative names and bytes
+    (not mtimes: the same model installed on another machine has the same id); else the name."""
     path = Path(name_or_path)
     if not path.is_dir():
         return name_or_path
+    files = sorted(f for f in path.rglob("*") if f.is_file())
+    stamp = tuple((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return _folder_digest(str(path.resolve()), stamp)
+
+
+@lru_cache(maxsize=64)
+def _folder_digest(path: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    """Content hash of a folder; memoised on (path, names, sizes, mtimes) so each folder is read once."""
     h = hashlib.sha256()
-    for f in sorted(path.rglob("*")):
-        if f.is_file():
-            st = f.stat()
-            h.update(f"{f.relative_to(path)}:{st.st_size}:{st.st_mtime_ns};".encode())
-    return f"{path.name}@{h.hexdigest()[:16]}"
+    root = Path(path)
+    for rel, _, _ in stamp:
+        h.update(rel.encode() + b"\x00")
+        with (root / rel).open("rb") as fh:
+            for chunk in iter(lambda fh=fh: fh.read(1 << 22), b""):
+                h.update(chunk)
+    return f"{root.name}@{h.hexdigest()[:16]}"
 
 
 @lru_cache(maxsize=4)

@@ -246,18 +246,22 @@ class ExperimentRunner:
             for t in triples
         ]
 
-    def train(self, arm: str, data: Path, seed: int) -> Path:
-        """Fine-tune the base model on an arm's data with one seed (resumes from its checkpoints)."""
+    def train_key(self, arm: str, data: Path, seed: int) -> str:
+        """What a fine-tuned model depends on: base model content, training settings, data bytes, seed."""
         from synthneg.models import model_identity, resolve_bi_encoder
+
+        cfg = self.config
+        base = model_identity(resolve_bi_encoder(cfg.base_model))
+        return cfg.digest(base, cfg.train.model_dump(), file_digest(data), seed, arm)
+
+    def train(self, arm: str, data: Path, seed: int, key: str) -> Path:
+        """Fine-tune the base model on an arm's data with one seed (resumes from its checkpoints)."""
         from synthneg.train import TrainConfig, train
 
         cfg = self.config
         out = self.out / "models" / arm / f"seed{seed}"
-        key = cfg.digest(
-            model_identity(resolve_bi_encoder(cfg.base_model)), cfg.train.model_dump(), file_digest(data), seed, arm
-        )
         marker = out / "synthneg_done.json"
-        if is_done(marker, key):
+        if is_done(marker, key) and (out / "config.json").is_file():
             return out
         t = cfg.train
         tc = TrainConfig(
@@ -288,23 +292,35 @@ class ExperimentRunner:
             sets = {name: subsample_corpus(ds, e.corpus_sample) for name, ds in sets.items()}
         return sets
 
-    def evaluate(self, label: str, model: str) -> dict[str, Path]:
-        """Evaluate a model on every dataset; results JSON per dataset (cached by model identity)."""
+    def eval_key(self, identity: str, name: str) -> str:
+        cfg = self.config
+        return cfg.digest(
+            identity,
+            name,
+            *([cfg.eval.corpus_sample] if cfg.eval.corpus_sample else []),  # absent by default: stable keys
+            cfg.eval.split,
+            cfg.train.query_prefix,
+            cfg.train.passage_prefix,
+        )
+
+    def evaluated(self, label: str, identity: str) -> bool:
+        """Whether every dataset's results for ``label`` exist under these inputs."""
+        for name in self.config.eval.datasets:
+            path = self.out / "eval" / label / f"{dataset_label(name)}.json"
+            if not (is_done(path.with_suffix(".done.json"), self.eval_key(identity, name)) and path.is_file()):
+                return False
+        return True
+
+    def evaluate(self, label: str, model: str, identity: str) -> dict[str, Path]:
+        """Evaluate a model on every dataset; results JSON per dataset, cached under ``identity``
+        (the base model's content for zero-shot, the training key for a fine-tuned model)."""
         from synthneg.evaluate import evaluate
-        from synthneg.models import model_identity, resolve_bi_encoder
 
         cfg = self.config
         paths = {}
         for name in cfg.eval.datasets:
             path = self.out / "eval" / label / f"{dataset_label(name)}.json"
-            key = cfg.digest(
-                model_identity(resolve_bi_encoder(model)),
-                name,
-                *([cfg.eval.corpus_sample] if cfg.eval.corpus_sample else []),  # absent by default: stable keys
-                cfg.eval.split,
-                cfg.train.query_prefix,
-                cfg.train.passage_prefix,
-            )
+            key = self.eval_key(identity, name)
             marker = path.with_suffix(".done.json")
             if not (is_done(marker, key) and path.is_file()):
                 with self.log.timed(f"eval:{label}:{dataset_label(name)}", key):
@@ -333,7 +349,9 @@ class ExperimentRunner:
         write_json(self.out / "config.json", cfg.model_dump(mode="json"))
         try:
             if "zero-shot" in cfg.arms:
-                self.evaluate("zero-shot", cfg.base_model)
+                from synthneg.models import model_identity, resolve_bi_encoder
+
+                self.evaluate("zero-shot", cfg.base_model, model_identity(resolve_bi_encoder(cfg.base_model)))
             trained = [a for a in cfg.arms if a in TRAINED_ARMS]
             if trained and not (self.out / "contamination.json").is_file():
                 from synthneg.experiment.contamination import contamination_report
@@ -357,8 +375,11 @@ class ExperimentRunner:
                             data[arm] = self.negatives(arm, records)
                             if all(a in data for a in trained):
                                 self.close()  # no more LLM work: free the model before training
-                        model_dir = self.train(arm, data[arm], seed)
-                        self.evaluate(f"{arm}/seed{seed}", str(model_dir))
+                        label, key = f"{arm}/seed{seed}", self.train_key(arm, data[arm], seed)
+                        if self.evaluated(label, key):
+                            continue  # results exist: no need for the model (e.g. a fresh clone)
+                        model_dir = self.train(arm, data[arm], seed, key)
+                        self.evaluate(label, str(model_dir), key)
                         if report:
                             self._partial_report()
         finally:
