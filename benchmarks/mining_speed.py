@@ -34,9 +34,11 @@ corpus = ds.corpus
 if args["limit"]:
     keep = set(corpus.ids[: args["limit"]]) | {r.positive_id for r in records}
     corpus = Corpus.from_documents([d for d in corpus.documents if d.id in keep])
-if args["impl"] == "synthneg":
+if args["impl"].startswith("synthneg"):
     from synthneg.mine import SelectionConfig, mine_dense
-    n = len(mine_dense(records, corpus, SelectionConfig(num_negatives=1, range_max=30)))
+    from synthneg.search.dense import DenseEncoder
+    enc = DenseEncoder(show_progress=False, precision="bf16" if args["impl"] == "synthneg-bf16" else "fp32")
+    n = len(mine_dense(records, corpus, SelectionConfig(num_negatives=1, range_max=30), encoder=enc))
 else:
     from datasets import Dataset
     from sentence_transformers.util import mine_hard_negatives
@@ -97,9 +99,15 @@ def bench_dense(limit: int | None) -> None:
         st = _child("sentence-transformers", limit, cache)
         cold = _child("synthneg", limit, cache)
         warm = _child("synthneg", limit, cache)
+        bf16 = _child("synthneg-bf16", limit, cache)  # its own cache key: a cold run too
     print(f"Dense (MiniLM, SciFact train pairs, {st['docs']} docs, num_negatives=1, range_max=30):")
     print(f"  mine_hard_negatives : {st['process_s']:.1f}s wall, {st['peak_rss_mb']:.0f} MB peak RSS")
-    for name, r in (("synthneg cold (no cache)", cold), ("synthneg warm (cached corpus+query embeddings)", warm)):
+    rows = (
+        ("synthneg cold (no cache)", cold),
+        ("synthneg cold, --precision bf16 (no cache)", bf16),
+        ("synthneg warm (cached corpus+query embeddings)", warm),
+    )
+    for name, r in rows:
         print(
             f"  {name}: {r['process_s']:.1f}s wall ({r['process_s'] / st['process_s']:.2f}x), "
             f"{r['peak_rss_mb']:.0f} MB peak RSS ({r['peak_rss_mb'] / st['peak_rss_mb']:.2f}x)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from synthneg.data import load_beir
@@ -59,6 +60,24 @@ def test_dense_minilm_cache_and_run_file(mini: BeirDataset, tmp_path: Path) -> N
     # a different passage prefix is a different cache entry
     third = evaluate("minilm", mini, show_progress=False, passage_prefix="passage: ")
     assert third.timing["corpus_from_cache"] is False
+    # bf16 autocast: its own cache entry, embeddings close to fp32, the same ranking quality
+    bf16 = evaluate("minilm", mini, show_progress=False, precision="bf16")
+    assert bf16.timing["corpus_from_cache"] is False
+    assert bf16.metrics["nDCG@10"] == pytest.approx(first.metrics["nDCG@10"], abs=0.02)
+
+
+def test_bf16_embeddings_match_fp32() -> None:
+    from synthneg.errors import SynthnegError
+    from synthneg.search.dense import DenseEncoder
+
+    texts = ["Plants turn sunlight into glucose.", "A black hole bends light.", "Sourdough rises with wild yeast."]
+    fp32 = DenseEncoder(show_progress=False).encode(texts)
+    bf16 = DenseEncoder(show_progress=False, precision="bf16").encode(texts)
+    assert bf16.dtype == np.float32 and bf16.shape == fp32.shape
+    assert (fp32 * bf16).sum(axis=1).min() > 0.999
+    assert not np.allclose(fp32, bf16, atol=1e-7)  # it really ran in lower precision
+    with pytest.raises(SynthnegError, match="precision must be one of"):
+        DenseEncoder(show_progress=False, precision="fp8").encode(texts)  # type: ignore[arg-type]
 
 
 def test_faiss_equals_exact() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from synthneg.errors import DataError
+from synthneg.errors import DataError, SynthnegError
 from synthneg.experiment import load_config, run_experiment
 
 from conftest import make_beir, write_jsonl
@@ -83,6 +83,13 @@ def test_tiny_experiment_runs_caches_and_resumes(tmp_path: Path) -> None:
     stages = json.loads((out / "stages.json").read_text())
     # rerun with one more arm: only the new arm's stages run
     cfg_path2 = _setup(tmp_path, ["zero-shot", "bm25", "in-batch"], [0, 1])
+    # a subset first (--arm in-batch --seed 1): only that stage runs, the rest of the arm is pending
+    run_experiment(load_config(cfg_path2), show_progress=False, only_arms=["in-batch"], only_seeds=[1])
+    partial = json.loads((out / "stages.json").read_text())
+    assert {k for k in partial if k not in stages} == {"train:in-batch:seed1", "eval:in-batch/seed1:tinyeval"}
+    assert json.loads((out / "results.json").read_text())["pending"] == ["in-batch on tinyeval: 1/2 seeds"]
+    with pytest.raises(SynthnegError, match="arm ce not in the config"):
+        run_experiment(load_config(cfg_path2), show_progress=False, only_arms=["ce"])
     run_experiment(load_config(cfg_path2), show_progress=False)
     stages2 = json.loads((out / "stages.json").read_text())
     new = {k for k in stages2 if k not in stages}

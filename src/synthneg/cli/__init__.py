@@ -63,7 +63,17 @@ def _register_all() -> None:
         train_cmd,
     )
 
-    for module in (evaluate_cmd, data_cmd, demo_cmd, generate_cmd, train_cmd, mine_cmd, export_cmd, inspect_cmd, experiment_cmd):
+    for module in (
+        evaluate_cmd,
+        data_cmd,
+        demo_cmd,
+        generate_cmd,
+        train_cmd,
+        mine_cmd,
+        export_cmd,
+        inspect_cmd,
+        experiment_cmd,
+    ):
         module.register(app)
 
 

@@ -56,6 +56,9 @@ def register(app: typer.Typer) -> None:
         max_seq_length: int | None = typer.Option(None, help="Truncate inputs to this many tokens."),
         k: int = typer.Option(100, help="Retrieval depth."),
         backend: str = typer.Option("exact", help="'exact' (chunked matrix product) or 'faiss'."),
+        precision: str = typer.Option(
+            "fp32", help="'fp32' or 'bf16' (bfloat16 autocast: faster on CPUs with AVX512-BF16/AMX)."
+        ),
         no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the corpus embedding cache."),
         output: Path | None = typer.Option(
             None, "--output", "-o", help="Write results JSON here (one dataset) or a list (several)."
@@ -67,9 +70,12 @@ def register(app: typer.Typer) -> None:
 
         from synthneg.errors import SynthnegError
         from synthneg.evaluate import evaluate
+        from synthneg.search.dense import PRECISIONS
 
         if backend not in ("exact", "faiss"):
             raise SynthnegError(f"--backend must be 'exact' or 'faiss', got {backend!r}")
+        if precision not in PRECISIONS:
+            raise SynthnegError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if len(dataset) > 1 and (save_run or run):
             raise SynthnegError("--save-run and --run take a single --dataset")
         results = []
@@ -88,6 +94,7 @@ def register(app: typer.Typer) -> None:
                     batch_size=batch_size,
                     max_seq_length=max_seq_length,
                     backend=backend,  # type: ignore[arg-type]
+                    precision=precision,  # type: ignore[arg-type]
                     cache=not no_cache,
                     save_run=save_run,
                 )

@@ -15,6 +15,10 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Argument(..., help="Experiment YAML (see docs/experiment.md)."),
         report_only: bool = typer.Option(False, "--report-only", help="Only rebuild the report from finished stages."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+        arm: list[str] = typer.Option(
+            [], "--arm", help="Run only this arm of the config now (repeatable); the report lists the rest as pending."
+        ),
+        seed: list[int] = typer.Option([], "--seed", help="Run only this seed of the config now (repeatable)."),
     ) -> None:
         """Generate queries and negatives per arm, fine-tune per seed, evaluate on BEIR, write the report.
 
@@ -26,6 +30,6 @@ def register(app: typer.Typer) -> None:
         if report_only:
             path = write_report(cfg.output_dir, cfg)
         else:
-            path = run_experiment(cfg, show_progress=not no_progress) / "report.md"
+            path = run_experiment(cfg, show_progress=not no_progress, only_arms=arm, only_seeds=seed) / "report.md"
         Console().print(Markdown(path.read_text(encoding="utf-8").split("## Diagnostics")[0]))
         Console(stderr=True).print(f"report: {path}")

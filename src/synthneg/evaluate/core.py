@@ -14,7 +14,7 @@ from synthneg.data.locate import resolve_dataset
 from synthneg.evaluate.metrics import DEFAULT_METRICS, Run, compute_metrics
 from synthneg.evaluate.runs import read_trec_run, write_trec_run
 from synthneg.search.bm25 import BM25Index
-from synthneg.search.dense import DenseEncoder, SearchBackend, dense_search
+from synthneg.search.dense import DenseEncoder, Precision, SearchBackend, dense_search
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def evaluate(
     batch_size: int = 64,
     max_seq_length: int | None = None,
     backend: SearchBackend = "exact",
+    precision: Precision = "fp32",
     cache: bool = True,
     save_run: str | Path | None = None,
     show_progress: bool = True,
@@ -100,6 +101,7 @@ def evaluate(
             max_seq_length=max_seq_length,
             cache=cache,
             show_progress=show_progress,
+            precision=precision,
         )
         the_run, t = dense_search(encoder, ds.corpus, ds.queries, k=k, backend=backend)
         timing.update(t)

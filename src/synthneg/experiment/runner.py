@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import random
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +17,7 @@ from synthneg.data.beir import BeirDataset, Corpus, load_beir, load_corpus
 from synthneg.data.locate import resolve_dataset
 from synthneg.data.passages import read_passages
 from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples, write_triples
-from synthneg.errors import DataError
+from synthneg.errors import DataError, SynthnegError
 from synthneg.experiment.config import ExperimentConfig, dataset_label
 from synthneg.experiment.stages import StageLog, file_digest, is_done, write_json
 from synthneg.llm.base import Generator
@@ -342,17 +343,29 @@ class ExperimentRunner:
         write_report(self.out, self.config, with_diagnostics=False)
 
     # -- the whole run ------------------------------------------------------------------------
-    def run(self, *, report: bool = True) -> Path:
-        """Run or resume every stage, then write the report; returns the output folder."""
+    def run(
+        self,
+        *,
+        report: bool = True,
+        only_arms: Sequence[str] | None = None,
+        only_seeds: Sequence[int] | None = None,
+    ) -> Path:
+        """Run or resume every stage, then write the report; returns the output folder.
+
+        ``only_arms`` / ``only_seeds`` restrict this call to a subset of the config (e.g. the cheap arms of
+        every seed first); the report still covers the whole config and lists the rest as pending.
+        """
         cfg = self.config
+        arms = _subset("arm", only_arms, cfg.arms)
+        seeds = _subset("seed", only_seeds, cfg.seeds)
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(self.out / "config.json", cfg.model_dump(mode="json"))
         try:
-            if "zero-shot" in cfg.arms:
+            if "zero-shot" in arms:
                 from synthneg.models import model_identity, resolve_bi_encoder
 
                 self.evaluate("zero-shot", cfg.base_model, model_identity(resolve_bi_encoder(cfg.base_model)))
-            trained = [a for a in cfg.arms if a in TRAINED_ARMS]
+            trained = [a for a in arms if a in TRAINED_ARMS]
             if trained and not (self.out / "contamination.json").is_file():
                 from synthneg.experiment.contamination import contamination_report
 
@@ -369,7 +382,7 @@ class ExperimentRunner:
                 # seed-major, in the config's arm order, each arm's data made when first needed: a run
                 # that is stopped early has every arm of the first seed before any second seed
                 data: dict[str, Path] = {}
-                for seed in cfg.seeds:
+                for seed in seeds:
                     for arm in trained:
                         if arm not in data:
                             data[arm] = self.negatives(arm, records)
@@ -391,6 +404,31 @@ class ExperimentRunner:
         return self.out
 
 
-def run_experiment(config: ExperimentConfig, *, show_progress: bool = True, report: bool = True) -> Path:
-    """Run (or resume) ``config`` and write ``report.md``, ``results.json`` and ``plot.png`` in its output folder."""
-    return ExperimentRunner(config, show_progress=show_progress).run(report=report)
+def _subset(what: str, chosen: Sequence[Any] | None, configured: Sequence[Any]) -> list[Any]:
+    """The configured items in config order, restricted to ``chosen``; naming one the config lacks is an error."""
+    if not chosen:
+        return list(configured)
+    unknown = [c for c in chosen if c not in configured]
+    if unknown:
+        raise SynthnegError(
+            f"{what} {', '.join(map(str, unknown))} not in the config (it has: {', '.join(map(str, configured))}); "
+            f"add it to the YAML first"
+        )
+    return [c for c in configured if c in chosen]
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    *,
+    show_progress: bool = True,
+    report: bool = True,
+    only_arms: Sequence[str] | None = None,
+    only_seeds: Sequence[int] | None = None,
+) -> Path:
+    """Run (or resume) ``config`` and write ``report.md``, ``results.json`` and ``plot.png`` in its output folder.
+
+    ``only_arms`` / ``only_seeds`` run a subset of the config's stages now; the rest stay pending in the report.
+    """
+    return ExperimentRunner(config, show_progress=show_progress).run(
+        report=report, only_arms=only_arms, only_seeds=only_seeds
+    )

@@ -153,9 +153,7 @@ class NegativeRules:
     max_repeated_sentences: float = 0.25
 
 
-def validate_query(
-    raw: str, passage: str, rules: QueryRules = QueryRules(), *, truncated: bool = False
-) -> Verdict:
+def validate_query(raw: str, passage: str, rules: QueryRules = QueryRules(), *, truncated: bool = False) -> Verdict:
     """Clean a generated query and check it against ``rules`` and the passage it came from."""
     text = clean(raw, single_line=True)
     if not text:

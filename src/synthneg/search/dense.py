@@ -3,6 +3,7 @@ top-k by chunked matrix product, or FAISS for large corpora."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -10,13 +11,15 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from synthneg.data.beir import Corpus
 from synthneg.data.locate import cache_dir
+from synthneg.errors import SynthnegError
 from synthneg.models import load_bi_encoder, model_identity, resolve_bi_encoder
 
 if TYPE_CHECKING:
@@ -26,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 Run = dict[str, dict[str, float]]
 SearchBackend = Literal["exact", "faiss"]
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
 @dataclass
@@ -34,6 +39,9 @@ class DenseEncoder:
 
     ``model`` is a sentence-transformers name or path, or ``minilm`` for the embedded default.
     E5 models need ``query_prefix="query: "`` and ``passage_prefix="passage: "``.
+    ``precision="bf16"`` runs the forward pass under bfloat16 autocast: about 1.8x faster on CPUs with
+    AVX512-BF16/AMX (measured: docs/benchmarks.md), cosine >= 0.9999 to the fp32 embeddings; its
+    embeddings are cached apart from the fp32 ones.
     """
 
     model: str = "minilm"
@@ -46,6 +54,7 @@ class DenseEncoder:
     cache: bool = True
     cache_root: Path | None = None
     show_progress: bool = True
+    precision: Precision = "fp32"
     _st: SentenceTransformer | None = field(default=None, init=False, repr=False)
 
     @property
@@ -63,14 +72,27 @@ class DenseEncoder:
     def encode(self, texts: Sequence[str], *, prefix: str = "", show_progress: bool | None = None) -> np.ndarray:
         """Encode texts to float32 ``(n, dim)`` (L2-normalised if ``normalize``)."""
         texts = [prefix + t for t in texts] if prefix else list(texts)
-        emb = self.st.encode(
-            texts,
-            batch_size=self.batch_size,
-            show_progress_bar=self.show_progress if show_progress is None else show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=self.normalize,
-        )
+        with self._autocast():
+            emb = self.st.encode(
+                texts,
+                batch_size=self.batch_size,
+                show_progress_bar=self.show_progress if show_progress is None else show_progress,
+                convert_to_numpy=True,
+                normalize_embeddings=self.normalize,
+            )
         return np.asarray(emb, dtype=np.float32)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        if self.precision != "bf16":
+            raise SynthnegError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        import torch
+
+        device = self.st.device.type
+        if device == "cpu" and not _cpu_has_fast_bf16():
+            logger.warning("this CPU has no native bfloat16 (AVX512-BF16/AMX): bf16 encoding may be slower than fp32")
+        return torch.autocast(device_type=device, dtype=torch.bfloat16)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode(texts, prefix=self.query_prefix, show_progress=False)
@@ -98,6 +120,8 @@ class DenseEncoder:
             "max_seq_length": self._effective_max_seq_length(),
             "corpus": corpus.fingerprint,
         }
+        if self.precision != "fp32":
+            spec["precision"] = self.precision  # fp32 keys stay as they were before precision existed
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
     def encode_corpus(self, corpus: Corpus) -> tuple[np.ndarray, bool]:
@@ -121,6 +145,16 @@ class DenseEncoder:
                 np.save(fh, emb)
             os.replace(tmp, path)
         return emb, False
+
+
+@lru_cache(maxsize=1)
+def _cpu_has_fast_bf16() -> bool:
+    try:
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return True
 
 
 def top_k_exact(
