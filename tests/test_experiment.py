@@ -29,18 +29,25 @@ PASSAGES = [
     {"id": "n6", "title": "Waves", "text": "Ocean waves are caused by wind, not by tides."},
 ]
 QUERIES = [
-    ("how do plants make glucose", "p1"), ("why can light not escape a black hole", "p2"),
-    ("what makes sourdough rise", "p3"), ("why do volcanoes erupt", "p4"),
-    ("how do bees tell others where flowers are", "p5"), ("what causes ocean tides", "p6"),
+    ("how do plants make glucose", "p1"),
+    ("why can light not escape a black hole", "p2"),
+    ("what makes sourdough rise", "p3"),
+    ("why do volcanoes erupt", "p4"),
+    ("how do bees tell others where flowers are", "p5"),
+    ("what causes ocean tides", "p6"),
 ]
 
 
 def _setup(tmp_path: Path, arms: list[str], seeds: list[int]) -> Path:
     write_jsonl(tmp_path / "passages.jsonl", PASSAGES)
     texts = {p["id"]: f"{p['title']} {p['text']}" for p in PASSAGES}
-    write_jsonl(tmp_path / "queries.jsonl", [
-        {"query_id": f"q{i}", "query": q, "positive_id": pid, "positive": texts[pid]} for i, (q, pid) in enumerate(QUERIES)
-    ])
+    write_jsonl(
+        tmp_path / "queries.jsonl",
+        [
+            {"query_id": f"q{i}", "query": q, "positive_id": pid, "positive": texts[pid]}
+            for i, (q, pid) in enumerate(QUERIES)
+        ],
+    )
     make_beir(tmp_path / "tinyeval")
     cfg = tmp_path / "exp.yaml"
     cfg.write_text(
@@ -93,8 +100,12 @@ def test_tiny_experiment_runs_caches_and_resumes(tmp_path: Path) -> None:
     run_experiment(load_config(cfg_path2), show_progress=False)
     stages2 = json.loads((out / "stages.json").read_text())
     new = {k for k in stages2 if k not in stages}
-    assert new == {"train:in-batch:seed0", "train:in-batch:seed1",
-                   "eval:in-batch/seed0:tinyeval", "eval:in-batch/seed1:tinyeval"}
+    assert new == {
+        "train:in-batch:seed0",
+        "train:in-batch:seed1",
+        "eval:in-batch/seed0:tinyeval",
+        "eval:in-batch/seed1:tinyeval",
+    }
     assert json.loads((out / "results.json").read_text())["costs"]["in-batch"]["reads_corpus"] is False
     assert all(stages2[k] == stages[k] for k in stages)  # nothing finished was redone
 

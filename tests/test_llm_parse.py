@@ -122,6 +122,8 @@ def test_degenerate_repetition_is_rejected() -> None:
     loop = "Pebble game algorithms model games on an infinite board. " * 5 + "They are studied in graph theory."
     verdict = validate_negative(loop, "pebble game algorithms", None)
     assert not verdict.ok and verdict.reason == "repetitive"
-    varied = ("Sparse graphs have few edges relative to their vertices. Rigidity theory studies bar frameworks. "
-              "Pebble games count the degrees of freedom of such frameworks and run in quadratic time.")
+    varied = (
+        "Sparse graphs have few edges relative to their vertices. Rigidity theory studies bar frameworks. "
+        "Pebble games count the degrees of freedom of such frameworks and run in quadratic time."
+    )
     assert validate_negative(varied, "pebble game algorithms", None).ok
