@@ -37,7 +37,8 @@ if args["limit"]:
 if args["impl"].startswith("synthneg"):
     from synthneg.mine import SelectionConfig, mine_dense
     from synthneg.search.dense import DenseEncoder
-    enc = DenseEncoder(show_progress=False, precision="bf16" if args["impl"] == "synthneg-bf16" else "fp32")
+    enc = DenseEncoder(show_progress=False, batch_size=args["batch_size"],
+                       precision="bf16" if args["impl"] == "synthneg-bf16" else "fp32")
     n = len(mine_dense(records, corpus, SelectionConfig(num_negatives=1, range_max=30), encoder=enc))
 else:
     from datasets import Dataset
@@ -45,18 +46,18 @@ else:
     from synthneg.models import load_bi_encoder
     pairs = Dataset.from_dict({"query": [r.query for r in records], "positive": [r.positive for r in records]})
     out = mine_hard_negatives(pairs, load_bi_encoder("minilm"), corpus=corpus.texts(), num_negatives=1,
-                              range_max=30, batch_size=64, verbose=False)
+                              range_max=30, batch_size=args["batch_size"], verbose=False)
     n = len(out)
 rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"triples": n, "wall_s": time.perf_counter() - t0, "peak_rss_mb": rss_kb / 1024, "docs": len(corpus)}))
 """
 
 
-def _child(impl: str, limit: int | None, cache: str) -> dict:
+def _child(impl: str, limit: int | None, cache: str, batch_size: int) -> dict:
     env = dict(os.environ, SYNTHNEG_CACHE=cache, HF_HUB_OFFLINE="1")
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps({"impl": impl, "limit": limit})],
+        [sys.executable, "-c", CHILD, json.dumps({"impl": impl, "limit": limit, "batch_size": batch_size})],
         env=env,
         capture_output=True,
         text=True,
@@ -94,13 +95,16 @@ def bench_bm25() -> None:
     )
 
 
-def bench_dense(limit: int | None) -> None:
+def bench_dense(limit: int | None, batch_size: int) -> None:
     with tempfile.TemporaryDirectory() as cache:
-        st = _child("sentence-transformers", limit, cache)
-        cold = _child("synthneg", limit, cache)
-        warm = _child("synthneg", limit, cache)
-        bf16 = _child("synthneg-bf16", limit, cache)  # its own cache key: a cold run too
-    print(f"Dense (MiniLM, SciFact train pairs, {st['docs']} docs, num_negatives=1, range_max=30):")
+        st = _child("sentence-transformers", limit, cache, batch_size)
+        cold = _child("synthneg", limit, cache, batch_size)
+        warm = _child("synthneg", limit, cache, batch_size)
+        bf16 = _child("synthneg-bf16", limit, cache, batch_size)  # its own cache key: a cold run too
+    print(
+        f"Dense (MiniLM, SciFact train pairs, {st['docs']} docs, num_negatives=1, range_max=30, "
+        f"batch size {batch_size} for both):"
+    )
     print(f"  mine_hard_negatives : {st['process_s']:.1f}s wall, {st['peak_rss_mb']:.0f} MB peak RSS")
     rows = (
         ("synthneg cold (no cache)", cold),
@@ -147,6 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=["bm25", "dense", "llm"], action="append")
     parser.add_argument("--corpus-limit", type=int, default=None, help="dense: first N docs (+ all positives)")
+    parser.add_argument("--batch-size", type=int, default=32, help="dense: encoding batch size of both tools")
     parser.add_argument("--llm-pairs", type=int, default=40)
     parser.add_argument("--llm-models", nargs="+", default=["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"])
     args = parser.parse_args()
@@ -155,7 +160,7 @@ def main() -> None:
     if "bm25" in which:
         bench_bm25()
     if "dense" in which:
-        bench_dense(args.corpus_limit)
+        bench_dense(args.corpus_limit, args.batch_size)
     if "llm" in which:
         bench_llm(args.llm_pairs, args.llm_models)
 

@@ -137,3 +137,27 @@ def test_llm_reranker_prefers_the_relevant_passage(tmp_path):
     assert scores[0] > scores[1] and scores[2] > scores[3]
     assert (reranker.score(pairs) == scores).all()  # second call: from the SQLite cache
     reranker.close()
+    # the experiment's committed JSONL store: a second reranker reads every score without loading the model
+    first = LLMReranker(cache=tmp_path / "scores.jsonl")
+    fresh = first.score(pairs[:2])
+    assert fresh == pytest.approx(scores[:2], abs=1e-3)
+    first.close()
+    again = LLMReranker(cache=tmp_path / "scores.jsonl")
+    assert (again.score(pairs[:2]) == fresh).all() and again._llm is None
+
+
+def test_jsonl_score_cache_survives_a_torn_line_and_reopens(tmp_path):
+    from synthneg.mine.llm_reranker import JsonlScoreCache
+
+    path = tmp_path / "run" / "negatives-ce.scores.jsonl"
+    store = JsonlScoreCache(path)
+    store.put_many({"a": 1.5, "b": -2.0})
+    store.put_many({"a": 1.5})  # unchanged: nothing appended
+    assert path.read_text().count("\n") == 2
+    with path.open("a") as fh:
+        fh.write('{"key": "c", "sco')  # a crash mid-write
+    reopened = JsonlScoreCache(path)
+    assert reopened.get_many(["a", "b", "c"]) == {"a": 1.5, "b": -2.0}
+    reopened.put_many({"c": 0.25})
+    assert JsonlScoreCache(path).get_many(["a", "b", "c"]) == {"a": 1.5, "b": -2.0, "c": 0.25}
+    assert "sco\n" in path.read_text()  # the torn line was closed, not glued to the new record

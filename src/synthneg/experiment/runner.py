@@ -200,7 +200,10 @@ class ExperimentRunner:
         if arm == "ce":
             from synthneg.mine.cross_encoder import load_scorer, mine_ce
 
-            scorer = load_scorer(cfg.mining.ce_scorer, show_progress=self.show_progress)
+            # the reranker's scores live with the run (hashes only, committed with the call stores), so a
+            # resumed run on another machine pays for no scored pair twice
+            scores = self.out / "generation" / "negatives-ce.scores.jsonl"
+            scorer = load_scorer(cfg.mining.ce_scorer, show_progress=self.show_progress, cache=scores)
             try:
                 return mine_ce(
                     records,

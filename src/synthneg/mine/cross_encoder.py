@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -78,13 +79,17 @@ class CrossEncoderScorer:
         return scores
 
 
-def load_scorer(spec: str, *, show_progress: bool = False) -> PairScorer:
-    """``llm`` / ``llm:<embedded name or .gguf path>`` for the LLM reranker, else a CrossEncoder name/path."""
+def load_scorer(spec: str, *, show_progress: bool = False, cache: bool | Path = True) -> PairScorer:
+    """``llm`` / ``llm:<embedded name or .gguf path>`` for the LLM reranker, else a CrossEncoder name/path.
+
+    ``cache`` is the LLM reranker's score store (True: the user cache; a path: SQLite or ``.jsonl``);
+    a CrossEncoder is fast enough to run uncached.
+    """
     if spec == "llm" or spec.startswith("llm:") or spec.endswith(".gguf"):
         from synthneg.mine.llm_reranker import LLMReranker
 
         name = spec.split(":", 1)[1] if spec.startswith("llm:") else ("qwen2.5-coder-0.5b" if spec == "llm" else spec)
-        return LLMReranker(model=name, show_progress=show_progress)
+        return LLMReranker(model=name, show_progress=show_progress, cache=cache)
     return CrossEncoderScorer(spec, show_progress=show_progress)
 
 

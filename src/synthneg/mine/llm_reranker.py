@@ -3,13 +3,15 @@
 The offline stand-in for a cross-encoder (none is packaged on PyPI). It runs a GGUF model with
 llama-cpp-python: for each query the prompt prefix (system + query) is evaluated once and kept in
 the KV cache; every candidate passage then costs one forward pass over its own tokens only.
-Scores are cached persistently in SQLite, keyed by a hash of (model identity, prompt template,
-truncation, query, passage), so a crashed or repeated run never pays twice.
+Scores are cached persistently in SQLite (or, for a run whose state is committed to git, an
+append-only JSONL file), keyed by a hash of (model identity, prompt template, truncation, query,
+passage), so a crashed or repeated run never pays twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -60,6 +62,44 @@ class ScoreCache:
         self._db.close()
 
 
+class JsonlScoreCache:
+    """The same ``key -> float`` store as :class:`ScoreCache`, as append-only JSONL lines
+    ``{"key": ..., "score": ...}``: text that diffs and merges in git, and holds hashes only (no
+    query or passage text). A torn last line (a crash mid-write) is skipped on load and rewritten."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._scores: dict[str, float] = {}
+        if path.is_file():
+            with path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        row = json.loads(line)
+                        self._scores[str(row["key"])] = float(row["score"])
+                    except (ValueError, KeyError, TypeError):
+                        logger.warning("%s: skipping an unreadable line (an interrupted write?)", path)
+            if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+                with path.open("a", encoding="utf-8") as fh:
+                    fh.write("\n")  # close the torn line so that new records start on their own line
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, float]:
+        return {k: self._scores[k] for k in keys if k in self._scores}
+
+    def put_many(self, items: dict[str, float]) -> None:
+        new = {k: v for k, v in items.items() if self._scores.get(k) != v}
+        if not new:
+            return
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.writelines(json.dumps({"key": k, "score": v}) + "\n" for k, v in new.items())
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._scores.update(new)
+
+    def close(self) -> None:
+        pass
+
+
 def _gguf_identity(model: str, path: Path) -> str:
     from synthneg.llm.registry import EMBEDDED_LLMS
 
@@ -73,7 +113,7 @@ class LLMReranker:
     """Pointwise yes/no reranker on a GGUF model (embedded name or path); see the module docstring.
 
     ``max_passage_tokens`` truncates passages; ``cache`` is True (default SQLite file under the
-    synthneg cache), False, or a path to an SQLite file.
+    synthneg cache), False, or a path: an SQLite file, or a ``.jsonl`` file (see :class:`JsonlScoreCache`).
     """
 
     model: str = "qwen2.5-coder-0.5b"
@@ -84,7 +124,7 @@ class LLMReranker:
     show_progress: bool = False
     _llm: Any = field(default=None, init=False, repr=False)
     _path: Path | None = field(default=None, init=False, repr=False)
-    _store: ScoreCache | None = field(default=None, init=False, repr=False)
+    _store: ScoreCache | JsonlScoreCache | None = field(default=None, init=False, repr=False)
     _yes: list[int] = field(default_factory=list, init=False, repr=False)
     _no: list[int] = field(default_factory=list, init=False, repr=False)
 
@@ -101,12 +141,13 @@ class LLMReranker:
         """Model identity + prompt template hash + truncation: what the scores depend on."""
         return f"llm-rerank:{_gguf_identity(self.model, self.path)}:tpl={TEMPLATE_HASH}:max={self.max_passage_tokens}"
 
-    def _store_or_none(self) -> ScoreCache | None:
+    def _store_or_none(self) -> ScoreCache | JsonlScoreCache | None:
         if self.cache is False:
             return None
         if self._store is None:
-            path = self.cache if isinstance(self.cache, Path) else cache_dir() / "rerank" / "llm_scores.sqlite"
-            self._store = ScoreCache(path)
+            path = Path(self.cache) if isinstance(self.cache, (str, Path)) else None
+            path = path or cache_dir() / "rerank" / "llm_scores.sqlite"
+            self._store = JsonlScoreCache(path) if path.suffix == ".jsonl" else ScoreCache(path)
         return self._store
 
     def _load(self) -> Any:

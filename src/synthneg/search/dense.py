@@ -40,7 +40,7 @@ class DenseEncoder:
     ``model`` is a sentence-transformers name or path, or ``minilm`` for the embedded default.
     E5 models need ``query_prefix="query: "`` and ``passage_prefix="passage: "``.
     ``precision="bf16"`` runs the forward pass under bfloat16 autocast: about 1.8x faster on CPUs with
-    AVX512-BF16/AMX (measured: docs/benchmarks.md), cosine >= 0.9999 to the fp32 embeddings; its
+    AVX512-BF16/AMX (measured: docs/mining.md), cosine >= 0.9999 to the fp32 embeddings; its
     embeddings are cached apart from the fp32 ones.
     """
 
