@@ -68,3 +68,21 @@ def test_cli_inspect_writes_report_and_png(tmp_path):
     assert result.exit_code == 0, result.output
     assert (out / "report.md").read_text().startswith("# Negatives report")
     assert (out / "histograms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_inspect_first_queries_keeps_the_same_queries_in_every_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from synthneg.cli import app
+
+    a = write_triples(ROWS, tmp_path / "a.jsonl")  # q1, q1, q2
+    other = [Triple("q2", "bread yeast", "d3", "Yeast makes bread rise.", "Flatbread.", "random", "d9")]
+    other.append(Triple("q1", "solar panels efficiency", "d1", "Solar panels convert light.", "Tides.", "random", "d8"))
+    b = write_triples(other, tmp_path / "b.jsonl")
+    out = tmp_path / "report"
+    args = ["inspect", str(a), str(b), "--out", str(out), "--model", "none", "--reranker", "none"]
+    result = CliRunner().invoke(app, [*args, "--first-queries", "1"])
+    assert result.exit_code == 0, result.output
+    report = (out / "report.md").read_text()
+    # q1 only: two bm25 rows and one random row; the llm row (q2) is gone
+    assert "| bm25 | 2 |" in report and "| random | 1 |" in report and "| llm |" not in report

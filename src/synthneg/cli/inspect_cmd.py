@@ -22,9 +22,22 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(help="Scorer for the false-negative estimate: 'llm', a CrossEncoder name/path, or 'none'."),
         ] = "llm",
+        scores: Annotated[
+            Path | None,
+            typer.Option(
+                help="LLM reranker score store to read and extend (SQLite, or the .jsonl an experiment's CE arm "
+                "writes); default: the user cache."
+            ),
+        ] = None,
         fn_sample: Annotated[int, typer.Option(help="Triples per method judged by the reranker.")] = 30,
         fn_margin: Annotated[float, typer.Option(help="Negative counts as false if score >= positive - margin.")] = 0.0,
         dense_sample: Annotated[int, typer.Option(help="Triples per method encoded for hardness.")] = 1000,
+        first_queries: Annotated[
+            int | None,
+            typer.Option(
+                help="Keep only the first N query ids of the first file, in every file (the same queries per method)."
+            ),
+        ] = None,
         examples: Annotated[int, typer.Option(help="Examples per method in the report.")] = 2,
         seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     ) -> None:
@@ -32,7 +45,17 @@ def register(app: typer.Typer) -> None:
         from synthneg.data.triples import read_triples
         from synthneg.diagnostics import inspect_triples, plot_histograms, render_markdown
 
-        rows = [t for path in triples for t in read_triples(path)]
+        per_file = [read_triples(path) for path in triples]
+        if first_queries is not None:
+            keep: list[str] = []
+            for t in per_file[0]:
+                if t.query_id not in keep:
+                    keep.append(t.query_id)
+                if len(keep) == first_queries:
+                    break
+            chosen = set(keep)
+            per_file = [[t for t in rows if t.query_id in chosen] for rows in per_file]
+        rows = [t for rows in per_file for t in rows]
         encoder = None
         if model != "none":
             from synthneg.search.dense import DenseEncoder
@@ -42,7 +65,7 @@ def register(app: typer.Typer) -> None:
         if reranker != "none":
             from synthneg.mine.cross_encoder import load_scorer
 
-            scorer = load_scorer(reranker, show_progress=True)
+            scorer = load_scorer(reranker, show_progress=True, cache=scores if scores is not None else True)
         reports = inspect_triples(
             rows,
             encoder=encoder,
