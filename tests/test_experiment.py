@@ -184,3 +184,21 @@ def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
     # in-domain passages come from the evaluated corpus: the contamination check must see it
     contamination = results["contamination"][0]
     assert contamination["exact_duplicates"] == 5 and contamination["sharing_a_13gram"] <= 5
+
+
+def test_costs_scale_a_resumed_stage_and_mark_pending_data(tmp_path: Path) -> None:
+    from synthneg.experiment.report import costs
+
+    cfg = load_config(_setup(tmp_path, ["zero-shot", "bm25", "llm-query", "in-batch"], [0]))
+    ledger_q = {"calls": 10, "cached_calls": 0, "completion_tokens": 100, "cached_completion_tokens": 0}
+    # the negatives stage resumed: 300 of its 400 completion tokens were decoded by an interrupted run
+    ledger_n = {"calls": 5, "cached_calls": 15, "completion_tokens": 100, "cached_completion_tokens": 300}
+    stages = {
+        "queries": {"cpu_s": 50.0, "wall_s": 40.0, "ledger": ledger_q},
+        "negatives:llm-query": {"cpu_s": 20.0, "wall_s": 10.0, "ledger": ledger_n},
+    }
+    out = costs(stages, cfg)
+    assert out["llm-query"]["llm_calls"] == 30 and out["llm-query"]["data_cpu_s"] == 70.0
+    assert out["llm-query"]["data_cpu_s_est"] == 50.0 + 4 * 20.0 and out["llm-query"]["data_wall_s_est"] == 80.0
+    assert "data_cpu_s_est" not in out["in-batch"] and out["in-batch"]["data_pending"] is False
+    assert out["bm25"]["data_pending"] is True and out["llm-query"]["data_pending"] is False

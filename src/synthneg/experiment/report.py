@@ -145,8 +145,21 @@ def pending(found: dict[str, Any], config: ExperimentConfig) -> list[str]:
     return missing
 
 
+def _reuse_scale(ledger: dict[str, Any]) -> float:
+    """How much larger a stage's full cost is than its last run's, when that run reused LLM calls paid
+    by an earlier, interrupted run (whose wall and CPU time were never recorded). Decoding dominates
+    the cost, so the completion tokens set the scale: all / paid this run."""
+    paid = ledger.get("completion_tokens", 0)
+    reused = ledger.get("cached_completion_tokens", 0)
+    return (paid + reused) / paid if paid and reused else 1.0
+
+
 def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
-    """Per arm: LLM calls and tokens, CPU seconds of its data stage and of training, whether it read the corpus."""
+    """Per arm: LLM calls and tokens, CPU seconds of its data stage and of training, whether it read the corpus.
+
+    ``data_cpu_s`` / ``data_wall_s`` are what the finished runs of the stages measured; when a stage
+    resumed calls paid by an interrupted run, ``*_est`` scale them by the reused share of the tokens.
+    """
     q = stages.get("queries", {})
     q_ledger = q.get("ledger", {})
     out: dict[str, Any] = {}
@@ -160,29 +173,34 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
                 "reads_corpus": False,
             }
             continue
-        neg = stages.get(f"negatives:{arm}", {})
+        uses_queries = arm != "labeled"
+        key = f"negatives:{arm}"
+        neg = stages.get(key, {})
         ledger = neg.get("ledger", {})
-        calls = (
-            q_ledger.get("calls", 0)
-            + q_ledger.get("cached_calls", 0)
-            + ledger.get("calls", 0)
-            + ledger.get("cached_calls", 0)
-        )
+        ledgers = [lg for lg in ((q_ledger if uses_queries else {}), ledger) if lg]
+        calls = sum(lg.get("calls", 0) + lg.get("cached_calls", 0) for lg in ledgers)
         tokens = sum(
             lg.get(k, 0)
-            for lg in (q_ledger, ledger)
+            for lg in ledgers
             for k in ("prompt_tokens", "completion_tokens", "cached_prompt_tokens", "cached_completion_tokens")
         )
+        parts = [(q, _reuse_scale(q_ledger))] if uses_queries else []
+        parts.append((neg, _reuse_scale(ledger)))
         trains = [v for k, v in stages.items() if k.startswith(f"train:{arm}:")]
-        out[arm] = {
+        entry: dict[str, Any] = {
             "llm_calls": calls,
             "llm_tokens": tokens,
-            "data_cpu_s": round(q.get("cpu_s", 0.0) + neg.get("cpu_s", 0.0), 1),
-            "data_wall_s": round(q.get("wall_s", 0.0) + neg.get("wall_s", 0.0), 1),
+            "data_cpu_s": round(sum(st.get("cpu_s", 0.0) for st, _ in parts), 1),
+            "data_wall_s": round(sum(st.get("wall_s", 0.0) for st, _ in parts), 1),
             "train_cpu_s_per_seed": round(statistics.fmean([t["cpu_s"] for t in trains]), 1) if trains else None,
             "reads_corpus": READS_CORPUS.get(arm, False),
+            "data_pending": arm != "in-batch" and key not in stages,
             "note": "CE scores pairs with the LLM reranker; its cost is in data_cpu_s" if arm == "ce" else "",
         }
+        if any(scale > 1.0 for _, scale in parts):
+            entry["data_cpu_s_est"] = round(sum(st.get("cpu_s", 0.0) * sc for st, sc in parts), 1)
+            entry["data_wall_s_est"] = round(sum(st.get("wall_s", 0.0) * sc for st, sc in parts), 1)
+        out[arm] = entry
     return out
 
 
@@ -248,11 +266,29 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         "| arm | LLM calls | LLM tokens | data CPU s | data wall s | train CPU s / seed | reads the corpus |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
+    estimated = False
     for arm, c in summary["costs"].items():
+        cpu, wall = str(c["data_cpu_s"]), str(c.get("data_wall_s", 0))
+        if "data_cpu_s_est" in c:
+            estimated = True
+            cpu += f" (≈{c['data_cpu_s_est']:.0f}*)"
+            wall += f" (≈{c['data_wall_s_est']:.0f}*)"
+        if c.get("data_pending"):
+            cpu, wall = f"{cpu} + pending", f"{wall} + pending"
         lines.append(
-            f"| {arm} | {c['llm_calls']} | {c['llm_tokens']} | {c['data_cpu_s']} | {c.get('data_wall_s', 0)} | "
+            f"| {arm} | {c['llm_calls']} | {c['llm_tokens']} | {cpu} | {wall} | "
             f"{c['train_cpu_s_per_seed'] if c['train_cpu_s_per_seed'] is not None else '-'} | "
             f"{'yes' if c['reads_corpus'] else 'no'} |"
+        )
+    lines.append("")
+    lines.append(
+        "Data columns: the queries stage (shared by every arm but `labeled`) plus the arm's own negatives stage. "
+        "'+ pending': the arm's negatives are not made yet."
+    )
+    if estimated:
+        lines.append(
+            "\\* A stage that resumed after an interruption timed only its last run; the figure in brackets "
+            "scales it by the share of completion tokens decoded in earlier runs (an estimate)."
         )
     lines.append("")
     if summary.get("contamination"):
