@@ -32,7 +32,7 @@ def _triples() -> list[Triple]:
             "llm-neg",
             None,
             {},
-            {"model": "qwen", "template_hash": "abc"},
+            {"generator": {"backend": "llamacpp", "model": "qwen"}, "template_hash": "abc"},
         ),
     ]
 
@@ -49,6 +49,7 @@ def test_round_trip_sentence_transformers_columns(tmp_path):
     assert dd["llm_neg"].num_rows == 1
     card = (out / "README.md").read_text()
     assert "| `bm25` | bm25 | 2 | 2 |" in card and "`template_hash: abc`" in card and "CC0 (arXiv metadata)" in card
+    assert "`generator model: qwen`" in card and "`model: bm25s`" in card  # who wrote / mined each split
 
 
 def test_metadata_columns_round_trip(tmp_path):
@@ -59,7 +60,10 @@ def test_metadata_columns_round_trip(tmp_path):
     out = export_triples(_triples(), tmp_path / "ds", with_metadata=True)
     row = load_from_disk(str(out))["llm_neg"][0]
     assert row["negative_id"] is None and row["method"] == "llm-neg"
-    assert json.loads(row["provenance"]) == {"model": "qwen", "template_hash": "abc"}
+    assert json.loads(row["provenance"]) == {
+        "generator": {"backend": "llamacpp", "model": "qwen"},
+        "template_hash": "abc",
+    }
     assert json.loads(load_from_disk(str(out))["bm25"][0]["scores"]) == {"negative": 3.5, "rank": 0}
 
 

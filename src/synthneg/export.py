@@ -63,10 +63,15 @@ def _provenance_summary(triples: Sequence[Triple]) -> dict[str, list[str]]:
     """Per method, the distinct models, prompt template hashes and first stages seen in provenance."""
     out: dict[str, set[str]] = defaultdict(set)
     for t in triples:
-        for key in ("model", "template_hash", "prompt", "first_stage"):
+        for key in ("model", "template", "template_hash", "prompt", "first_stage", "mode"):
             value = t.provenance.get(key)
             if value:
                 out[t.method].add(f"{key}: {value}")
+        generator = t.provenance.get("generator")
+        if isinstance(generator, dict):  # LLM-written negatives: which model wrote them, and how it ran
+            for key in ("backend", "model", "model_id"):
+                if generator.get(key):
+                    out[t.method].add(f"generator {key}: {generator[key]}")
     return {m: sorted(v) for m, v in out.items()}
 
 
