@@ -38,7 +38,7 @@ QUERIES = [
 ]
 
 
-def _setup(tmp_path: Path, arms: list[str], seeds: list[int]) -> Path:
+def _setup(tmp_path: Path, arms: list[str], seeds: list[int], extra: str = "") -> Path:
     write_jsonl(tmp_path / "passages.jsonl", PASSAGES)
     texts = {p["id"]: f"{p['title']} {p['text']}" for p in PASSAGES}
     write_jsonl(
@@ -59,7 +59,7 @@ def _setup(tmp_path: Path, arms: list[str], seeds: list[int]) -> Path:
         f"eval:\n  datasets: [{tmp_path / 'tinyeval'}]\n"
         f"seeds: {seeds}\n"
         f"arms: [{', '.join(arms)}]\n"
-        "significance_resamples: 200\n",
+        "significance_resamples: 200\n" + extra,
         encoding="utf-8",
     )
     return cfg
@@ -202,3 +202,22 @@ def test_costs_scale_a_resumed_stage_and_mark_pending_data(tmp_path: Path) -> No
     assert out["llm-query"]["data_cpu_s_est"] == 50.0 + 4 * 20.0 and out["llm-query"]["data_wall_s_est"] == 80.0
     assert "data_cpu_s_est" not in out["in-batch"] and out["in-batch"]["data_pending"] is False
     assert out["bm25"]["data_pending"] is True and out["llm-query"]["data_pending"] is False
+
+
+def test_arm_seeds_cut_and_bf16_evaluation_are_stated(tmp_path: Path) -> None:
+    extra = "arm_seeds:\n  in-batch: 1\n"
+    cfg_path = _setup(tmp_path, ["zero-shot", "bm25", "in-batch"], [0, 1], extra)
+    text = cfg_path.read_text().replace("eval:\n", "eval:\n  precision: bf16\n")
+    cfg_path.write_text(text)
+    out = run_experiment(load_config(cfg_path), show_progress=False)
+    stages = json.loads((out / "stages.json").read_text())
+    assert "train:in-batch:seed0" in stages and "train:in-batch:seed1" not in stages
+    assert "train:bm25:seed1" in stages
+    results = json.loads((out / "results.json").read_text())
+    assert results["pending"] == [] and results["arms"]["in-batch"]["tinyeval"]["seeds"] == 1
+    report = (out / "report.md").read_text()
+    assert "**Budget cut** (`arm_seeds`): seeds trained per arm: in-batch 1 of 2" in report
+    assert "encoder in bf16" in report
+    bad = _setup(tmp_path, ["zero-shot", "bm25"], [0, 1], "arm_seeds:\n  ce: 1\n")
+    with pytest.raises(DataError, match=r"line \d+.*'ce' is not one of the arms"):
+        load_config(bad)

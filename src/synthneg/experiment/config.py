@@ -93,6 +93,9 @@ class EvalConfig(_Strict):
     split: str = "test"
     data_dir: Path | None = None
     corpus_sample: int | None = Field(default=None, ge=1)
+    precision: Literal["fp32", "bf16"] = Field(
+        default="fp32", description="encoder precision for every evaluation of the run (bf16: faster on AVX512-BF16)"
+    )
 
 
 class ExperimentConfig(_Strict):
@@ -113,6 +116,10 @@ class ExperimentConfig(_Strict):
     eval: EvalConfig = EvalConfig()
     seeds: list[int] = Field(default=[0], min_length=1)
     arms: list[Arm] = Field(default=list(ALL_ARMS), min_length=1)
+    arm_seeds: dict[Arm, int] = Field(
+        default_factory=dict,
+        description="a budget cut: train this arm on only the first n of `seeds`; the report states it",
+    )
     significance_resamples: int = Field(default=10_000, ge=100)
 
     @model_validator(mode="after")
@@ -121,11 +128,22 @@ class ExperimentConfig(_Strict):
             raise ValueError("arms: each arm may appear once")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: each seed may appear once")
+        for arm, n in self.arm_seeds.items():
+            if arm not in self.arms:
+                raise ValueError(f"arm_seeds: {arm!r} is not one of the arms")
+            if not 1 <= n <= len(self.seeds):
+                raise ValueError(f"arm_seeds: {arm!r} needs 1..{len(self.seeds)} seeds (the length of 'seeds')")
         if "labeled" in self.arms and not (self.labeled_dataset or self.passages.beir):
             raise ValueError(
                 "the 'labeled' arm needs labeled_dataset (or passages.beir): a BEIR set with a train split"
             )
         return self
+
+    def seeds_of(self, arm: str) -> list[int]:
+        """The seeds an arm is trained with: ``seeds``, or its first ``arm_seeds[arm]`` (zero-shot: none)."""
+        if arm == "zero-shot":
+            return []
+        return self.seeds[: self.arm_seeds.get(arm, len(self.seeds))]  # type: ignore[call-overload]
 
     def digest(self, *parts: Any) -> str:
         """A short stable hash of JSON-able parts (used to key cached stages)."""

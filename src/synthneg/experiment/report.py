@@ -28,7 +28,7 @@ def collect(out: Path, config: ExperimentConfig) -> dict[str, dict[str, list[dic
     """``{arm: {dataset: [result per seed]}}`` for every finished evaluation."""
     found: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for arm in config.arms:
-        labels = ["zero-shot"] if arm == "zero-shot" else [f"{arm}/seed{s}" for s in config.seeds]
+        labels = ["zero-shot"] if arm == "zero-shot" else [f"{arm}/seed{s}" for s in config.seeds_of(arm)]
         for label in labels:
             for ds in _labels(config):
                 path = out / "eval" / label / f"{ds}.json"
@@ -137,7 +137,7 @@ def setting(config: ExperimentConfig) -> str:
 def pending(found: dict[str, Any], config: ExperimentConfig) -> list[str]:
     missing = []
     for arm in config.arms:
-        want = 1 if arm == "zero-shot" else len(config.seeds)
+        want = 1 if arm == "zero-shot" else len(config.seeds_of(arm))
         for ds in _labels(config):
             have = len(found.get(arm, {}).get(ds, []))
             if have < want:
@@ -220,9 +220,15 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         f"({config.llm.backend}); base model `{config.base_model}`.",
         f"- Training: {config.train.epochs} epoch(s), batch {config.train.batch_size}, lr {config.train.learning_rate}, "
         f"max_seq_length {config.train.max_seq_length}, MultipleNegativesRankingLoss, NO_DUPLICATES; seeds {config.seeds}.",
-        f"- Evaluation: {', '.join(_labels(config))} ({config.eval.split}); mean ± sd over seeds.",
-        "",
+        f"- Evaluation: {', '.join(_labels(config))} ({config.eval.split}"
+        + (f", encoder in {config.eval.precision}" if config.eval.precision != "fp32" else "")
+        + (f", corpus sampled to {config.eval.corpus_sample} documents" if config.eval.corpus_sample else "")
+        + "); mean ± sd over seeds.",
     ]
+    if config.arm_seeds:
+        cuts = ", ".join(f"{arm} {len(config.seeds_of(arm))} of {len(config.seeds)}" for arm in config.arm_seeds)
+        lines.append(f"- **Budget cut** (`arm_seeds`): seeds trained per arm: {cuts}; every other arm has all.")
+    lines.append("")
     for ds in _labels(config):
         lines += [
             f"## {ds}",

@@ -302,6 +302,7 @@ class ExperimentRunner:
             identity,
             name,
             *([cfg.eval.corpus_sample] if cfg.eval.corpus_sample else []),  # absent by default: stable keys
+            *([cfg.eval.precision] if cfg.eval.precision != "fp32" else []),
             cfg.eval.split,
             cfg.train.query_prefix,
             cfg.train.passage_prefix,
@@ -333,6 +334,7 @@ class ExperimentRunner:
                         self.eval_sets[name],
                         query_prefix=cfg.train.query_prefix,
                         passage_prefix=cfg.train.passage_prefix,
+                        precision=cfg.eval.precision,
                         show_progress=self.show_progress,
                     )
                     res.save(path)
@@ -387,6 +389,8 @@ class ExperimentRunner:
                 data: dict[str, Path] = {}
                 for seed in seeds:
                     for arm in trained:
+                        if seed not in cfg.seeds_of(arm):
+                            continue  # a stated budget cut (arm_seeds)
                         if arm not in data:
                             data[arm] = self.negatives(arm, records)
                             if all(a in data for a in trained):
