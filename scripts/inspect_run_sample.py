@@ -3,10 +3,11 @@ with the LLM reranker's false-negative estimate.
 
     .venv/bin/python scripts/inspect_run_sample.py experiments/arxiv-500.yaml --n 100
 
-The CE negatives of those N queries are mined exactly as the experiment's `ce` arm mines them (same
-passages, first stage, candidates and reranker), and every reranker score goes to the run's committed
-score store (`generation/negatives-ce.scores.jsonl`): the `ce` arm later reuses them, and a rerun of
-this script pays for nothing. Writes `<output_dir>/inspect-<N>/report.md` and `histograms.png`.
+The CE negatives of those N queries are mined with the `ce` arm's settings (same passages, first
+stage, candidates and reranker), and every reranker score goes to the run's committed score store
+(`generation/negatives-ce.scores.jsonl`): a rerun of this script pays for nothing, and the `ce` arm
+reuses every pair it shares (with one positive per query, all of them; its cost table then scales
+the CE stage by the reused share). Writes `<output_dir>/inspect-<N>/report.md` and `histograms.png`.
 Needs the run's query records and triples (a rerun of the experiment rebuilds them at no LLM cost).
 """
 
@@ -60,7 +61,12 @@ def main() -> None:
     t0 = time.perf_counter()
     reports = inspect_triples(
         rows + ce,
-        encoder=DenseEncoder(cfg.base_model, show_progress=False),
+        encoder=DenseEncoder(
+            cfg.base_model,
+            query_prefix=cfg.train.query_prefix,
+            passage_prefix=cfg.train.passage_prefix,
+            show_progress=False,
+        ),
         reranker=scorer,
         fn_sample=args.n,
         n_examples=2,

@@ -218,6 +218,30 @@ def test_arm_seeds_cut_and_bf16_evaluation_are_stated(tmp_path: Path) -> None:
     report = (out / "report.md").read_text()
     assert "**Budget cut** (`arm_seeds`): seeds trained per arm: in-batch 1 of 2" in report
     assert "encoder in bf16" in report
+    # back to fp32: the bf16 results are stale for that config, so the report lists them as pending
+    from synthneg.experiment.report import summarize
+
+    bf16 = load_config(cfg_path)
+    fp32 = bf16.model_copy(update={"eval": bf16.eval.model_copy(update={"precision": "fp32"})})
+    assert summarize(out, bf16)["arms"] and not summarize(out, fp32)["arms"]
     bad = _setup(tmp_path, ["zero-shot", "bm25"], [0, 1], "arm_seeds:\n  ce: 1\n")
     with pytest.raises(DataError, match=r"line \d+.*'ce' is not one of the arms"):
         load_config(bad)
+
+
+def test_reuse_scale_for_reranker_pairs_and_fully_resumed_stages() -> None:
+    from synthneg.experiment.report import _reuse_scale
+
+    assert _reuse_scale({"pairs_scored": 300, "pairs_cached": 100}) == pytest.approx(4 / 3)
+    assert _reuse_scale({"completion_tokens": 50, "cached_completion_tokens": 0}) == 1.0
+    assert _reuse_scale({"completion_tokens": 0, "cached_completion_tokens": 80}) is None  # unknown, not free
+
+
+def test_subset_and_arm_seeds_errors(tmp_path: Path) -> None:
+    cfg = load_config(_setup(tmp_path, ["zero-shot", "bm25"], [0, 1]))
+    with pytest.raises(SynthnegError, match="no arm named llm_query; the arms are: zero-shot"):
+        run_experiment(cfg, show_progress=False, only_arms=["llm_query"])
+    with pytest.raises(SynthnegError, match="seed 7 not in the config"):
+        run_experiment(cfg, show_progress=False, only_seeds=[7])
+    with pytest.raises(DataError, match="zero-shot is not trained"):
+        load_config(_setup(tmp_path, ["zero-shot", "bm25"], [0, 1], "arm_seeds:\n  zero-shot: 1\n"))

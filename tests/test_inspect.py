@@ -77,6 +77,7 @@ def test_cli_inspect_first_queries_keeps_the_same_queries_in_every_file(tmp_path
 
     a = write_triples(ROWS, tmp_path / "a.jsonl")  # q1, q1, q2
     other = [Triple("q2", "bread yeast", "d3", "Yeast makes bread rise.", "Flatbread.", "random", "d9")]
+    other.append(Triple("q2", "bread yeast", "d3", "Yeast makes bread rise.", "Rye.", "random", "d7"))
     other.append(Triple("q1", "solar panels efficiency", "d1", "Solar panels convert light.", "Tides.", "random", "d8"))
     b = write_triples(other, tmp_path / "b.jsonl")
     out = tmp_path / "report"
@@ -84,5 +85,6 @@ def test_cli_inspect_first_queries_keeps_the_same_queries_in_every_file(tmp_path
     result = CliRunner().invoke(app, [*args, "--first-queries", "1"])
     assert result.exit_code == 0, result.output
     report = (out / "report.md").read_text()
-    # q1 only: two bm25 rows and one random row; the llm row (q2) is gone
+    # q1 only (the first query of the first file): two bm25 rows and q1's one random row; q2's rows are gone
     assert "| bm25 | 2 |" in report and "| random | 1 |" in report and "| llm |" not in report
+    assert "Flatbread" not in report and "Rye" not in report

@@ -24,10 +24,13 @@ def register(app: typer.Typer) -> None:
 
         Every stage is cached: rerunning after a crash, or with one more arm or seed, redoes nothing finished.
         """
+        from synthneg.errors import SynthnegError
         from synthneg.experiment import load_config, run_experiment, write_report
 
         cfg = load_config(config)
         if report_only:
+            if arm or seed:
+                raise SynthnegError("--report-only rebuilds the whole report; it takes no --arm or --seed")
             path = write_report(cfg.output_dir, cfg)
         else:
             path = run_experiment(cfg, show_progress=not no_progress, only_arms=arm, only_seeds=seed) / "report.md"

@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
         first_queries: Annotated[
             int | None,
             typer.Option(
-                help="Keep only the first N query ids of the first file, in every file (the same queries per method)."
+                min=1,
+                help="Keep only the first N query ids of the first file, in every file (the same queries per method).",
             ),
         ] = None,
         examples: Annotated[int, typer.Option(help="Examples per method in the report.")] = 2,
@@ -44,6 +45,7 @@ def register(app: typer.Typer) -> None:
         """Diagnose negatives per method: lengths, overlap, hardness, duplicates, false-negative rate; markdown + PNG."""
         from synthneg.data.triples import read_triples
         from synthneg.diagnostics import inspect_triples, plot_histograms, render_markdown
+        from synthneg.errors import SynthnegError
 
         per_file = [read_triples(path) for path in triples]
         if first_queries is not None:
@@ -65,6 +67,9 @@ def register(app: typer.Typer) -> None:
         if reranker != "none":
             from synthneg.mine.cross_encoder import load_scorer
 
+            is_llm = reranker == "llm" or reranker.startswith("llm:") or reranker.endswith(".gguf")
+            if scores is not None and not is_llm:
+                raise SynthnegError("--scores is the LLM reranker's score store; a CrossEncoder runs uncached")
             scorer = load_scorer(reranker, show_progress=True, cache=scores if scores is not None else True)
         reports = inspect_triples(
             rows,

@@ -105,6 +105,7 @@ def evaluate(
         )
         the_run, t = dense_search(encoder, ds.corpus, ds.queries, k=k, backend=backend)
         timing.update(t)
+        timing["precision"] = precision
         label = model
     t0 = time.perf_counter()
     scores = compute_metrics(ds.qrels, the_run, metrics)

@@ -129,6 +129,8 @@ class ExperimentConfig(_Strict):
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: each seed may appear once")
         for arm, n in self.arm_seeds.items():
+            if arm == "zero-shot":
+                raise ValueError("arm_seeds: zero-shot is not trained, so it has no seeds to cut")
             if arm not in self.arms:
                 raise ValueError(f"arm_seeds: {arm!r} is not one of the arms")
             if not 1 <= n <= len(self.seeds):

@@ -34,6 +34,9 @@ def collect(out: Path, config: ExperimentConfig) -> dict[str, dict[str, list[dic
                 path = out / "eval" / label / f"{ds}.json"
                 if path.is_file():
                     res = _load(path)
+                    made_in = res.get("timing", {}).get("precision", "fp32")  # absent: before precision existed
+                    if made_in != config.eval.precision:
+                        continue  # made under another eval.precision: stale for this config, pending again
                     res["label"] = label
                     found.setdefault(arm, {}).setdefault(ds, []).append(res)
     return found
@@ -145,13 +148,18 @@ def pending(found: dict[str, Any], config: ExperimentConfig) -> list[str]:
     return missing
 
 
-def _reuse_scale(ledger: dict[str, Any]) -> float:
-    """How much larger a stage's full cost is than its last run's, when that run reused LLM calls paid
-    by an earlier, interrupted run (whose wall and CPU time were never recorded). Decoding dominates
-    the cost, so the completion tokens set the scale: all / paid this run."""
-    paid = ledger.get("completion_tokens", 0)
-    reused = ledger.get("cached_completion_tokens", 0)
-    return (paid + reused) / paid if paid and reused else 1.0
+def _reuse_scale(ledger: dict[str, Any]) -> float | None:
+    """How much larger a stage's full cost is than its last run's, when that run reused work paid by
+    an earlier, interrupted run (whose wall and CPU time were never recorded): LLM calls scale by
+    completion tokens (decoding dominates), reranker pairs by pairs. 1.0: nothing reused; None:
+    everything reused, so the last run's time says nothing about the cost."""
+    if "pairs_scored" in ledger:
+        paid, reused = ledger.get("pairs_scored", 0), ledger.get("pairs_cached", 0)
+    else:
+        paid, reused = ledger.get("completion_tokens", 0), ledger.get("cached_completion_tokens", 0)
+    if not reused:
+        return 1.0
+    return (paid + reused) / paid if paid else None
 
 
 def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
@@ -197,7 +205,9 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
             "data_pending": arm != "in-batch" and key not in stages,
             "note": "CE scores pairs with the LLM reranker; its cost is in data_cpu_s" if arm == "ce" else "",
         }
-        if any(scale > 1.0 for _, scale in parts):
+        if any(sc is None for _, sc in parts):
+            entry["data_cpu_s_est"] = entry["data_wall_s_est"] = None  # unknown: all of it was paid earlier
+        elif any(sc > 1.0 for _, sc in parts):
             entry["data_cpu_s_est"] = round(sum(st.get("cpu_s", 0.0) * sc for st, sc in parts), 1)
             entry["data_wall_s_est"] = round(sum(st.get("wall_s", 0.0) * sc for st, sc in parts), 1)
         out[arm] = entry
@@ -277,8 +287,9 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         cpu, wall = str(c["data_cpu_s"]), str(c.get("data_wall_s", 0))
         if "data_cpu_s_est" in c:
             estimated = True
-            cpu += f" (≈{c['data_cpu_s_est']:.0f}*)"
-            wall += f" (≈{c['data_wall_s_est']:.0f}*)"
+            est_cpu, est_wall = c["data_cpu_s_est"], c["data_wall_s_est"]
+            cpu += f" (≈{est_cpu:.0f}*)" if est_cpu is not None else " (?*)"
+            wall += f" (≈{est_wall:.0f}*)" if est_wall is not None else " (?*)"
         if c.get("data_pending"):
             cpu, wall = f"{cpu} + pending", f"{wall} + pending"
         lines.append(
@@ -294,7 +305,8 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
     if estimated:
         lines.append(
             "\\* A stage that resumed after an interruption timed only its last run; the figure in brackets "
-            "scales it by the share of completion tokens decoded in earlier runs (an estimate)."
+            "scales it by the share of the work (completion tokens decoded, reranker pairs scored) done in "
+            "earlier runs (an estimate); '?': all of it was done earlier."
         )
     lines.append("")
     if summary.get("contamination"):

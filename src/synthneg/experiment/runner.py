@@ -214,6 +214,8 @@ class ExperimentRunner:
                     show_progress=self.show_progress,
                 )
             finally:
+                if hasattr(scorer, "pairs_scored"):  # the LLM reranker: pairs paid now vs reused from the store
+                    info["ledger"] = {"pairs_scored": scorer.pairs_scored, "pairs_cached": scorer.pairs_cached}
                 close = getattr(scorer, "close", None)
                 if callable(close):
                     close()
@@ -387,13 +389,16 @@ class ExperimentRunner:
                 # seed-major, in the config's arm order, each arm's data made when first needed: a run
                 # that is stopped early has every arm of the first seed before any second seed
                 data: dict[str, Path] = {}
+                needed = [a for a in trained if any(s in cfg.seeds_of(a) for s in seeds)]
+                if not needed:
+                    logger.warning("nothing to train: arm_seeds leaves none of the chosen arms a chosen seed")
                 for seed in seeds:
                     for arm in trained:
                         if seed not in cfg.seeds_of(arm):
                             continue  # a stated budget cut (arm_seeds)
                         if arm not in data:
                             data[arm] = self.negatives(arm, records)
-                            if all(a in data for a in trained):
+                            if all(a in data for a in needed):
                                 self.close()  # no more LLM work: free the model before training
                         label, key = f"{arm}/seed{seed}", self.train_key(arm, data[arm], seed)
                         if self.evaluated(label, key):
@@ -416,6 +421,15 @@ def _subset(what: str, chosen: Sequence[Any] | None, configured: Sequence[Any]) 
     if not chosen:
         return list(configured)
     unknown = [c for c in chosen if c not in configured]
+    if what == "arm":
+        from typing import get_args
+
+        from synthneg.experiment.config import Arm
+
+        valid = get_args(Arm)
+        not_arms = [c for c in unknown if c not in valid]
+        if not_arms:
+            raise SynthnegError(f"no arm named {', '.join(map(str, not_arms))}; the arms are: {', '.join(valid)}")
     if unknown:
         raise SynthnegError(
             f"{what} {', '.join(map(str, unknown))} not in the config (it has: {', '.join(map(str, configured))}); "

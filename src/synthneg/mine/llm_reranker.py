@@ -125,6 +125,8 @@ class LLMReranker:
     _llm: Any = field(default=None, init=False, repr=False)
     _path: Path | None = field(default=None, init=False, repr=False)
     _store: ScoreCache | JsonlScoreCache | None = field(default=None, init=False, repr=False)
+    pairs_scored: int = field(default=0, init=False)
+    pairs_cached: int = field(default=0, init=False)
     _yes: list[int] = field(default_factory=list, init=False, repr=False)
     _no: list[int] = field(default_factory=list, init=False, repr=False)
 
@@ -217,6 +219,8 @@ class LLMReranker:
             if key not in known:
                 todo.setdefault(q, {})[key] = p
         n_todo = sum(len(v) for v in todo.values())
+        self.pairs_scored += n_todo
+        self.pairs_cached += len(pairs) - n_todo
         logger.info("llm reranker: %d pairs, %d cached, %d to score", len(pairs), len(pairs) - n_todo, n_todo)
         show = self.show_progress if show_progress is None else show_progress
         with tqdm(total=n_todo, desc="llm rerank", unit="pair", disable=not show or n_todo == 0) as bar:

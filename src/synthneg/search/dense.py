@@ -40,7 +40,7 @@ class DenseEncoder:
     ``model`` is a sentence-transformers name or path, or ``minilm`` for the embedded default.
     E5 models need ``query_prefix="query: "`` and ``passage_prefix="passage: "``.
     ``precision="bf16"`` runs the forward pass under bfloat16 autocast: about 1.8x faster on CPUs with
-    AVX512-BF16/AMX (measured: docs/mining.md), cosine >= 0.9999 to the fp32 embeddings; its
+    AVX512-BF16/AMX (measured: docs/mining.md; cosine >= 0.9999 to the fp32 embeddings there); its
     embeddings are cached apart from the fp32 ones.
     """
 
@@ -91,7 +91,7 @@ class DenseEncoder:
 
         device = self.st.device.type
         if device == "cpu" and not _cpu_has_fast_bf16():
-            logger.warning("this CPU has no native bfloat16 (AVX512-BF16/AMX): bf16 encoding may be slower than fp32")
+            _warn_slow_bf16()
         return torch.autocast(device_type=device, dtype=torch.bfloat16)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -149,12 +149,17 @@ class DenseEncoder:
 
 @lru_cache(maxsize=1)
 def _cpu_has_fast_bf16() -> bool:
+    """Whether the CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX-BF16); True when unknown."""
     try:
-        import torch
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # not Linux: do not guess
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:
-        return True
+
+@lru_cache(maxsize=1)
+def _warn_slow_bf16() -> None:
+    logger.warning("this CPU has no native bfloat16 (AVX512-BF16/AMX): bf16 encoding may be slower than fp32")
 
 
 def top_k_exact(
