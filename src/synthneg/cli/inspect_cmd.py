@@ -65,10 +65,9 @@ def register(app: typer.Typer) -> None:
             encoder = DenseEncoder(model, show_progress=False)
         scorer = None
         if reranker != "none":
-            from synthneg.mine.cross_encoder import load_scorer
+            from synthneg.mine.cross_encoder import is_llm_scorer, load_scorer
 
-            is_llm = reranker == "llm" or reranker.startswith("llm:") or reranker.endswith(".gguf")
-            if scores is not None and not is_llm:
+            if scores is not None and not is_llm_scorer(reranker):
                 raise SynthnegError("--scores is the LLM reranker's score store; a CrossEncoder runs uncached")
             scorer = load_scorer(reranker, show_progress=True, cache=scores if scores is not None else True)
         reports = inspect_triples(

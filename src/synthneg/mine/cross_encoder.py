@@ -79,13 +79,18 @@ class CrossEncoderScorer:
         return scores
 
 
+def is_llm_scorer(spec: str) -> bool:
+    """Whether a scorer spec names the LLM reranker (``llm``, ``llm:<name>``, a ``.gguf`` path)."""
+    return spec == "llm" or spec.startswith("llm:") or spec.endswith(".gguf")
+
+
 def load_scorer(spec: str, *, show_progress: bool = False, cache: bool | Path = True) -> PairScorer:
     """``llm`` / ``llm:<embedded name or .gguf path>`` for the LLM reranker, else a CrossEncoder name/path.
 
     ``cache`` is the LLM reranker's score store (True: the user cache; a path: SQLite or ``.jsonl``);
     a CrossEncoder is fast enough to run uncached.
     """
-    if spec == "llm" or spec.startswith("llm:") or spec.endswith(".gguf"):
+    if is_llm_scorer(spec):
         from synthneg.mine.llm_reranker import LLMReranker
 
         name = spec.split(":", 1)[1] if spec.startswith("llm:") else ("qwen2.5-coder-0.5b" if spec == "llm" else spec)

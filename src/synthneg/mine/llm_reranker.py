@@ -79,7 +79,7 @@ class JsonlScoreCache:
                         self._scores[str(row["key"])] = float(row["score"])
                     except (ValueError, KeyError, TypeError):
                         logger.warning("%s: skipping an unreadable line (an interrupted write?)", path)
-            if path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            if _last_byte(path) not in (b"", b"\n"):
                 with path.open("a", encoding="utf-8") as fh:
                     fh.write("\n")  # close the torn line so that new records start on their own line
 
@@ -98,6 +98,14 @@ class JsonlScoreCache:
 
     def close(self) -> None:
         pass
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        if fh.seek(0, os.SEEK_END) == 0:
+            return b""
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1)
 
 
 def _gguf_identity(model: str, path: Path) -> str:
