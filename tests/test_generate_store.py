@@ -161,3 +161,23 @@ def test_engine_retries_with_new_seeds_reuses_store_and_forces(tmp_path):
             force=True,
         )
     assert ledger3.cached_calls == 0 and ledger3.calls == 6  # task 2 now passes at once
+
+
+def test_query_stage_rejects_a_copied_title_and_retries(tmp_path):
+    """The query stage hands each passage's title to the validator: an echoed title is recorded and retried."""
+    from synthneg.data.beir import Document
+    from synthneg.generate import generate_queries
+
+    title = "Phase diagram of Gaussian-core nematics"
+    doc = Document("p1", title, "We map the phase diagram of a model of soft, elongated particles by simulation.")
+    attempts: list[int] = []
+
+    def answer(req):
+        attempts.append(req.sampling.seed)
+        return _res(title if len(attempts) == 1 else "Which phases do soft elongated particles form?")
+
+    res = generate_queries([doc], Scripted(answer), tmp_path, max_attempts=3, show_progress=False)
+    rows = [json.loads(x) for x in res.output.read_text().splitlines()]
+    rejects = [json.loads(x) for x in res.rejects.read_text().splitlines()]
+    assert [r["query"] for r in rows] == ["Which phases do soft elongated particles form?"]
+    assert [r["reason"] for r in rejects] == ["copies_title"] and len(attempts) == 2

@@ -8,6 +8,7 @@ from synthneg.llm.parse import (
     NegativeRules,
     clean,
     copies_a_sentence,
+    copies_title,
     looks_like_code,
     validate_negative,
     validate_query,
@@ -28,6 +29,11 @@ PASSAGE = (
             "how does edge roughness affect graphene heat transport?",
         ),
         ("Query: edge roughness graphene conductivity", "edge roughness graphene conductivity"),
+        # two label words in a row, as the 0.5B wrote in the arXiv run
+        ("Passage question: What is the primary difference?", "What is the primary difference?"),
+        ("**Search query 2:** graphene heat flow", "graphene heat flow"),
+        # a word that only starts like a label stays
+        ("Question answering: how do readers rank?", "Question answering: how do readers rank?"),
         ("**Search query:** graphene ribbons heat", "graphene ribbons heat"),
         ("Here is the query:\n\n1. graphene ribbon heat flow", "graphene ribbon heat flow"),
         ("```\ngraphene heat\n```", "graphene heat"),
@@ -71,6 +77,34 @@ def test_validate_query_accepts_and_rejects():
     assert validate_query(copied, PASSAGE).reason == "copies_passage"
     assert copies_a_sentence("we show that edge roughness reduces conductivity by up to 60 percent", PASSAGE)
     assert validate_query("graphene ribbons heat transport", PASSAGE, truncated=True).reason == "truncated"
+
+
+TITLE = "Thermal conductivity of rough graphene nanoribbons"
+
+
+@pytest.mark.parametrize(
+    ("query", "copied"),
+    [
+        ("Thermal conductivity of rough graphene nanoribbons", True),
+        ("Passage on thermal conductivity of graphene nanoribbons", True),  # filler + most of the title
+        ("conductivity of rough graphene", True),  # 3 of its 5 content words
+        ("What is the thermal conductivity of rough graphene nanoribbons?", False),  # a question about it
+        ("graphene", False),  # covers too little of the title
+        ("how does edge roughness change heat flow in graphene ribbons?", False),
+    ],
+)
+def test_copied_title_is_detected(query, copied):
+    assert copies_title(query, TITLE) is copied
+
+
+def test_latex_markup_does_not_hide_a_copied_title():
+    assert copies_title("Relaxation time in MgB$_2$ superconductor", "Relaxation time in the MgB2 superconductor")
+
+
+def test_validate_query_rejects_a_copied_title_only_when_the_title_is_known():
+    assert validate_query(TITLE, PASSAGE, title=TITLE).reason == "copies_title"
+    assert validate_query(TITLE, PASSAGE).ok
+    assert validate_query("What limits heat flow in rough graphene nanoribbons?", PASSAGE, title=TITLE).ok
 
 
 def test_validate_negative():

@@ -61,8 +61,8 @@ def generate_queries(
             style = styles[j % len(styles)]
             qid = f"{doc.id}-q{j}"
 
-            def check(res: GenerationResult, text: str = text) -> Verdict:
-                return validate_query(res.text, text, rules, truncated=res.finish_reason == "length")
+            def check(res: GenerationResult, text: str = text, title: str = doc.title) -> Verdict:
+                return validate_query(res.text, text, rules, truncated=res.finish_reason == "length", title=title)
 
             values = {"passage": text, "title": doc.title, "style": style, "style_instruction": QUERY_STYLES[style]}
             tasks.append(Task(qid, tpl.render(**{f: values.get(f, "") for f in tpl.fields}), check))

@@ -1,8 +1,8 @@
 """Clean and validate what the LLM wrote: strip labels, quotes and markdown; reject what breaks the rules.
 
 Each check returns a :class:`Verdict`: the cleaned text when accepted, else a short ``reason``
-(``empty``, ``too_short``, ``too_long``, ``code``, ``copies_passage``, ``near_duplicate_positive``,
-``copies_query``, ``truncated``) and a human-readable ``detail``. Nothing is dropped silently: the
+(``empty``, ``too_short``, ``too_long``, ``code``, ``copies_passage``, ``copies_title``,
+``near_duplicate_positive``, ``copies_query``, ``truncated``) and a human-readable ``detail``. Nothing is dropped silently: the
 engine keeps every rejected raw text with its reason.
 """
 
@@ -11,9 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+_LABEL_WORD = (
+    r"(?:query|question|claim|keywords?|answer|output|passage|hard\s+negative(?:\s+passage)?|negative(?:\s+passage)?"
+    r"|abstract|title|text)"
+)
+# One label or two in a row ("Query:", "Passage question:", "Search query 2 -"), before a colon or dash.
 _LABEL = re.compile(
-    r"^\s*(?:\*\*|__)?(?:search\s+)?(?:query|question|claim|keywords?|answer|output|passage|hard\s+negative"
-    r"(?:\s+passage)?|negative(?:\s+passage)?|abstract|title|text)\s*(?:\d+\s*)?(?:\*\*|__)?\s*[:\-–]\s*(?:\*\*|__)?",
+    rf"^\s*(?:\*\*|__)?(?:(?:search|generated|example)\s+)?(?:{_LABEL_WORD}\s+)?{_LABEL_WORD}\s*(?:\d+\s*)?"
+    r"(?:\*\*|__)?\s*[:\-–]\s*(?:\*\*|__)?",
     re.IGNORECASE,
 )
 _BARE_LABEL = re.compile(
@@ -113,6 +118,26 @@ def copies_a_sentence(query: str, passage: str, threshold: float = 0.8) -> bool:
     return False
 
 
+_MARKUP = re.compile(r"[$_{}^\\]")
+# Words a copied title is often wrapped in ("Passage on <title>", "The paper <title>"): not evidence of a query.
+_TITLE_FILLER = frozenset({"a", "an", "the", "on", "of", "passage", "paper", "article", "abstract", "title", "about"})
+
+
+def copies_title(query: str, title: str, *, min_cover: float = 0.6) -> bool:
+    """True when the query is the passage's title (or most of it) verbatim rather than a query about it.
+
+    It copies the title when every one of its words (fillers such as "passage on" aside) is a title
+    word and it covers at least ``min_cover`` of the title's words. A question built on the title
+    ("What is the phase diagram of Gaussian-core nematics?") is kept; "Intersection Bodies and
+    Generalized Cosine Transforms" is the title itself. LaTeX markup is ignored (``MgB$_2$`` = ``MgB2``).
+    """
+    t = set(words(_MARKUP.sub("", title)))
+    q = [w for w in words(_MARKUP.sub("", query)) if w not in _TITLE_FILLER]
+    if not t or not q or any(w not in t for w in q):
+        return False
+    return len(t & set(q)) / len(t - _TITLE_FILLER or t) >= min_cover
+
+
 def near_duplicate(a: str, b: str, threshold: float = 0.5) -> float | None:
     """Word-trigram Jaccard of two texts when it reaches ``threshold`` (a copy), else None."""
     score = jaccard(shingles(words(a)), shingles(words(b)))
@@ -153,8 +178,10 @@ class NegativeRules:
     max_repeated_sentences: float = 0.25
 
 
-def validate_query(raw: str, passage: str, rules: QueryRules = QueryRules(), *, truncated: bool = False) -> Verdict:
-    """Clean a generated query and check it against ``rules`` and the passage it came from."""
+def validate_query(
+    raw: str, passage: str, rules: QueryRules = QueryRules(), *, truncated: bool = False, title: str = ""
+) -> Verdict:
+    """Clean a generated query and check it against ``rules`` and the passage (and ``title``) it came from."""
     text = clean(raw, single_line=True)
     if not text:
         return reject("empty", "no text after cleaning")
@@ -169,6 +196,8 @@ def validate_query(raw: str, passage: str, rules: QueryRules = QueryRules(), *, 
         return reject("truncated", "hit max_tokens before the query ended", text)
     if copies_a_sentence(text, passage):
         return reject("copies_passage", "the query copies a sentence of the passage", text)
+    if title and copies_title(text, title):
+        return reject("copies_title", "the query is the passage's title, not a query about it", text)
     return Verdict(True, text)
 
 
