@@ -1,0 +1,40 @@
+"""scripts/readme_table.py: the README's headline table is built from a run's results.json."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location(
+    "readme_table", Path(__file__).parents[1] / "scripts" / "readme_table.py"
+)
+assert _spec is not None and _spec.loader is not None
+readme_table = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(readme_table)
+
+
+def _entry(mean: float, sd: float = 0.0, seeds: int = 1) -> dict:
+    return {"nDCG@10": {"mean": mean, "sd": sd}, "seeds": seeds}
+
+
+def test_rows_cells_pending_and_ceiling_share() -> None:
+    results = {
+        "arms": {
+            "zero-shot": {"scifact": _entry(0.6451)},
+            "labeled": {"scifact": _entry(0.6669, 0.001, 3)},
+            "bm25": {"scifact": _entry(0.6510, 0.0019, 3)},
+            "llm-query": {"scifact": _entry(0.6217, 0.0010, 3)},
+        },
+        "pending": ["ce on scifact: 0/1 seeds"],
+        "significance": {"llm-query": {"scifact": {"bm25": {"diff": -0.0293, "p_holm": 0.001}}}},
+        "share_of_labeled_gain": {"llm-query": {"scifact": -1.07}, "bm25": {"scifact": 0.27}},
+    }
+    rows = readme_table.table(results).splitlines()
+    assert rows[0].startswith("| arm | seeds | SciFact nDCG@10 | vs BM25 (Holm p) | share of labeled gain |")
+    by_arm = {r.split(" | ")[0].lstrip("| "): r for r in rows[2:]}
+    assert "0.6217 ± 0.0010 | -0.0293 (0.001) | -107%" in by_arm[readme_table.NAMES["llm-query"]]
+    assert "| 0.6451 | - | - |" in by_arm[readme_table.NAMES["zero-shot"]]  # one run: no sd, no test, no share
+    assert "| 0 | pending |" in by_arm[readme_table.NAMES["ce"]]  # pending arms are listed, not hidden
+    assert [r.split(" | ")[0].lstrip("| ") for r in rows[2:]] == [
+        readme_table.NAMES[a] for a in ("zero-shot", "labeled", "bm25", "llm-query", "ce")
+    ]
