@@ -28,6 +28,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-5)
     ap.add_argument("--warmup-ratio", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="training (autocast)")
+    ap.add_argument("--eval-precision", choices=["fp32", "bf16"], default="fp32")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -45,12 +47,13 @@ def main() -> None:
         batch_size=args.batch_size,
         warmup_ratio=args.warmup_ratio,
         seed=args.seed,
+        precision=args.precision,
     )
     t0 = time.perf_counter()
     result = train(rows, model="minilm", out=args.out, config=config)
     train_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    ev = evaluate(str(result.path), folder, split="test", cache=False)
+    ev = evaluate(str(result.path), folder, split="test", cache=False, precision=args.eval_precision)
     eval_s = time.perf_counter() - t1
     report = {
         "pairs": len(rows),
@@ -59,6 +62,7 @@ def main() -> None:
         "train_loss": result.summary["train_loss"],
         "train_s": round(train_s, 1),
         "eval_s": round(eval_s, 1),
+        "precision": {"train": args.precision, "eval": args.eval_precision},
         "test_metrics": ev.metrics,
     }
     (args.out / "calibration.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -224,6 +224,7 @@ def test_arm_seeds_cut_and_bf16_evaluation_are_stated(tmp_path: Path) -> None:
     bf16 = load_config(cfg_path)
     fp32 = bf16.model_copy(update={"eval": bf16.eval.model_copy(update={"precision": "fp32"})})
     assert summarize(out, bf16)["arms"] and not summarize(out, fp32)["arms"]
+    assert "mixed precision" not in report  # training stayed fp32
     bad = _setup(tmp_path, ["zero-shot", "bm25"], [0, 1], "arm_seeds:\n  ce: 1\n")
     with pytest.raises(DataError, match=r"line \d+.*'ce' is not one of the arms"):
         load_config(bad)
@@ -245,3 +246,15 @@ def test_subset_and_arm_seeds_errors(tmp_path: Path) -> None:
         run_experiment(cfg, show_progress=False, only_seeds=[7])
     with pytest.raises(DataError, match="zero-shot is not trained"):
         load_config(_setup(tmp_path, ["zero-shot", "bm25"], [0, 1], "arm_seeds:\n  zero-shot: 1\n"))
+
+
+def test_train_precision_keys_fp32_unchanged_bf16_apart() -> None:
+    """train.precision: fp32 keys are those of configs written before the field existed; bf16 gets its own."""
+    from synthneg.experiment.config import TrainSettings
+
+    fp32 = TrainSettings()
+    assert "precision" not in fp32.key_fields() and fp32.key_fields() == TrainSettings(epochs=1.0).key_fields()
+    bf16 = TrainSettings(precision="bf16")
+    assert bf16.key_fields() == {**fp32.key_fields(), "precision": "bf16"}
+    with pytest.raises(ValueError, match="precision"):
+        TrainSettings(precision="fp16")  # autocast fp16 is a GPU feature; not offered on the CPU runner

@@ -229,7 +229,9 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         f"- Passages: {src}, limit {p.limit or '-'}, sample {p.sample or '-'}; LLM `{config.llm.model}` "
         f"({config.llm.backend}); base model `{config.base_model}`.",
         f"- Training: {config.train.epochs} epoch(s), batch {config.train.batch_size}, lr {config.train.learning_rate}, "
-        f"max_seq_length {config.train.max_seq_length}, MultipleNegativesRankingLoss, NO_DUPLICATES; seeds {config.seeds}.",
+        f"max_seq_length {config.train.max_seq_length}, MultipleNegativesRankingLoss, NO_DUPLICATES"
+        + (f", {config.train.precision} mixed precision" if config.train.precision != "fp32" else "")
+        + f"; seeds {config.seeds}.",
         f"- Evaluation: {', '.join(_labels(config))} ({config.eval.split}"
         + (f", encoder in {config.eval.precision}" if config.eval.precision != "fp32" else "")
         + (f", corpus sampled to {config.eval.corpus_sample} documents" if config.eval.corpus_sample else "")

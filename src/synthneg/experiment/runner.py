@@ -258,7 +258,7 @@ class ExperimentRunner:
 
         cfg = self.config
         base = model_identity(resolve_bi_encoder(cfg.base_model))
-        return cfg.digest(base, cfg.train.model_dump(), file_digest(data), seed, arm)
+        return cfg.digest(base, cfg.train.key_fields(), file_digest(data), seed, arm)
 
     def train(self, arm: str, data: Path, seed: int, key: str) -> Path:
         """Fine-tune the base model on an arm's data with one seed (resumes from its checkpoints)."""
@@ -281,6 +281,7 @@ class ExperimentRunner:
             query_prefix=t.query_prefix,
             passage_prefix=t.passage_prefix,
             use_negatives=arm != "in-batch",
+            precision=t.precision,
         )
         with self.log.timed(f"train:{arm}:seed{seed}", key) as info:
             res = train(data, model=cfg.base_model, out=out, config=tc, resume=True)
