@@ -2,8 +2,8 @@
 
 Each check returns a :class:`Verdict`: the cleaned text when accepted, else a short ``reason``
 (``empty``, ``too_short``, ``too_long``, ``code``, ``copies_passage``, ``copies_title``,
-``near_duplicate_positive``, ``copies_query``, ``truncated``) and a human-readable ``detail``. Nothing is dropped silently: the
-engine keeps every rejected raw text with its reason.
+``near_duplicate_positive``, ``copies_query``, ``truncated``) and a human-readable ``detail``.
+Nothing is dropped silently: the engine keeps every rejected raw text with its reason.
 """
 
 from __future__ import annotations
