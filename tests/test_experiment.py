@@ -258,3 +258,43 @@ def test_train_precision_keys_fp32_unchanged_bf16_apart() -> None:
     assert bf16.key_fields() == {**fp32.key_fields(), "precision": "bf16"}
     with pytest.raises(ValueError, match="precision"):
         TrainSettings(precision="fp16")  # autocast fp16 is a GPU feature; not offered on the CPU runner
+
+
+def test_status_lists_every_stage_and_runs_nothing(tmp_path: Path) -> None:
+    """--status: done and pending stages after a partial run, an estimate from its medians, no side effects."""
+    from typer.testing import CliRunner
+
+    from synthneg.cli import app
+    from synthneg.experiment.runner import ExperimentRunner
+    from synthneg.experiment.status import run_status
+
+    cfg_path = _setup(tmp_path, ["zero-shot", "bm25", "in-batch", "random"], [0, 1])
+    cfg = load_config(cfg_path)
+    out = run_experiment(cfg, show_progress=False, only_arms=["bm25"], only_seeds=[0])
+    before = sorted((p.relative_to(out), p.stat().st_mtime_ns) for p in out.rglob("*"))
+    st = run_status(ExperimentRunner(cfg, show_progress=False))
+    states = {s.stage: s for s in st.stages}
+    assert [s for s, v in states.items() if v.done] == ["queries", "negatives:bm25", "train+eval:bm25/seed0"]
+    assert list(states) == [
+        "eval:zero-shot",
+        "queries",
+        "negatives:bm25",
+        "train+eval:bm25/seed0",
+        "train+eval:bm25/seed1",
+        "train+eval:in-batch/seed0",
+        "train+eval:in-batch/seed1",
+        "negatives:random",
+        "train+eval:random/seed0",
+        "train+eval:random/seed1",
+    ]
+    assert states["train+eval:random/seed0"].detail == "after its data"
+    assert (st.pending_train, st.pending_eval) == (5, 5)
+    log = json.loads((out / "stages.json").read_text())
+    one = log["train:bm25:seed0"]["wall_s"] + log["eval:bm25/seed0:tinyeval"]["wall_s"]
+    assert st.estimate_s == pytest.approx(5 * one)
+    result = CliRunner().invoke(app, ["experiment", str(cfg_path), "--status"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "tiny: 3 of 10 stages done" in result.output and "Pending: 5 fine-tune(s)" in result.output
+    assert sorted((p.relative_to(out), p.stat().st_mtime_ns) for p in out.rglob("*")) == before  # ran nothing
+    bad = CliRunner().invoke(app, ["experiment", str(cfg_path), "--status", "--arm", "bm25"])
+    assert bad.exit_code != 0 and "--status shows the whole run" in str(bad.exception or bad.output)

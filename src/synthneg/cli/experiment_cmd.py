@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+
+if TYPE_CHECKING:
+    from synthneg.experiment.config import ExperimentConfig
 
 
 def register(app: typer.Typer) -> None:
@@ -19,6 +23,9 @@ def register(app: typer.Typer) -> None:
             [], "--arm", help="Run only this arm of the config now (repeatable); the report lists the rest as pending."
         ),
         seed: list[int] = typer.Option([], "--seed", help="Run only this seed of the config now (repeatable)."),
+        status: bool = typer.Option(
+            False, "--status", help="Show every stage, done or pending, and run nothing (no model is loaded)."
+        ),
     ) -> None:
         """Generate queries and negatives per arm, fine-tune per seed, evaluate on BEIR, write the report.
 
@@ -28,6 +35,11 @@ def register(app: typer.Typer) -> None:
         from synthneg.experiment import load_config, run_experiment, write_report
 
         cfg = load_config(config)
+        if status:
+            if report_only or arm or seed:
+                raise SynthnegError("--status shows the whole run; it takes no --report-only, --arm or --seed")
+            _print_status(cfg)
+            return
         if report_only:
             if arm or seed:
                 raise SynthnegError("--report-only rebuilds the whole report; it takes no --arm or --seed")
@@ -36,3 +48,30 @@ def register(app: typer.Typer) -> None:
             path = run_experiment(cfg, show_progress=not no_progress, only_arms=arm, only_seeds=seed) / "report.md"
         Console().print(Markdown(path.read_text(encoding="utf-8").split("## Diagnostics")[0]))
         Console(stderr=True).print(f"report: {path}")
+
+
+def _print_status(cfg: ExperimentConfig) -> None:
+    from rich.table import Table
+
+    from synthneg.experiment.runner import ExperimentRunner
+    from synthneg.experiment.status import run_status
+
+    st = run_status(ExperimentRunner(cfg, show_progress=False))
+    table = Table(title=f"{cfg.name}: {st.done} of {len(st.stages)} stages done")
+    table.add_column("stage", no_wrap=True)
+    table.add_column("state")
+    table.add_column("detail")
+    for s in st.stages:
+        table.add_row(s.stage, "[green]done[/]" if s.done else "[yellow]pending[/]", s.detail)
+    console = Console()
+    console.print(table)
+    if st.pending_eval:
+        eta = (
+            f"about {st.estimate_s / 60:.0f} min (medians of this run's finished stages)"
+            if st.estimate_s is not None
+            else "no estimate yet (no finished stage of this kind in this run)"
+        )
+        console.print(
+            f"Pending: {st.pending_train} fine-tune(s) and {st.pending_eval} evaluation(s) over "
+            f"{len(cfg.eval.datasets)} dataset(s): {eta}; data stages are not estimated."
+        )

@@ -131,7 +131,7 @@ class ExperimentRunner:
             records = read_query_records(cfg.queries.path)
             write_jsonl((asdict(r) for r in records), path)  # the shared copy every arm reads
             return records
-        key = cfg.digest(self.passages.fingerprint, cfg.llm.model_dump(), cfg.queries.model_dump())
+        key = self.queries_key()
         if is_done(self.out / "markers" / "queries.json", key) and path.is_file():
             return read_query_records(path)
         with self.log.timed("queries", key) as info:
@@ -148,13 +148,14 @@ class ExperimentRunner:
         write_json(self.out / "markers" / "queries.json", {"key": key})
         return read_query_records(res.output)
 
-    def negatives(self, arm: str, records: list[QueryRecord]) -> Path:
-        """The training file of an arm: triples (JSONL) or, for ``in-batch``, the query records."""
+    def queries_key(self) -> str:
+        """What the queries depend on: the passages' content, the LLM and the query settings."""
         cfg = self.config
-        if arm == "in-batch":
-            return self.out / "generation" / "queries.jsonl"
-        target = self.out / "triples" / f"{arm}.jsonl"
-        marker = self.out / "markers" / f"negatives-{arm}.json"
+        return cfg.digest(self.passages.fingerprint, cfg.llm.model_dump(), cfg.queries.model_dump())
+
+    def negatives_key(self, arm: str) -> str | None:
+        """What an arm's triples depend on; None while the query file they are made for does not exist."""
+        cfg = self.config
         if arm == "labeled":
             spec: dict[str, Any] = {
                 "arm": arm,
@@ -162,13 +163,25 @@ class ExperimentRunner:
                 "split": cfg.labeled_split,
             }
         else:
-            qdigest = file_digest(self.out / "generation" / "queries.jsonl")
-            spec = {"arm": arm, "queries": qdigest, "passages": self.passages.fingerprint}
+            queries = self.out / "generation" / "queries.jsonl"
+            if not queries.is_file():
+                return None
+            spec = {"arm": arm, "queries": file_digest(queries), "passages": self.passages.fingerprint}
         if arm in LLM_ARMS:
             spec["llm"] = cfg.llm.model_dump()
         if arm == "ce":
             spec["mining"] = cfg.mining.model_dump()
-        key = cfg.digest(spec)
+        return cfg.digest(spec)
+
+    def negatives(self, arm: str, records: list[QueryRecord]) -> Path:
+        """The training file of an arm: triples (JSONL) or, for ``in-batch``, the query records."""
+        if arm == "in-batch":
+            return self.out / "generation" / "queries.jsonl"
+        target = self.out / "triples" / f"{arm}.jsonl"
+        marker = self.out / "markers" / f"negatives-{arm}.json"
+        key = self.negatives_key(arm)
+        if key is None:
+            raise SynthnegError(f"{arm}: no query file yet; the queries stage runs before any arm's negatives")
         if is_done(marker, key) and target.is_file():
             return target
         with self.log.timed(f"negatives:{arm}", key, reads_corpus=arm in ("bm25", "ce", "random")) as info:

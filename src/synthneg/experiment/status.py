@@ -1,0 +1,126 @@
+"""What a rerun of an experiment would do: every stage, done or pending, without running anything.
+
+``synthneg experiment CONFIG --status`` reads the run's markers, call stores and ``stages.json``. It
+loads no model and calls no LLM. Pending LLM stages show how many calls (or reranker scores) their
+store already holds, so that an interrupted run's progress is visible. Pending fine-tunes and
+evaluations get an estimate from the medians of the stages that this run has already finished on
+this machine. Data stages get no estimate, because their cost depends on the LLM's rejections.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthneg.experiment.config import dataset_label
+from synthneg.experiment.runner import LLM_ARMS, TRAINED_ARMS, ExperimentRunner
+from synthneg.experiment.stages import is_done
+
+
+@dataclass(frozen=True)
+class StageState:
+    """One stage of a run: its name (as in ``stages.json``), whether it is done, and a short detail."""
+
+    stage: str
+    done: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    stages: list[StageState]
+    pending_train: int
+    pending_eval: int
+    estimate_s: float | None  # pending fine-tunes + evaluations, from this run's medians; None if unmeasured
+
+    @property
+    def done(self) -> int:
+        return sum(s.done for s in self.stages)
+
+
+def _lines(path: Path) -> int:
+    if not path.is_file():
+        return 0
+    with path.open("rb") as fh:
+        return sum(1 for _ in fh)
+
+
+def _store_detail(path: Path, what: str) -> str:
+    n = _lines(path)
+    return f"{n:,} {what} stored, reused on resume" if n else "not started"
+
+
+def run_status(runner: ExperimentRunner) -> RunStatus:
+    """Every stage of ``runner``'s config with its state; see the module docstring."""
+    from synthneg.models import model_identity, resolve_bi_encoder
+
+    cfg, out = runner.config, runner.out
+    gen = out / "generation"
+    states: list[StageState] = []
+    base = model_identity(resolve_bi_encoder(cfg.base_model))
+    if "zero-shot" in cfg.arms:
+        states.append(StageState("eval:zero-shot", runner.evaluated("zero-shot", base)))
+    trained = [a for a in cfg.arms if a in TRAINED_ARMS]
+    if any(a != "labeled" for a in trained):
+        if cfg.queries.path is not None:
+            states.append(StageState("queries", (gen / "queries.jsonl").is_file(), f"read from {cfg.queries.path}"))
+        else:
+            done = is_done(out / "markers" / "queries.json", runner.queries_key()) and (gen / "queries.jsonl").is_file()
+            states.append(
+                StageState("queries", done, "" if done else _store_detail(gen / "queries.calls.jsonl", "calls"))
+            )
+    pending_train = pending_eval = 0
+    for arm in trained:
+        if arm == "in-batch":
+            data: Path | None = gen / "queries.jsonl"
+            data = data if data.is_file() else None
+        else:
+            key = runner.negatives_key(arm)
+            target = out / "triples" / f"{arm}.jsonl"
+            done = key is not None and is_done(out / "markers" / f"negatives-{arm}.json", key) and target.is_file()
+            detail = ""
+            if not done:
+                if arm in LLM_ARMS:
+                    detail = _store_detail(gen / f"negatives-{arm}.calls.jsonl", "LLM calls")
+                elif arm == "ce":
+                    detail = _store_detail(gen / "negatives-ce.scores.jsonl", "reranker scores")
+                elif key is None:
+                    detail = "after the queries"
+            states.append(StageState(f"negatives:{arm}", done, detail))
+            data = target if done else None
+        for seed in cfg.seeds_of(arm):
+            label = f"{arm}/seed{seed}"
+            tkey = runner.train_key(arm, data, seed) if data is not None else None
+            if tkey is not None and runner.evaluated(label, tkey):
+                states.append(StageState(f"train+eval:{label}", True))
+                continue
+            marker = out / "models" / arm / f"seed{seed}" / "synthneg_done.json"
+            trained_now = tkey is not None and is_done(marker, tkey)
+            pending_train += not trained_now
+            pending_eval += 1
+            states.append(
+                StageState(
+                    f"train+eval:{label}",
+                    False,
+                    "trained, evaluation pending" if trained_now else ("" if data is not None else "after its data"),
+                )
+            )
+    return RunStatus(states, pending_train, pending_eval, _estimate(runner, pending_train, pending_eval))
+
+
+def _estimate(runner: ExperimentRunner, n_train: int, n_eval: int) -> float | None:
+    """Pending fine-tunes x the median fine-tune + pending evaluations x the median evaluation (all datasets)."""
+    if not n_train and not n_eval:
+        return 0.0
+    log = runner.log.data
+    trains = [v["wall_s"] for k, v in log.items() if k.startswith("train:")]
+    per_ds = []
+    for name in runner.config.eval.datasets:
+        walls = [v["wall_s"] for k, v in log.items() if k.startswith("eval:") and k.endswith(f":{dataset_label(name)}")]
+        if not walls:
+            return None
+        per_ds.append(statistics.median(walls))
+    if n_train and not trains:
+        return None
+    return n_train * (statistics.median(trains) if trains else 0.0) + n_eval * sum(per_ds)
