@@ -298,3 +298,24 @@ def test_status_lists_every_stage_and_runs_nothing(tmp_path: Path) -> None:
     assert sorted((p.relative_to(out), p.stat().st_mtime_ns) for p in out.rglob("*")) == before  # ran nothing
     bad = CliRunner().invoke(app, ["experiment", str(cfg_path), "--status", "--arm", "bm25"])
     assert bad.exit_code != 0 and "--status shows the whole run" in str(bad.exception or bad.output)
+
+
+def test_labeled_per_query_is_a_seeded_choice_keyed_apart() -> None:
+    """labeled_per_query caps the ceiling's positives per query (NFCorpus: 110,575 pairs for 2,590 queries)."""
+    from synthneg.data.triples import QueryRecord
+    from synthneg.experiment.config import ExperimentConfig
+    from synthneg.experiment.runner import ExperimentRunner, _per_query
+
+    recs = [QueryRecord("q1", "a", f"d{i}", f"text {i}") for i in range(5)] + [QueryRecord("q2", "b", "d9", "t")]
+    one = _per_query(recs, 1, seed=0)
+    assert [r.query_id for r in one] == ["q1", "q2"] and one == _per_query(recs, 1, seed=0)
+    assert len({_per_query(recs, 1, seed=s)[0].positive_id for s in range(20)}) > 1  # the seed decides
+    two = _per_query(recs, 2, seed=0)
+    assert [r.query_id for r in two] == ["q1", "q1", "q2"]
+    assert [r.positive_id for r in two] == sorted((r.positive_id for r in two), key=lambda d: int(d[1:]))  # order kept
+
+    base = {"passages": {"beir": "scifact", "sample": 5}, "arms": ["zero-shot", "labeled"]}
+    key = ExperimentRunner(ExperimentConfig(**base)).negatives_key("labeled")
+    capped = ExperimentConfig(**base, labeled_per_query=1)
+    assert ExperimentRunner(capped).negatives_key("labeled") != key
+    assert ExperimentRunner(ExperimentConfig(**base, labeled_per_query=None)).negatives_key("labeled") == key

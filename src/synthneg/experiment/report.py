@@ -237,6 +237,17 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         + (f", corpus sampled to {config.eval.corpus_sample} documents" if config.eval.corpus_sample else "")
         + "); mean ± sd over seeds.",
     ]
+    if "labeled" in config.arms:
+        source = config.labeled_dataset or config.passages.beir
+        per_query = (
+            f", at most {config.labeled_per_query} positive(s) per query (a seeded choice)"
+            if config.labeled_per_query
+            else ", every judged pair"
+        )
+        lines.append(
+            f"- Labeled ceiling: `{source}` {config.labeled_split} queries and qrels{per_query}, "
+            "BM25 negatives from its corpus, the same trainer and settings."
+        )
     if config.arm_seeds:
         cuts = ", ".join(f"{arm} {len(config.seeds_of(arm))} of {len(config.seeds)}" for arm in config.arm_seeds)
         lines.append(f"- **Budget cut** (`arm_seeds`): seeds trained per arm: {cuts}; every other arm has all.")

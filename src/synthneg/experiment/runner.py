@@ -161,6 +161,7 @@ class ExperimentRunner:
                 "arm": arm,
                 "dataset": cfg.labeled_dataset or cfg.passages.beir,
                 "split": cfg.labeled_split,
+                **({"per_query": cfg.labeled_per_query} if cfg.labeled_per_query else {}),
             }
         else:
             queries = self.out / "generation" / "queries.jsonl"
@@ -249,6 +250,8 @@ class ExperimentRunner:
         records = records_from_beir(ds.corpus, ds.queries, ds.qrels)
         if not records:
             raise DataError(f"no labeled pairs in split {cfg.labeled_split!r}", path=ds.path)
+        if cfg.labeled_per_query:
+            records = _per_query(records, cfg.labeled_per_query, seed=0)
         triples = mine_bm25(records, ds.corpus, show_progress=self.show_progress)
         return [
             Triple(
@@ -428,6 +431,16 @@ class ExperimentRunner:
 
             write_report(self.out, cfg)
         return self.out
+
+
+def _per_query(records: list[QueryRecord], n: int, *, seed: int) -> list[QueryRecord]:
+    """At most ``n`` records per query: a seeded choice among its positives, the input order kept."""
+    by_query: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        by_query.setdefault(r.query_id, []).append(i)
+    rng = random.Random(seed)
+    keep = {i for qid in sorted(by_query) for i in rng.sample(by_query[qid], min(n, len(by_query[qid])))}
+    return [r for i, r in enumerate(records) if i in keep]
 
 
 def _subset(what: str, chosen: Sequence[Any] | None, configured: Sequence[Any]) -> list[Any]:
