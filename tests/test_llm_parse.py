@@ -6,6 +6,7 @@ import pytest
 
 from synthneg.llm.parse import (
     NegativeRules,
+    QueryRules,
     clean,
     copies_a_sentence,
     copies_title,
@@ -105,6 +106,19 @@ def test_validate_query_rejects_a_copied_title_only_when_the_title_is_known():
     assert validate_query(TITLE, PASSAGE, title=TITLE).reason == "copies_title"
     assert validate_query(TITLE, PASSAGE).ok
     assert validate_query("What limits heat flow in rough graphene nanoribbons?", PASSAGE, title=TITLE).ok
+
+
+def test_rules_revision_1_keeps_the_rules_of_the_arxiv_run():
+    """Revision 1 (the committed arXiv-500 run) strips one label only and has no title rule; 2 does both."""
+    raw = "Passage question: What limits heat flow in rough graphene nanoribbons?"
+    v1, v2 = QueryRules(revision=1), QueryRules()
+    assert validate_query(raw, PASSAGE, v1).text == raw
+    assert validate_query(raw, PASSAGE, v2).text == raw.split(": ", 1)[1]
+    assert validate_query("Query: What limits heat flow?", PASSAGE, v1).text == "What limits heat flow?"
+    assert validate_query(TITLE, PASSAGE, v1, title=TITLE).ok
+    assert validate_query(TITLE, PASSAGE, v2, title=TITLE).reason == "copies_title"
+    neg = "Hard negative passage: " + " ".join(["Boron nitride sheets conduct heat in a different way."] * 1)
+    assert clean(neg, single_line=False, revision=1) == clean(neg, single_line=False)
 
 
 def test_validate_negative():

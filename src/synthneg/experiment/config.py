@@ -135,6 +135,12 @@ class ExperimentConfig(_Strict):
         description="a budget cut: train this arm on only the first n of `seeds`; the report states it",
     )
     significance_resamples: int = Field(default=10_000, ge=100)
+    rules_revision: Literal[1, 2] = Field(
+        default=2,
+        description="revision of the rules that clean and validate LLM output (synthneg.llm.parse): 2, the "
+        "current rules; 1, the rules of the committed arXiv-500 run, so that its stored calls replay to the same "
+        "queries and negatives",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> ExperimentConfig:
@@ -160,6 +166,10 @@ class ExperimentConfig(_Strict):
         if arm == "zero-shot":
             return []
         return self.seeds[: self.arm_seeds.get(arm, len(self.seeds))]  # type: ignore[call-overload]
+
+    def rules_key(self) -> list[int]:
+        """The rules' revision as a key part: empty for revision 1, so keys made before revisions existed hold."""
+        return [] if self.rules_revision == 1 else [self.rules_revision]
 
     def digest(self, *parts: Any) -> str:
         """A short stable hash of JSON-able parts (used to key cached stages)."""

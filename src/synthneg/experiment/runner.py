@@ -21,6 +21,7 @@ from synthneg.errors import DataError, SynthnegError
 from synthneg.experiment.config import ExperimentConfig, dataset_label
 from synthneg.experiment.stages import StageLog, file_digest, is_done, write_json
 from synthneg.llm.base import Generator
+from synthneg.llm.parse import NegativeRules, QueryRules
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class ExperimentRunner:
                 out,
                 k=cfg.queries.k,
                 styles=cfg.queries.styles,
+                rules=QueryRules(revision=cfg.rules_revision),
                 max_attempts=cfg.llm.max_attempts,
                 show_progress=self.show_progress,
             )
@@ -151,7 +153,7 @@ class ExperimentRunner:
     def queries_key(self) -> str:
         """What the queries depend on: the passages' content, the LLM and the query settings."""
         cfg = self.config
-        return cfg.digest(self.passages.fingerprint, cfg.llm.model_dump(), cfg.queries.model_dump())
+        return cfg.digest(self.passages.fingerprint, cfg.llm.model_dump(), cfg.queries.model_dump(), *cfg.rules_key())
 
     def negatives_key(self, arm: str) -> str | None:
         """What an arm's triples depend on; None while the query file they are made for does not exist."""
@@ -170,6 +172,8 @@ class ExperimentRunner:
             spec = {"arm": arm, "queries": file_digest(queries), "passages": self.passages.fingerprint}
         if arm in LLM_ARMS:
             spec["llm"] = cfg.llm.model_dump()
+            if cfg.rules_revision != 1:
+                spec["rules_revision"] = cfg.rules_revision
         if arm == "ce":
             spec["mining"] = cfg.mining.model_dump()
         return cfg.digest(spec)
@@ -202,6 +206,7 @@ class ExperimentRunner:
                 self.generator,
                 self.out / "generation",
                 mode=LLM_ARMS[arm],  # type: ignore[arg-type]
+                rules=NegativeRules(revision=cfg.rules_revision),
                 max_attempts=cfg.llm.max_attempts,
                 show_progress=self.show_progress,
             )

@@ -4,6 +4,14 @@ Each check returns a :class:`Verdict`: the cleaned text when accepted, else a sh
 (``empty``, ``too_short``, ``too_long``, ``code``, ``copies_passage``, ``copies_title``,
 ``near_duplicate_positive``, ``copies_query``, ``truncated``) and a human-readable ``detail``.
 Nothing is dropped silently: the engine keeps every rejected raw text with its reason.
+
+The rules have a **revision** (``QueryRules.revision``, ``NegativeRules.revision``), so that a run made
+under older rules replays its stored LLM calls to the same accepted texts on a fresh clone:
+
+- revision 1: one label before a colon or dash ("Query:", "Search query 2 -"); no title rule. The
+  rules of the committed arXiv-500 run.
+- revision 2 (the default): also two labels in a row ("Passage question:") and the ``copies_title``
+  rejection.
 """
 
 from __future__ import annotations
@@ -15,7 +23,14 @@ _LABEL_WORD = (
     r"(?:query|question|claim|keywords?|answer|output|passage|hard\s+negative(?:\s+passage)?|negative(?:\s+passage)?"
     r"|abstract|title|text)"
 )
-# One label or two in a row ("Query:", "Passage question:", "Search query 2 -"), before a colon or dash.
+RULES_REVISION = 2  # the current rules; see the module docstring
+# Revision 1: one label ("Query:", "Search query 2 -") before a colon or dash.
+_LABEL_V1 = re.compile(
+    r"^\s*(?:\*\*|__)?(?:search\s+)?(?:query|question|claim|keywords?|answer|output|passage|hard\s+negative"
+    r"(?:\s+passage)?|negative(?:\s+passage)?|abstract|title|text)\s*(?:\d+\s*)?(?:\*\*|__)?\s*[:\-–]\s*(?:\*\*|__)?",
+    re.IGNORECASE,
+)
+# Revision 2: one label or two in a row ("Query:", "Passage question:", "Search query 2 -").
 _LABEL = re.compile(
     rf"^\s*(?:\*\*|__)?(?:(?:search|generated|example)\s+)?(?:{_LABEL_WORD}\s+)?{_LABEL_WORD}\s*(?:\d+\s*)?"
     r"(?:\*\*|__)?\s*[:\-–]\s*(?:\*\*|__)?",
@@ -59,16 +74,18 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
-def clean(raw: str, *, single_line: bool) -> str:
+def clean(raw: str, *, single_line: bool, revision: int = RULES_REVISION) -> str:
     """Strip code fences, preambles ("Here is ..."), headings, bullets, labels ("Query:"), emphasis and quotes.
 
     ``single_line``: keep only the first non-empty line (queries); else join paragraphs with spaces.
+    ``revision``: the rules' revision (1 strips one label only; see the module docstring).
     """
+    label = _LABEL if revision >= 2 else _LABEL_V1
     lines = []
     for original in raw.replace("\r", "").split("\n"):
         if _FENCE.match(original) or _PREAMBLE.match(original):
             continue
-        line = _EMPH.sub("", _LABEL.sub("", _BULLET.sub("", _HEADING.sub("", original)))).strip()
+        line = _EMPH.sub("", label.sub("", _BULLET.sub("", _HEADING.sub("", original)))).strip()
         if line and not _BARE_LABEL.match(line):
             lines.append(line)
     if not lines:
@@ -79,7 +96,7 @@ def clean(raw: str, *, single_line: bool) -> str:
         text = text[1:-1].strip()
     if text and text[0] in _QUOTES and text.count(text[0]) == 1:
         text = text[1:].strip()
-    return _LABEL.sub("", text).strip()
+    return label.sub("", text).strip()
 
 
 _MATH = re.compile(r"\$\$?[^$]{1,200}\$\$?")
@@ -161,11 +178,12 @@ def _trim_to_sentence(text: str) -> str:
 
 @dataclass(frozen=True)
 class QueryRules:
-    """Limits for a generated query (in words and characters)."""
+    """Limits for a generated query (in words and characters) and the rules' revision (module docstring)."""
 
     min_words: int = 2
     max_words: int = 40
     max_chars: int = 300
+    revision: int = RULES_REVISION
 
 
 @dataclass(frozen=True)
@@ -176,13 +194,14 @@ class NegativeRules:
     max_words: int = 320
     max_overlap: float = 0.5
     max_repeated_sentences: float = 0.25
+    revision: int = RULES_REVISION
 
 
 def validate_query(
     raw: str, passage: str, rules: QueryRules = QueryRules(), *, truncated: bool = False, title: str = ""
 ) -> Verdict:
     """Clean a generated query and check it against ``rules`` and the passage (and ``title``) it came from."""
-    text = clean(raw, single_line=True)
+    text = clean(raw, single_line=True, revision=rules.revision)
     if not text:
         return reject("empty", "no text after cleaning")
     if looks_like_code(raw) or looks_like_code(text):
@@ -196,7 +215,7 @@ def validate_query(
         return reject("truncated", "hit max_tokens before the query ended", text)
     if copies_a_sentence(text, passage):
         return reject("copies_passage", "the query copies a sentence of the passage", text)
-    if title and copies_title(text, title):
+    if title and rules.revision >= 2 and copies_title(text, title):
         return reject("copies_title", "the query is the passage's title, not a query about it", text)
     return Verdict(True, text)
 
@@ -208,7 +227,7 @@ def validate_negative(
 
     A negative cut by ``max_tokens`` is trimmed to its last full sentence and kept if still long enough.
     """
-    text = clean(raw, single_line=False)
+    text = clean(raw, single_line=False, revision=rules.revision)
     if truncated:
         text = _trim_to_sentence(text)
     if not text:

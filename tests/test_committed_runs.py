@@ -1,0 +1,98 @@
+"""The committed experiment runs replay from their committed stores: same data, same keys, no LLM call.
+
+For each config under ``experiments/`` whose run has finished stages under ``docs/results/``, the
+tracked files of the run (call stores, reranker scores, markers, evaluations; never the generated
+JSONL, which git ignores) are copied into a temp folder, and every finished data stage is rebuilt there
+with a generator that answers no call. The queries must come out identical to the committed marker's
+key, and every finished fine-tune's key, which hashes the training data's bytes, must still find its
+committed evaluation. A change to a validation rule, a prompt, a default or a hashed field that would
+make a rerun of the published run pay for new LLM calls or retrain fails here, without loading a model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synthneg.experiment import load_config
+from synthneg.llm.base import ChatRequest
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((REPO / "experiments").glob("*.yaml"))
+
+
+class StoreOnly:
+    """A llama.cpp generator stand-in whose every call must already be in the run's call store."""
+
+    def __init__(self, model: str, parallel: int) -> None:
+        from synthneg.llm.llamacpp import gguf_identity
+
+        self.model, self.parallel = model, parallel
+        self.model_id = gguf_identity(model)
+
+    def describe(self) -> dict[str, Any]:  # as LlamaCppGenerator.describe for an embedded model
+        return {"backend": "llamacpp", "model": self.model, "model_id": self.model_id, "parallel": self.parallel}
+
+    def generate(self, requests: list[ChatRequest], on_result: Any = None) -> None:
+        raise AssertionError(f"the replay needed {len(requests)} LLM call(s) that the committed store lacks")
+
+    def close(self) -> None:
+        pass
+
+
+def _tracked_copy(run: Path, dest: Path) -> None:
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--", str(run)], cwd=REPO, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        src = REPO / name.decode()
+        target = dest / src.relative_to(run)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_committed_run_replays_from_its_stores(config: Path, shared_data: Path, tmp_path: Path) -> None:
+    from synthneg.experiment.runner import TRAINED_ARMS, ExperimentRunner
+    from synthneg.models import model_identity, resolve_bi_encoder
+
+    cfg = load_config(config)
+    run = cfg.output_dir.resolve()
+    if not (run / "stages.json").is_file():
+        pytest.skip(f"{config.name}: no finished stage committed yet")
+    if cfg.llm.backend != "llamacpp":
+        pytest.skip(f"{config.name}: replay is checked for the embedded llama.cpp back-end only")
+    logged = set(json.loads((run / "stages.json").read_text(encoding="utf-8")))
+    _tracked_copy(run, tmp_path)
+    runner = ExperimentRunner(cfg.model_copy(update={"output_dir": tmp_path}), show_progress=False)
+    runner._generator = StoreOnly(cfg.llm.model, cfg.llm.parallel)  # type: ignore[assignment]
+
+    checked = 0
+    if any(k.startswith("eval:zero-shot:") for k in logged):
+        assert runner.evaluated("zero-shot", model_identity(resolve_bi_encoder(cfg.base_model)))
+        checked += 1
+    if "queries" in logged:
+        marker = json.loads((tmp_path / "markers" / "queries.json").read_text(encoding="utf-8"))
+        assert marker["key"] == runner.queries_key(), "the queries stage's key changed: a rerun would redo it"
+        records = runner.queries()
+        assert records
+    for arm in (a for a in cfg.arms if a in TRAINED_ARMS):
+        if arm != "in-batch" and f"negatives:{arm}" not in logged:
+            continue  # this arm's data is not finished yet
+        if arm != "labeled":
+            assert "queries" in logged
+        data = runner.negatives(arm, records if arm != "labeled" else [])
+        for seed in cfg.seeds_of(arm):
+            label = f"{arm}/seed{seed}"
+            if not any(k.startswith(f"eval:{label}:") for k in logged):
+                continue
+            assert runner.evaluated(label, runner.train_key(arm, data, seed)), (
+                f"{config.name}: {label}'s data or training key changed since its committed evaluation"
+            )
+            checked += 1
+    assert checked, f"{config.name}: nothing was checked"
