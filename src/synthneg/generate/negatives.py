@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from synthneg.data.triples import QueryRecord, Triple, write_triples
 from synthneg.errors import SynthnegError
-from synthneg.generate.engine import Task, run_tasks
-from synthneg.generate.ledger import CostLedger
-from synthneg.generate.outputs import StageResult, provenance, reject_rows, write_jsonl
-from synthneg.generate.store import CallStore
+from synthneg.generate.engine import Task
+from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, Verdict, validate_negative
 from synthneg.llm.prompts import load_template
 from synthneg.llm.types import GenerationResult, SamplingParams
-
-logger = logging.getLogger(__name__)
 
 NegativeMode = Literal["query", "query+positive"]
 METHODS: dict[str, str] = {"query": "llm-query", "query+positive": "llm-query-positive"}
@@ -65,23 +60,19 @@ def generate_negatives(
 
         values = {"query": rec.query, "positive": rec.positive}
         tasks.append(Task(rec.query_id, tpl.render(**{f: values.get(f, "") for f in tpl.fields}), check))
-    ledger = CostLedger(stage=f"negatives-{method}")
     stem = f"negatives-{method}"
-    store_path = out / f"{stem}.calls.jsonl"
-    with CallStore(store_path) as store:
-        outcomes = run_tasks(
-            tasks,
-            generator,
-            store,
-            template_sha256=tpl.sha256,
-            sampling=sampling,
-            ledger=ledger,
-            base_seed=seed,
-            max_attempts=max_attempts,
-            force=force,
-            show_progress=show_progress,
-            description=stem,
-        )
+    outcomes, ledger = run_stage(
+        stem,
+        tasks,
+        generator,
+        out,
+        template=tpl,
+        sampling=sampling,
+        seed=seed,
+        max_attempts=max_attempts,
+        force=force,
+        show_progress=show_progress,
+    )
     triples = []
     for o in outcomes:
         acc = o.accepted
@@ -100,14 +91,4 @@ def generate_negatives(
             )
         )
     output = write_triples(triples, out / f"{stem}.jsonl")
-    rejects = write_jsonl(reject_rows(outcomes), out / f"{stem}.rejects.jsonl")
-    ledger_path = ledger.write(out / f"{stem}.cost.json")
-    logger.info(
-        "%s: %d accepted of %d, %d paid calls, %d reused",
-        stem,
-        len(triples),
-        len(tasks),
-        ledger.calls,
-        ledger.cached_calls,
-    )
-    return StageResult(output, rejects, ledger_path, ledger, store_path)
+    return finish_stage(stem, out, output, outcomes, ledger, len(triples))

@@ -1,19 +1,23 @@
-"""Files a generation stage writes beside its outputs: rejects, the cost ledger, provenance."""
+"""A generation stage's run and the files it writes beside its outputs: rejects, the cost ledger, provenance."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synthneg.generate.engine import Attempt, TaskOutcome
+from synthneg.generate.engine import Attempt, Task, TaskOutcome, run_tasks
 from synthneg.generate.ledger import CostLedger
+from synthneg.generate.store import CallStore
 from synthneg.llm.base import Generator
 from synthneg.llm.prompts import PromptTemplate
 from synthneg.llm.types import SamplingParams
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,52 @@ def provenance(
         "completion_tokens": attempt.result.completion_tokens,
         **extra,
     }
+
+
+def run_stage(
+    stem: str,
+    tasks: list[Task],
+    generator: Generator,
+    out: Path,
+    *,
+    template: PromptTemplate,
+    sampling: SamplingParams,
+    seed: int,
+    max_attempts: int,
+    force: bool,
+    show_progress: bool,
+) -> tuple[list[TaskOutcome], CostLedger]:
+    """Run a stage's tasks against its call store ``out/{stem}.calls.jsonl`` (finished calls are reused)."""
+    ledger = CostLedger(stage=stem)
+    with CallStore(out / f"{stem}.calls.jsonl") as store:
+        outcomes = run_tasks(
+            tasks,
+            generator,
+            store,
+            template_sha256=template.sha256,
+            sampling=sampling,
+            ledger=ledger,
+            base_seed=seed,
+            max_attempts=max_attempts,
+            force=force,
+            show_progress=show_progress,
+            description=stem,
+        )
+    return outcomes, ledger
+
+
+def finish_stage(
+    stem: str, out: Path, output: Path, outcomes: Sequence[TaskOutcome], ledger: CostLedger, accepted: int
+) -> StageResult:
+    """Write the stage's rejects and cost ledger beside ``output`` and log its tally."""
+    rejects = write_jsonl(reject_rows(outcomes), out / f"{stem}.rejects.jsonl")
+    ledger_path = ledger.write(out / f"{stem}.cost.json")
+    logger.info(
+        "%s: %d accepted of %d, %d paid calls, %d reused",
+        stem,
+        accepted,
+        len(outcomes),
+        ledger.calls,
+        ledger.cached_calls,
+    )
+    return StageResult(output, rejects, ledger_path, ledger, out / f"{stem}.calls.jsonl")

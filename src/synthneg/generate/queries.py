@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from synthneg.data.beir import Document
 from synthneg.errors import SynthnegError
-from synthneg.generate.engine import Task, run_tasks
-from synthneg.generate.ledger import CostLedger
-from synthneg.generate.outputs import StageResult, provenance, reject_rows, write_jsonl
-from synthneg.generate.store import CallStore
+from synthneg.generate.engine import Task
+from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import QueryRules, Verdict, validate_query
 from synthneg.llm.prompts import QUERY_STYLES, load_template
 from synthneg.llm.types import GenerationResult, SamplingParams
-
-logger = logging.getLogger(__name__)
 
 QUERY_SAMPLING = SamplingParams(max_tokens=64)
 
@@ -67,22 +62,18 @@ def generate_queries(
             values = {"passage": text, "title": doc.title, "style": style, "style_instruction": QUERY_STYLES[style]}
             tasks.append(Task(qid, tpl.render(**{f: values.get(f, "") for f in tpl.fields}), check))
             meta[qid] = (doc, style)
-    ledger = CostLedger(stage="queries")
-    store_path = out / "queries.calls.jsonl"
-    with CallStore(store_path) as store:
-        outcomes = run_tasks(
-            tasks,
-            generator,
-            store,
-            template_sha256=tpl.sha256,
-            sampling=sampling,
-            ledger=ledger,
-            base_seed=seed,
-            max_attempts=max_attempts,
-            force=force,
-            show_progress=show_progress,
-            description="queries",
-        )
+    outcomes, ledger = run_stage(
+        "queries",
+        tasks,
+        generator,
+        out,
+        template=tpl,
+        sampling=sampling,
+        seed=seed,
+        max_attempts=max_attempts,
+        force=force,
+        show_progress=show_progress,
+    )
     rows = []
     for o in outcomes:
         acc = o.accepted
@@ -101,9 +92,4 @@ def generate_queries(
             }
         )
     output = write_jsonl(rows, out / "queries.jsonl")
-    rejects = write_jsonl(reject_rows(outcomes), out / "queries.rejects.jsonl")
-    ledger_path = ledger.write(out / "queries.cost.json")
-    logger.info(
-        "queries: %d accepted of %d, %d paid calls, %d reused", len(rows), len(tasks), ledger.calls, ledger.cached_calls
-    )
-    return StageResult(output, rejects, ledger_path, ledger, store_path)
+    return finish_stage("queries", out, output, outcomes, ledger, len(rows))
