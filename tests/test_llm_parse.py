@@ -117,7 +117,7 @@ def test_rules_revision_1_keeps_the_rules_of_the_arxiv_run():
     assert validate_query("Query: What limits heat flow?", PASSAGE, v1).text == "What limits heat flow?"
     assert validate_query(TITLE, PASSAGE, v1, title=TITLE).ok
     assert validate_query(TITLE, PASSAGE, v2, title=TITLE).reason == "copies_title"
-    neg = "Hard negative passage: " + " ".join(["Boron nitride sheets conduct heat in a different way."] * 1)
+    neg = "Hard negative passage: Boron nitride sheets conduct heat in a different way."
     assert clean(neg, single_line=False, revision=1) == clean(neg, single_line=False)
 
 

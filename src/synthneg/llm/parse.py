@@ -26,9 +26,7 @@ _LABEL_WORD = (
 RULES_REVISION = 2  # the current rules; see the module docstring
 # Revision 1: one label ("Query:", "Search query 2 -") before a colon or dash.
 _LABEL_V1 = re.compile(
-    r"^\s*(?:\*\*|__)?(?:search\s+)?(?:query|question|claim|keywords?|answer|output|passage|hard\s+negative"
-    r"(?:\s+passage)?|negative(?:\s+passage)?|abstract|title|text)\s*(?:\d+\s*)?(?:\*\*|__)?\s*[:\-–]\s*(?:\*\*|__)?",
-    re.IGNORECASE,
+    rf"^\s*(?:\*\*|__)?(?:search\s+)?{_LABEL_WORD}\s*(?:\d+\s*)?(?:\*\*|__)?\s*[:\-–]\s*(?:\*\*|__)?", re.IGNORECASE
 )
 # Revision 2: one label or two in a row ("Query:", "Passage question:", "Search query 2 -").
 _LABEL = re.compile(
