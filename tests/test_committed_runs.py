@@ -33,11 +33,14 @@ class StoreOnly:
     def __init__(self, model: str, parallel: int) -> None:
         from synthneg.llm.llamacpp import gguf_identity
 
-        self.model, self.parallel = model, parallel
+        self.model_name, self.parallel = model, parallel
         self.model_id = gguf_identity(model)
 
-    def describe(self) -> dict[str, Any]:  # as LlamaCppGenerator.describe for an embedded model
-        return {"backend": "llamacpp", "model": self.model, "model_id": self.model_id, "parallel": self.parallel}
+    def describe(self) -> dict[str, Any]:
+        """The real generator's description (it goes into every output's provenance, so into the keys)."""
+        from synthneg.llm.llamacpp import LlamaCppGenerator
+
+        return LlamaCppGenerator.describe(self)  # type: ignore[arg-type]
 
     def generate(self, requests: list[ChatRequest], on_result: Any = None) -> None:
         raise AssertionError(f"the replay needed {len(requests)} LLM call(s) that the committed store lacks")
