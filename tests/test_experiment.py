@@ -173,7 +173,8 @@ def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
     config = load_config(cfg)
     from synthneg.experiment.runner import load_training_passages
 
-    assert len(load_training_passages(config)) == 5
+    passages = load_training_passages(config)
+    assert len(passages) == 5
     out = run_experiment(config, show_progress=False)
     results = json.loads((out / "results.json").read_text())
     assert results["setting"] == "in-domain"
@@ -184,6 +185,36 @@ def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
     # in-domain passages come from the evaluated corpus: the contamination check must see it
     contamination = results["contamination"][0]
     assert contamination["exact_duplicates"] == 5 and contamination["sharing_a_13gram"] <= 5
+    # ... and how much of the test set has a judged-relevant document among the training passages
+    relevant = {"q1": {"d1", "d2"}, "q2": {"d3"}, "q3": {"d5"}}  # make_beir's qrels, all grades > 0
+    ids = set(passages.ids)
+    assert contamination["judged_relevant"] == len(ids & {"d1", "d2", "d3", "d5"})
+    assert contamination["queries_with_a_training_passage"] == sum(1 for r in relevant.values() if r & ids)
+    assert contamination["queries"] == 3
+    assert "In-domain by design" in (out / "report.md").read_text()
+
+
+def test_contamination_counts_judged_relevant_passages_by_text() -> None:
+    from synthneg.data.beir import Corpus, Document
+    from synthneg.experiment.contamination import check_contamination
+
+    evaluation = Corpus.from_documents(
+        [
+            Document("e1", "", "Alpha beta gamma delta."),
+            Document("e2", "", "Epsilon zeta eta."),
+            Document("e3", "", "Theta iota."),
+        ]
+    )
+    # other ids, same texts up to case and punctuation: matched by normalised text, not by id
+    train = Corpus.from_documents([Document("t1", "", "alpha beta, GAMMA delta"), Document("t2", "", "theta iota")])
+    qrels = {"q1": {"e1": 1}, "q2": {"e2": 2}, "q3": {"e3": 0}}  # grade 0 is not relevant
+    c = check_contamination(train, evaluation, "x", qrels=qrels).to_dict()
+    assert c["exact_duplicates"] == 2
+    assert c["judged_relevant"] == 1 and c["queries_with_a_training_passage"] == 1 and c["queries"] == 3
+    unrelated = Corpus.from_documents([Document("a", "", "Something else entirely.")])
+    c = check_contamination(unrelated, evaluation, "x", qrels=qrels).to_dict()
+    assert c["judged_relevant"] == 0 and c["queries_with_a_training_passage"] == 0
+    assert check_contamination(train, evaluation, "x").to_dict()["judged_relevant"] is None
 
 
 def test_costs_scale_a_resumed_stage_and_mark_pending_data(tmp_path: Path) -> None:

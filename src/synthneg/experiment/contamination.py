@@ -2,6 +2,13 @@
 
 A training passage counts as contaminated when it shares a 13-word shingle with an evaluation
 document (the n-gram test used in LLM contamination studies), or when its normalised text equals one.
+
+In-domain runs sample their passages from the evaluation corpus on purpose (the setting of GPL and
+InPars: adapt to the collection you will search), so every passage is an exact duplicate there. What
+the check adds for them is how many training passages are *judged relevant* for a query of the
+evaluated split, and how many of those queries have such a passage: the part of the test set whose
+answers were seen in training (with synthetic queries; the split's queries and qrels are never read
+for training).
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from synthneg.data.beir import Corpus
+from synthneg.data.beir import Corpus, Qrels
 
 _WORD = re.compile(r"\w+")
 
@@ -27,6 +34,9 @@ class Contamination:
     exact: int
     shingle_hits: int
     examples: list[str]
+    judged_relevant: int | None = None
+    queries_touched: int | None = None
+    queries: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -35,28 +45,55 @@ class Contamination:
             "exact_duplicates": self.exact,
             "sharing_a_13gram": self.shingle_hits,
             "examples": self.examples,
+            "judged_relevant": self.judged_relevant,
+            "queries_with_a_training_passage": self.queries_touched,
+            "queries": self.queries,
         }
 
 
-def check_contamination(train: Corpus, evaluation: Corpus, dataset: str, n: int = 13) -> Contamination:
-    """Count training passages that duplicate, or share an ``n``-word shingle with, an evaluation document."""
+def _normalised(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def check_contamination(
+    train: Corpus, evaluation: Corpus, dataset: str, n: int = 13, qrels: Qrels | None = None
+) -> Contamination:
+    """Count training passages that duplicate, or share an ``n``-word shingle with, an evaluation document.
+
+    With ``qrels`` (the evaluated split's judgments), also count the training passages whose text equals
+    a document judged relevant (grade > 0), and the queries with at least one such document.
+    """
     eval_shingles: set[tuple[str, ...]] = set()
     eval_texts: set[str] = set()
     for text in evaluation.texts():
         eval_shingles |= _shingles(text, n)
-        eval_texts.add(" ".join(_WORD.findall(text.lower())))
+        eval_texts.add(_normalised(text))
+    train_texts = {_normalised(doc.full_text()) for doc in train.documents}
+    judged = touched = None
+    if qrels is not None:
+        relevant = {
+            qid: {_normalised(evaluation[d].full_text()) for d, g in rels.items() if g > 0 and d in evaluation}
+            for qid, rels in qrels.items()
+        }
+        relevant_texts = set().union(*relevant.values()) if relevant else set()
+        judged = len(train_texts & relevant_texts)
+        touched = sum(1 for texts in relevant.values() if texts & train_texts)
     exact = hits = 0
     examples: list[str] = []
     for doc in train.documents:
         text = doc.full_text()
-        if " ".join(_WORD.findall(text.lower())) in eval_texts:
+        if _normalised(text) in eval_texts:
             exact += 1
         if not _shingles(text, n).isdisjoint(eval_shingles):
             hits += 1
             if len(examples) < 3:
                 examples.append(doc.id)
-    return Contamination(dataset, len(train), exact, hits, examples)
+    n_queries = len(qrels) if qrels is not None else None
+    return Contamination(dataset, len(train), exact, hits, examples, judged, touched, n_queries)
 
 
-def contamination_report(train: Corpus, evaluations: Iterable[tuple[str, Corpus]]) -> list[dict[str, object]]:
-    return [check_contamination(train, corpus, name).to_dict() for name, corpus in evaluations]
+def contamination_report(
+    train: Corpus, evaluations: Iterable[tuple[str, Corpus, Qrels | None]]
+) -> list[dict[str, object]]:
+    """One row per evaluation set: ``(name, corpus, qrels of the evaluated split or None)``."""
+    return [check_contamination(train, corpus, name, qrels=qrels).to_dict() for name, corpus, qrels in evaluations]

@@ -326,12 +326,27 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         lines += [
             "## Contamination check (training passages vs evaluation corpora)",
             "",
-            "| corpus | training passages | exact duplicates | sharing a 13-word shingle |",
-            "| --- | ---: | ---: | ---: |",
+            "| corpus | training passages | exact duplicates | sharing a 13-word shingle "
+            "| judged relevant for an evaluated query | evaluated queries with such a passage |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for c in summary["contamination"]:
-            lines.append(f"| {c['dataset']} | {c['passages']} | {c['exact_duplicates']} | {c['sharing_a_13gram']} |")
+            judged = c.get("judged_relevant")
+            touched = c.get("queries_with_a_training_passage")
+            touched_s = "-" if touched is None else f"{touched} of {c['queries']}"
+            lines.append(
+                f"| {c['dataset']} | {c['passages']} | {c['exact_duplicates']} | {c['sharing_a_13gram']} "
+                f"| {'-' if judged is None else judged} | {touched_s} |"
+            )
         lines.append("")
+        if summary.get("setting") == "in-domain":
+            lines += [
+                "In-domain by design: the passages are sampled from the evaluated corpus (the setting of GPL and "
+                "InPars), so each is an exact duplicate there. The evaluated split's queries and qrels are never "
+                "read for training; the last two columns say how much of the test set has a relevant document "
+                "among the training passages (those passages got synthetic queries, not the test ones).",
+                "",
+            ]
     if summary["pending"]:
         lines += ["## Pending (not run yet; rerun the same command to resume)", ""]
         lines += [f"- {p}" for p in summary["pending"]] + [""]

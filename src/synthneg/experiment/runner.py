@@ -4,6 +4,7 @@ crash, or with one more arm or seed, redoes nothing that finished."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import shutil
@@ -395,10 +396,10 @@ class ExperimentRunner:
 
                 self.evaluate("zero-shot", cfg.base_model, model_identity(resolve_bi_encoder(cfg.base_model)))
             trained = [a for a in arms if a in TRAINED_ARMS]
-            if trained and not (self.out / "contamination.json").is_file():
+            if trained and not _current_contamination(self.out / "contamination.json"):
                 from synthneg.experiment.contamination import contamination_report
 
-                sets = [(dataset_label(n), ds.corpus) for n, ds in self.eval_sets.items()]
+                sets = [(dataset_label(n), ds.corpus, ds.qrels) for n, ds in self.eval_sets.items()]
                 write_json(self.out / "contamination.json", contamination_report(self.passages, sets))
             if trained:
                 records = self.queries() if any(a != "labeled" for a in trained) else []
@@ -436,6 +437,14 @@ class ExperimentRunner:
 
             write_report(self.out, cfg)
         return self.out
+
+
+def _current_contamination(path: Path) -> bool:
+    """True when ``path`` holds a contamination check with the judged-relevant counts (added later)."""
+    if not path.is_file():
+        return False
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    return all("judged_relevant" in row for row in rows)
 
 
 def _per_query(records: list[QueryRecord], n: int, *, seed: int) -> list[QueryRecord]:
