@@ -191,6 +191,10 @@ def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
     assert contamination["judged_relevant"] == len(ids & {"d1", "d2", "d3", "d5"})
     assert contamination["queries_with_a_training_passage"] == sum(1 for r in relevant.values() if r & ids)
     assert contamination["queries"] == 3
+    touched = sorted(q for q, r in relevant.items() if r & ids)
+    assert contamination["query_ids_with_a_training_passage"] == touched
+    split = results["seen_split"]["in-batch"][contamination["dataset"]]
+    assert split["n_seen"] == len(touched) and split["n_seen"] + split["n_unseen"] == 3
     assert "In-domain by design" in (out / "report.md").read_text()
 
 
@@ -215,6 +219,14 @@ def test_contamination_counts_judged_relevant_passages_by_text() -> None:
     c = check_contamination(unrelated, evaluation, "x", qrels=qrels).to_dict()
     assert c["judged_relevant"] == 0 and c["queries_with_a_training_passage"] == 0
     assert check_contamination(train, evaluation, "x").to_dict()["judged_relevant"] is None
+
+
+def test_seen_split_means_and_empty_groups() -> None:
+    from synthneg.experiment.contamination import seen_split
+
+    sp = seen_split({"a": 1.0, "b": 0.5, "c": 0.0}, ["a", "z"])
+    assert sp == {"seen": 1.0, "unseen": 0.25, "n_seen": 1, "n_unseen": 2}
+    assert seen_split({"a": 1.0}, [])["seen"] is None
 
 
 def test_costs_scale_a_resumed_stage_and_mark_pending_data(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ class Contamination:
     shingle_hits: int
     examples: list[str]
     judged_relevant: int | None = None
-    queries_touched: int | None = None
+    touched_ids: list[str] | None = None
     queries: int | None = None
 
     def to_dict(self) -> dict[str, object]:
@@ -46,8 +46,9 @@ class Contamination:
             "sharing_a_13gram": self.shingle_hits,
             "examples": self.examples,
             "judged_relevant": self.judged_relevant,
-            "queries_with_a_training_passage": self.queries_touched,
+            "queries_with_a_training_passage": None if self.touched_ids is None else len(self.touched_ids),
             "queries": self.queries,
+            "query_ids_with_a_training_passage": self.touched_ids,
         }
 
 
@@ -69,7 +70,8 @@ def check_contamination(
         eval_shingles |= _shingles(text, n)
         eval_texts.add(_normalised(text))
     train_texts = {_normalised(doc.full_text()) for doc in train.documents}
-    judged = touched = None
+    judged: int | None = None
+    touched: list[str] | None = None
     if qrels is not None:
         relevant = {
             qid: {_normalised(evaluation[d].full_text()) for d, g in rels.items() if g > 0 and d in evaluation}
@@ -77,7 +79,7 @@ def check_contamination(
         }
         relevant_texts = set().union(*relevant.values()) if relevant else set()
         judged = len(train_texts & relevant_texts)
-        touched = sum(1 for texts in relevant.values() if texts & train_texts)
+        touched = sorted(qid for qid, texts in relevant.items() if texts & train_texts)
     exact = hits = 0
     examples: list[str] = []
     for doc in train.documents:
@@ -97,3 +99,20 @@ def contamination_report(
 ) -> list[dict[str, object]]:
     """One row per evaluation set: ``(name, corpus, qrels of the evaluated split or None)``."""
     return [check_contamination(train, corpus, name, qrels=qrels).to_dict() for name, corpus, qrels in evaluations]
+
+
+def seen_split(per_query: dict[str, float], touched: Iterable[str]) -> dict[str, float | int | None]:
+    """Mean of per-query scores on the evaluated queries with a relevant training passage ("seen") and without.
+
+    In-domain training passages can be judged relevant for test queries; this split shows whether an arm's
+    gain comes from those queries or holds on the rest. A mean is ``None`` when its group is empty.
+    """
+    seen = set(touched)
+    a = [v for q, v in per_query.items() if q in seen]
+    b = [v for q, v in per_query.items() if q not in seen]
+    return {
+        "seen": sum(a) / len(a) if a else None,
+        "unseen": sum(b) / len(b) if b else None,
+        "n_seen": len(a),
+        "n_unseen": len(b),
+    }

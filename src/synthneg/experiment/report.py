@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_label
+from synthneg.experiment.contamination import seen_split
 from synthneg.experiment.stages import StageLog, write_json
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,16 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
     for entries in families.values():
         for entry, adj in zip(entries, holm([e["p_value"] for e in entries]), strict=True):
             entry["p_holm"] = adj
+    contamination = _load(out / "contamination.json") if (out / "contamination.json").is_file() else None
+    seen: dict[str, Any] = {}
+    for row in contamination or []:
+        ids = row.get("query_ids_with_a_training_passage")
+        if not ids:
+            continue
+        for arm, by_ds in found.items():
+            if row["dataset"] in by_ds:
+                per_query = _mean_per_query(by_ds[row["dataset"]], HEADLINE)
+                seen.setdefault(arm, {})[row["dataset"]] = seen_split(per_query, ids)
     stages = StageLog(out / "stages.json").data
     return {
         "name": config.name,
@@ -126,7 +137,8 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
         "significance": sig,
         "share_of_labeled_gain": ceiling,
         "costs": costs(stages, config),
-        "contamination": _load(out / "contamination.json") if (out / "contamination.json").is_file() else None,
+        "contamination": contamination,
+        "seen_split": seen,
         "stages": stages,
     }
 
@@ -289,6 +301,24 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
             cells = [f"{100 * v:.0f}%" if v is not None else "-" for v in (by_ds.get(d) for d in labels)]
             lines.append(f"| {arm} | " + " | ".join(cells) + " |")
         lines += ["", "(arm - zero-shot) / (labeled - zero-shot); '-' when the ceiling gains nothing.", ""]
+    if summary.get("seen_split"):
+        lines += [
+            "## nDCG@10 on evaluated queries with and without a relevant training passage",
+            "",
+            "| arm | dataset | with (n) | without (n) |",
+            "| --- | --- | ---: | ---: |",
+        ]
+        for arm, by_ds in summary["seen_split"].items():
+            for ds, sp in by_ds.items():
+                cells = ["-" if sp[k] is None else f"{sp[k]:.4f} ({sp['n_' + k]})" for k in ("seen", "unseen")]
+                lines.append(f"| {arm} | {ds} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            "With: evaluated queries with a document judged relevant among the training passages, which got "
+            "synthetic queries (zero-shot and labeled do not train on those passages: their rows are the "
+            "reference for the same two groups). Per-query values averaged over seeds.",
+            "",
+        ]
     lines += [
         "## Cost per arm",
         "",

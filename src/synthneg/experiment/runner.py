@@ -440,11 +440,11 @@ class ExperimentRunner:
 
 
 def _current_contamination(path: Path) -> bool:
-    """True when ``path`` holds a contamination check with the judged-relevant counts (added later)."""
+    """True when ``path`` holds a contamination check with the judged-relevant query ids (added later)."""
     if not path.is_file():
         return False
     rows = json.loads(path.read_text(encoding="utf-8"))
-    return all("judged_relevant" in row for row in rows)
+    return all("query_ids_with_a_training_passage" in row for row in rows)
 
 
 def _per_query(records: list[QueryRecord], n: int, *, seed: int) -> list[QueryRecord]:
