@@ -315,7 +315,7 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         lines += [
             "",
             "With: evaluated queries with a document judged relevant among the training passages, which got "
-            "synthetic queries (zero-shot and labeled do not train on those passages: their rows are the "
+            "synthetic queries (zero-shot and labeled do not use the sampled passages: their rows are the "
             "reference for the same two groups). Per-query values averaged over seeds.",
             "",
         ]
