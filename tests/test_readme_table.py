@@ -38,3 +38,24 @@ def test_rows_cells_pending_and_ceiling_share() -> None:
     assert [r.split(" | ")[0].lstrip("| ") for r in rows[2:]] == [
         readme_table.NAMES[a] for a in ("zero-shot", "labeled", "bm25", "llm-query", "ce")
     ]
+
+
+def test_baseline_zero_shot_column() -> None:
+    results = {
+        "arms": {"zero-shot": {"scifact": _entry(0.6457)}, "bm25": {"scifact": _entry(0.65, 0.003, 3)}},
+        "significance": {
+            "bm25": {"scifact": {"zero-shot": {"diff": 0.0043, "p_holm": 0.595}}},
+            "zero-shot": {"scifact": {"bm25": {"diff": -0.0043, "p_holm": 0.595}}},
+        },
+    }
+    rows = readme_table.table(results, baseline="zero-shot").splitlines()
+    assert "vs zero-shot (Holm p)" in rows[0]
+    by_arm = {r.split(" | ")[0].lstrip("| "): r for r in rows[2:]}
+    assert "| +0.0043 (0.595) |" in by_arm[readme_table.NAMES["bm25"]]
+    assert "| 0.6457 | - |" in by_arm[readme_table.NAMES["zero-shot"]]
+    try:
+        readme_table.table(results, baseline="ce")
+    except ValueError as e:
+        assert "baseline" in str(e)
+    else:
+        raise AssertionError("an unknown baseline must be an error")
