@@ -65,28 +65,28 @@ def check_contamination(
     a document judged relevant (grade > 0), and the queries with at least one such document.
     """
     eval_shingles: set[tuple[str, ...]] = set()
-    eval_texts: set[str] = set()
-    for text in evaluation.texts():
+    eval_norm: dict[str, str] = {}  # document id -> normalised text, each computed once
+    for doc in evaluation.documents:
+        text = doc.full_text()
         eval_shingles |= _shingles(text, n)
-        eval_texts.add(_normalised(text))
-    train_texts = {_normalised(doc.full_text()) for doc in train.documents}
+        eval_norm[doc.id] = _normalised(text)
+    eval_texts = set(eval_norm.values())
+    train_norm = [_normalised(doc.full_text()) for doc in train.documents]
     judged: int | None = None
     touched: list[str] | None = None
     if qrels is not None:
+        train_texts = set(train_norm)
         relevant = {
-            qid: {_normalised(evaluation[d].full_text()) for d, g in rels.items() if g > 0 and d in evaluation}
-            for qid, rels in qrels.items()
+            qid: {eval_norm[d] for d, g in rels.items() if g > 0 and d in eval_norm} for qid, rels in qrels.items()
         }
-        relevant_texts = set().union(*relevant.values()) if relevant else set()
-        judged = len(train_texts & relevant_texts)
+        judged = len(train_texts & set().union(*relevant.values()))
         touched = sorted(qid for qid, texts in relevant.items() if texts & train_texts)
     exact = hits = 0
     examples: list[str] = []
-    for doc in train.documents:
-        text = doc.full_text()
-        if _normalised(text) in eval_texts:
+    for doc, norm in zip(train.documents, train_norm, strict=True):
+        if norm in eval_texts:
             exact += 1
-        if not _shingles(text, n).isdisjoint(eval_shingles):
+        if not _shingles(doc.full_text(), n).isdisjoint(eval_shingles):
             hits += 1
             if len(examples) < 3:
                 examples.append(doc.id)
