@@ -4,9 +4,8 @@
 
 Per arm and evaluated dataset: nDCG@10 as mean +- sd over seeds, and the change against the BM25 arm
 (or ``--baseline zero-shot``) with the Holm-adjusted p-value of the paired randomization test (as in the
-report). When the run has a
-``labeled`` arm (in-domain), a column gives each arm's share of the labeled ceiling's gain over
-zero-shot. Arms without a trained model yet are listed as pending, so the table never hides them.
+report). When the run has a ``labeled`` arm (in-domain), a column gives each arm's share of the labeled
+ceiling's gain over zero-shot. Arms without a trained model yet are listed as pending, so the table never hides them.
 """
 
 from __future__ import annotations
