@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,18 @@ def test_baseline_zero_shot_column() -> None:
     assert "| 0.6457 | - |" in by_arm[readme_table.NAMES["zero-shot"]]
     with pytest.raises(ValueError, match="baseline must be one of"):
         readme_table.table(results, baseline="ce")
+
+
+def test_readme_tables_match_the_committed_results() -> None:
+    """Every table the README says `readme_table.py` prints is what it prints from the committed run."""
+    root = Path(__file__).parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    commands = set(re.findall(r"`python scripts/readme_table\.py ([^`]+)`", readme))
+    assert commands, "the README names no readme_table.py command"
+    for command in sorted(commands):
+        args = shlex.split(command)
+        baseline = args[args.index("--baseline") + 1] if "--baseline" in args else "bm25"
+        results = json.loads((root / args[0]).read_text(encoding="utf-8"))
+        assert readme_table.table(results, baseline=baseline).strip() in readme, (
+            f"README.md: the table of `{command}` is stale; paste that command's output"
+        )
