@@ -24,6 +24,7 @@ NAMES = {
     "random": "random passage as negative",
     "llm-query-positive": "LLM negatives from query + positive",
     "ce": "CE negatives (LLM reranker)",
+    "bm25-matched": "control: BM25 negatives, same queries as query + positive",
 }
 ORDER = list(NAMES)
 PRETTY = {"scifact": "SciFact", "nfcorpus": "NFCorpus", "fiqa": "FiQA", "trec-covid": "TREC-COVID"}

@@ -13,10 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from synthneg.errors import DataError
 
-Arm = Literal["zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random", "labeled"]
+Arm = Literal[
+    "zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random", "labeled", "bm25-matched"
+]
 ALL_ARMS: tuple[str, ...] = ("zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random")
-# ``labeled`` (the dataset's own train queries and qrels with BM25 negatives) is the ceiling of in-domain runs
-READS_CORPUS = {"bm25": True, "ce": True, "random": True, "labeled": True}  # the others read no other passage
+# ``labeled`` (the dataset's own train queries and qrels with BM25 negatives) is the ceiling of in-domain runs;
+# ``bm25-matched`` (BM25 negatives for only the queries another arm kept) is a control, not a method
+READS_CORPUS = {"bm25": True, "ce": True, "random": True, "labeled": True, "bm25-matched": True}  # others: none
 
 
 class _Strict(BaseModel):
@@ -126,6 +129,11 @@ class ExperimentConfig(_Strict):
         description="at most this many labeled positives per train query, a seeded choice (default: every "
         "judged pair; NFCorpus train has 110,575 pairs for 2,590 queries, too many for a CPU budget)",
     )
+    matched_arm: Literal["llm-query", "llm-query-positive", "ce"] = Field(
+        default="llm-query-positive",
+        description="the 'bm25-matched' control trains on BM25 negatives for exactly the queries this arm kept "
+        "a triple for, so that a gain from the arm's query subset is not read as a gain from its negatives",
+    )
     train: TrainSettings = TrainSettings()
     eval: EvalConfig = EvalConfig()
     seeds: list[int] = Field(default=[0], min_length=1)
@@ -155,6 +163,8 @@ class ExperimentConfig(_Strict):
                 raise ValueError(f"arm_seeds: {arm!r} is not one of the arms")
             if not 1 <= n <= len(self.seeds):
                 raise ValueError(f"arm_seeds: {arm!r} needs 1..{len(self.seeds)} seeds (the length of 'seeds')")
+        if "bm25-matched" in self.arms and self.matched_arm not in self.arms:
+            raise ValueError(f"the 'bm25-matched' control needs its matched_arm ({self.matched_arm!r}) among the arms")
         if "labeled" in self.arms and not (self.labeled_dataset or self.passages.beir):
             raise ValueError(
                 "the 'labeled' arm needs labeled_dataset (or passages.beir): a BEIR set with a train split"

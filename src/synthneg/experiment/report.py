@@ -260,6 +260,11 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
             f"- Labeled ceiling: `{source}` {config.labeled_split} queries and qrels{per_query}, "
             "BM25 negatives from its corpus, the same trainer and settings."
         )
+    if "bm25-matched" in config.arms:
+        lines.append(
+            f"- Control `bm25-matched`: BM25 negatives for only the queries that `{config.matched_arm}` kept a "
+            "triple for, so that its queries and step count are the same and only the negatives differ."
+        )
     if config.arm_seeds:
         cuts = ", ".join(f"{arm} {len(config.seeds_of(arm))} of {len(config.seeds)}" for arm in config.arm_seeds)
         lines.append(f"- **Budget cut** (`arm_seeds`): seeds trained per arm: {cuts}; every other arm has all.")

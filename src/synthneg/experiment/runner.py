@@ -9,7 +9,7 @@ import logging
 import random
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,14 +19,14 @@ from synthneg.data.locate import resolve_dataset
 from synthneg.data.passages import read_passages
 from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples, write_triples
 from synthneg.errors import DataError, SynthnegError
-from synthneg.experiment.config import ExperimentConfig, dataset_label
+from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_label
 from synthneg.experiment.stages import StageLog, file_digest, is_done, write_json
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, QueryRules
 
 logger = logging.getLogger(__name__)
 
-TRAINED_ARMS = ("in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random", "labeled")
+TRAINED_ARMS = ("in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random", "labeled", "bm25-matched")
 LLM_ARMS = {"llm-query": "query", "llm-query-positive": "query+positive"}
 
 
@@ -73,6 +73,20 @@ def random_negatives(records: list[QueryRecord], corpus: Corpus, seed: int) -> l
             )
         )
     return out
+
+
+def matched_records(records: list[QueryRecord], triples: list[Triple]) -> list[QueryRecord]:
+    """The records whose query has a triple in ``triples`` (another arm's), in the records' order: the
+    ``bm25-matched`` control trains on the same queries as that arm, with BM25 negatives."""
+    kept = {t.query_id for t in triples}
+    subset = [r for r in records if r.query_id in kept]
+    missing = kept - {r.query_id for r in subset}
+    if missing:
+        raise DataError(
+            f"{len(missing)} query id(s) of the matched arm's triples are not in the query file "
+            f"(e.g. {sorted(missing)[0]!r}); were its triples made for other queries?"
+        )
+    return subset
 
 
 def subsample_corpus(ds: BeirDataset, size: int, seed: int = 0) -> BeirDataset:
@@ -171,6 +185,11 @@ class ExperimentRunner:
             if not queries.is_file():
                 return None
             spec = {"arm": arm, "queries": file_digest(queries), "passages": self.passages.fingerprint}
+        if arm == "bm25-matched":
+            matched = self.out / "triples" / f"{cfg.matched_arm}.jsonl"
+            if not matched.is_file():
+                return None
+            spec["matched"] = {"arm": cfg.matched_arm, "triples": file_digest(matched)}
         if arm in LLM_ARMS:
             spec["llm"] = cfg.llm.model_dump()
             if cfg.rules_revision != 1:
@@ -183,6 +202,8 @@ class ExperimentRunner:
         """The training file of an arm: triples (JSONL) or, for ``in-batch``, the query records."""
         if arm == "in-batch":
             return self.out / "generation" / "queries.jsonl"
+        if arm == "bm25-matched":
+            self.negatives(self.config.matched_arm, records)  # the queries to match (cached when made before)
         target = self.out / "triples" / f"{arm}.jsonl"
         marker = self.out / "markers" / f"negatives-{arm}.json"
         key = self.negatives_key(arm)
@@ -190,7 +211,7 @@ class ExperimentRunner:
             raise SynthnegError(f"{arm}: no query file yet; the queries stage runs before any arm's negatives")
         if is_done(marker, key) and target.is_file():
             return target
-        with self.log.timed(f"negatives:{arm}", key, reads_corpus=arm in ("bm25", "ce", "random")) as info:
+        with self.log.timed(f"negatives:{arm}", key, reads_corpus=READS_CORPUS.get(arm, False)) as info:
             triples = self._make_negatives(arm, records, info)
             info["triples"] = len(triples)
             write_triples(triples, target)
@@ -241,6 +262,16 @@ class ExperimentRunner:
                     close()
         if arm == "random":
             return random_negatives(records, self.passages, seed=0)
+        if arm == "bm25-matched":
+            from synthneg.mine.bm25 import mine_bm25
+
+            matched = self.out / "triples" / f"{cfg.matched_arm}.jsonl"
+            subset = matched_records(records, read_triples(matched))
+            info["matched"] = {"arm": cfg.matched_arm, "queries": len(subset), "of": len(records)}
+            return [
+                replace(t, method="bm25-matched", provenance={**t.provenance, "matched_to": cfg.matched_arm})
+                for t in mine_bm25(subset, self.passages, show_progress=self.show_progress)
+            ]
         if arm == "labeled":
             return self._labeled_triples()
         raise DataError(f"unknown arm {arm!r}")

@@ -86,7 +86,7 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
                 elif arm == "ce":
                     detail = _store_detail(gen / "negatives-ce.scores.jsonl", "reranker scores")
                 elif key is None:
-                    detail = "after the queries"
+                    detail = f"after negatives:{cfg.matched_arm}" if arm == "bm25-matched" else "after the queries"
             states.append(StageState(f"negatives:{arm}", done, detail))
             data = target if done else None
         for seed in cfg.seeds_of(arm):
