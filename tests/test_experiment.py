@@ -386,7 +386,7 @@ def test_bm25_matched_control_trains_on_the_matched_arms_queries_only(tmp_path: 
         tmp_path / "out" / "markers" / "negatives-llm-query-positive.json",
         {"key": runner.negatives_key("llm-query-positive")},
     )
-    out = run_experiment(cfg, show_progress=False, only_arms=["zero-shot", "bm25-matched"])
+    out = run_experiment(cfg, show_progress=False, only_arms=["zero-shot", "llm-query-positive", "bm25-matched"])
     matched = read_triples(out / "triples" / "bm25-matched.jsonl")
     assert [t.query_id for t in matched] == ["q0", "q2", "q4"]
     assert all(t.method == "bm25-matched" and t.provenance["matched_to"] == "llm-query-positive" for t in matched)
@@ -400,6 +400,18 @@ def test_bm25_matched_control_trains_on_the_matched_arms_queries_only(tmp_path: 
     results = json.loads((out / "results.json").read_text())
     assert "bm25-matched" in results["arms"] and results["costs"]["bm25-matched"]["reads_corpus"] is True
     assert "Control `bm25-matched`" in (out / "report.md").read_text()
+    control = results["matched_control"]["tinyeval"]  # the matched arm against its control, paired per query
+    per_query = {
+        arm: json.loads((out / "eval" / arm / "seed0" / "tinyeval.json").read_text())["per_query"]
+        for arm in ("llm-query-positive", "bm25-matched")
+    }
+    diffs = [
+        per_query["llm-query-positive"][q]["nDCG@10"] - per_query["bm25-matched"][q]["nDCG@10"]
+        for q in per_query["bm25-matched"]
+    ]
+    assert control["arm"] == "llm-query-positive" and control["n"] == len(diffs)
+    assert control["diff"] == pytest.approx(sum(diffs) / len(diffs)) and 0 <= control["p_value"] <= 1
+    assert "against its control `bm25-matched`" in (out / "report.md").read_text()
     # new triples in the matched arm: the control is remade for its new queries
     write_triples(llm[:2], tmp_path / "out" / "triples" / "llm-query-positive.jsonl")
     write_json(
