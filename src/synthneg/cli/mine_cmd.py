@@ -130,6 +130,14 @@ def register(app: typer.Typer) -> None:
         precision: Annotated[
             str, typer.Option(help="'fp32' or 'bf16' (bfloat16 autocast: faster on CPUs with AVX512-BF16/AMX).")
         ] = "fp32",
+        encoder_backend: Annotated[
+            str,
+            typer.Option(
+                "--encoder",
+                help="'torch' (sentence-transformers) or 'openvino' (the same weights without torch: about half "
+                "the memory; converted once and cached; pip install 'synthneg[openvino]').",
+            ),
+        ] = "torch",
         no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
         num_negatives: NumNeg = 1,
         range_min: RangeMin = 0,
@@ -147,12 +155,14 @@ def register(app: typer.Typer) -> None:
         from synthneg.data.triples import read_query_records
         from synthneg.errors import SynthnegError
         from synthneg.mine.dense import mine_dense
-        from synthneg.search.dense import PRECISIONS, DenseEncoder
+        from synthneg.search.dense import ENCODER_BACKENDS, PRECISIONS, DenseEncoder
 
         if backend not in ("exact", "faiss"):
             raise SynthnegError(f"--backend must be 'exact' or 'faiss', got {backend!r}")
         if precision not in PRECISIONS:
             raise SynthnegError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if encoder_backend not in ENCODER_BACKENDS:
+            raise SynthnegError(f"--encoder must be one of {', '.join(ENCODER_BACKENDS)}, got {encoder_backend!r}")
         cfg = _config(
             num_negatives, range_min, range_max, absolute_margin, relative_margin, max_score, min_score, sampling, seed
         )
@@ -163,6 +173,7 @@ def register(app: typer.Typer) -> None:
             batch_size=batch_size,
             cache=not no_cache,
             precision=precision,  # type: ignore[arg-type]
+            backend=encoder_backend,  # type: ignore[arg-type]
         )
         corp = load_corpus_spec(corpus, id_field, text_field)
         triples = mine_dense(

@@ -48,8 +48,7 @@ def encode_queries_cached(encoder: DenseEncoder, queries: Sequence[str]) -> tupl
     """Query embeddings through the same on-disk cache as corpora (keyed by model, prefix and texts)."""
     as_corpus = Corpus.from_documents([Document(f"q{i}", "", q) for i, q in enumerate(queries)])
     query_encoder = replace(encoder, passage_prefix=encoder.query_prefix, show_progress=False)
-    if encoder._st is not None:
-        query_encoder._st = encoder._st
+    query_encoder._st, query_encoder._ov = encoder._st, encoder._ov  # share the loaded model, if any
     return query_encoder.encode_corpus(as_corpus)
 
 
@@ -87,6 +86,8 @@ def mine_dense(
         "query_prefix": encoder.query_prefix,
         "passage_prefix": encoder.passage_prefix,
         "backend": backend,
+        **({"encoder": encoder.backend} if encoder.backend != "torch" else {}),
+        **({"precision": encoder.precision} if encoder.precision != "fp32" else {}),
         "corpus": corpus.fingerprint[:16],
         "parameters": config.to_dict(),
         "seed": config.seed,

@@ -31,6 +31,8 @@ Run = dict[str, dict[str, float]]
 SearchBackend = Literal["exact", "faiss"]
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
+EncoderBackend = Literal["torch", "openvino"]
+ENCODER_BACKENDS: tuple[str, ...] = get_args(EncoderBackend)
 
 
 @dataclass
@@ -42,6 +44,9 @@ class DenseEncoder:
     ``precision="bf16"`` runs the forward pass under bfloat16 autocast: about 1.6x faster on CPUs with
     AVX512-BF16/AMX (SciFact corpus: 131 s vs about 210 s, docs/evaluation.md; cosine >= 0.9999 to the fp32 embeddings there); its
     embeddings are cached apart from the fp32 ones.
+    ``backend="openvino"`` runs the same weights without torch (synthneg.search.openvino_backend): the
+    model is converted once, in a child process, and cached; this process never imports torch. Its
+    embeddings are cached apart from torch's.
     """
 
     model: str = "minilm"
@@ -55,7 +60,9 @@ class DenseEncoder:
     cache_root: Path | None = None
     show_progress: bool = True
     precision: Precision = "fp32"
+    backend: EncoderBackend = "torch"
     _st: SentenceTransformer | None = field(default=None, init=False, repr=False)
+    _ov: Any = field(default=None, init=False, repr=False)
 
     @property
     def st(self) -> SentenceTransformer:
@@ -72,15 +79,32 @@ class DenseEncoder:
     def encode(self, texts: Sequence[str], *, prefix: str = "", show_progress: bool | None = None) -> np.ndarray:
         """Encode texts to float32 ``(n, dim)`` (L2-normalised if ``normalize``)."""
         texts = [prefix + t for t in texts] if prefix else list(texts)
+        show = self.show_progress if show_progress is None else show_progress
+        if self.backend == "openvino":
+            return self.openvino.encode(texts, batch_size=self.batch_size, normalize=self.normalize, show_progress=show)
+        if self.backend != "torch":
+            raise SynthnegError(f"backend must be one of {', '.join(ENCODER_BACKENDS)}, got {self.backend!r}")
         with self._autocast():
             emb = self.st.encode(
                 texts,
                 batch_size=self.batch_size,
-                show_progress_bar=self.show_progress if show_progress is None else show_progress,
+                show_progress_bar=show,
                 convert_to_numpy=True,
                 normalize_embeddings=self.normalize,
             )
         return np.asarray(emb, dtype=np.float32)
+
+    @property
+    def openvino(self) -> Any:
+        """The OpenVINO encoder (converted on first use, then loaded from the cache; no torch import)."""
+        if self._ov is None:
+            from synthneg.search.openvino_backend import OpenVINOEncoder, openvino_model_dir
+
+            if self.precision == "bf16" and not _cpu_has_fast_bf16():
+                _warn_slow_bf16()
+            folder = openvino_model_dir(self.model, self.identity)
+            self._ov = OpenVINOEncoder(folder, precision=self.precision, max_seq_length=self.max_seq_length)
+        return self._ov
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.precision == "fp32":
@@ -100,8 +124,10 @@ class DenseEncoder:
     def _effective_max_seq_length(self) -> int | None:
         """The model's max_seq_length, read from its folder's config when possible so that a cache hit
         does not need to load the model (and torch)."""
-        if self.max_seq_length is not None or self._st is not None:
-            return self.st.max_seq_length
+        if self.max_seq_length is not None:
+            return self.max_seq_length
+        if self._st is not None:
+            return self._st.max_seq_length
         config = Path(resolve_bi_encoder(self.model)) / "sentence_bert_config.json"
         if config.is_file():
             try:
@@ -110,6 +136,8 @@ class DenseEncoder:
                 value = None
             if isinstance(value, int):
                 return value
+        if self.backend == "openvino":
+            return int(self.openvino.meta["max_seq_length"])
         return self.st.max_seq_length
 
     def cache_key(self, corpus: Corpus) -> str:
@@ -122,6 +150,8 @@ class DenseEncoder:
         }
         if self.precision != "fp32":
             spec["precision"] = self.precision  # fp32 keys stay as they were before precision existed
+        if self.backend != "torch":
+            spec["backend"] = self.backend  # likewise torch keys
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
 
     def encode_corpus(self, corpus: Corpus) -> tuple[np.ndarray, bool]:
