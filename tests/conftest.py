@@ -98,3 +98,28 @@ def make_beir(folder: Path, *, gz: bool = False, split: str = "test") -> Path:
 @pytest.fixture
 def tiny_beir(tmp_path: Path) -> Path:
     return make_beir(tmp_path / "tiny")
+
+
+def tiny_bert(folder: Path, words: list[str], *, num_labels: int | None = None) -> Path:
+    """A 2-layer, 32-wide BERT with a vocabulary of ``words`` saved to ``folder`` (no hub): a bare encoder,
+    or a sequence classifier (a cross-encoder) when ``num_labels`` is given."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertModel, BertTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        **({"num_labels": num_labels} if num_labels else {}),
+    )
+    model = BertForSequenceClassification(config) if num_labels else BertModel(config)
+    model.save_pretrained(folder)
+    BertTokenizerFast(str(folder / "vocab.txt")).save_pretrained(folder)
+    return folder

@@ -12,6 +12,8 @@ from synthneg.data.beir import Corpus, Document
 from synthneg.data.triples import QueryRecord
 from synthneg.mine import CrossEncoderScorer, SelectionConfig, load_scorer, mine_ce
 
+from conftest import tiny_bert
+
 DOCS = [
     Document("d1", "Photosynthesis", "Plants convert sunlight water and carbon dioxide into glucose."),
     Document("d2", "Chlorophyll", "Chlorophyll absorbs red and blue light in plant leaves."),
@@ -63,30 +65,13 @@ def test_ce_margin_can_leave_a_query_without_negative():
 @pytest.fixture(scope="module")
 def tiny_cross_encoder(tmp_path_factory) -> Path:
     """A 2-layer BERT cross-encoder with a 60-word vocabulary, saved to a temp folder."""
-    import torch
     from sentence_transformers import CrossEncoder
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
 
     folder = tmp_path_factory.mktemp("tiny-ce")
     words = sorted(
         {w.lower().strip(".") for d in DOCS for w in d.full_text().split()} | {"how", "do", "what", "make", "from", "a"}
     )
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizer(str(folder / "vocab.txt"))
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        num_labels=1,
-    )
-    model = BertForSequenceClassification(config)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    tiny_bert(folder, words, num_labels=1)
     CrossEncoder(str(folder), device="cpu")  # loads offline
     return folder
 

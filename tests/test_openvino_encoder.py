@@ -15,6 +15,8 @@ from synthneg.data.beir import Corpus, load_beir
 from synthneg.errors import ModelError
 from synthneg.search.dense import DenseEncoder
 
+from conftest import tiny_bert
+
 
 @pytest.fixture(scope="module")
 def scifact_texts(scifact_dir: Path) -> list[str]:
@@ -82,34 +84,13 @@ def test_openvino_mines_the_same_negatives_as_torch(scifact_dir: Path) -> None:
     assert ov.cache_key(corpus) != DenseEncoder(show_progress=False).cache_key(corpus)  # cached apart
 
 
-def _tiny_bert(folder: Path, words: list[str]) -> tuple[int, Path]:
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
-    folder.mkdir(parents=True)
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    BertModel(config).save_pretrained(folder)
-    BertTokenizerFast(str(folder / "vocab.txt")).save_pretrained(folder)
-    return 32, folder
-
-
 def test_openvino_cls_pooling_and_unsupported_models(tmp_path: Path) -> None:
     """A CLS-pooled tiny BERT built here (no hub) matches torch; a model with a Dense head is refused."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Dense, Pooling, Transformer
 
     words = ["plants", "make", "glucose", "from", "light", "black", "holes", "bend", "tides", "rise", "and", "fall"]
-    dim, bert = _tiny_bert(tmp_path / "bert", words)
+    dim, bert = 32, tiny_bert(tmp_path / "bert", words)
     transformer = Transformer(str(bert), max_seq_length=16)
     cls_model = tmp_path / "cls"
     SentenceTransformer(modules=[transformer, Pooling(dim, pooling_mode="cls")], device="cpu").save(str(cls_model))
