@@ -4,6 +4,7 @@
     python benchmarks/mining_speed.py                      # everything, full SciFact corpus
     python benchmarks/mining_speed.py --only bm25
     python benchmarks/mining_speed.py --only dense --corpus-limit 1000   # quicker: first 1,000 docs + positives
+    python benchmarks/mining_speed.py --only dense --dense-runs openvino-bf16   # the peer and one synthneg run
     python benchmarks/mining_speed.py --only llm --llm-pairs 40 --llm-models qwen2.5-coder-0.5b qwen2.5-coder-1.5b
 
 Dense: "cold" runs start with an empty synthneg cache (the corpus is encoded, like mine_hard_negatives does);
@@ -25,6 +26,14 @@ CHILD = r"""
 import json, os, resource, sys, time
 t0 = time.perf_counter()
 args = json.loads(sys.argv[1])
+if args["impl"] == "convert":  # the one-time OpenVINO conversion alone (it runs in its own child process)
+    from synthneg.models import model_identity, resolve_bi_encoder
+    from synthneg.search.openvino_backend import openvino_model_dir
+    openvino_model_dir("minilm", model_identity(resolve_bi_encoder("minilm")))
+    print(json.dumps({"triples": 0, "wall_s": time.perf_counter() - t0, "docs": 0, "torch_imported": "torch" in sys.modules,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+    sys.exit(0)
 from synthneg.data import load_beir, resolve_dataset
 from synthneg.data.beir import Corpus
 from synthneg.mine.common import records_from_beir
@@ -98,38 +107,57 @@ def bench_bm25() -> None:
     )
 
 
-def bench_dense(limit: int | None, batch_size: int) -> None:
+DENSE_RUNS = ("torch", "warm", "torch-bf16", "openvino-first", "openvino", "openvino-bf16")
+
+
+def bench_dense(limit: int | None, batch_size: int, runs: list[str]) -> None:
     import shutil
     from pathlib import Path
 
+    def fresh(cache: str) -> None:  # no embedding cached (the OpenVINO conversion stays)
+        shutil.rmtree(Path(cache) / "embeddings", ignore_errors=True)
+
+    rows: list[tuple[str, dict]] = []
     with tempfile.TemporaryDirectory() as cache:
         st = _child("sentence-transformers", limit, cache, batch_size)
-        cold = _child("synthneg", limit, cache, batch_size)
-        warm = _child("synthneg", limit, cache, batch_size)
-        bf16 = _child("synthneg-bf16", limit, cache, batch_size)  # its own cache key: a cold run too
-        shutil.rmtree(Path(cache) / "embeddings")
-        # OpenVINO: the first use converts the model in a child process (timed in this row's wall), then
-        # every later run loads the cached IR; each run below starts with no cached embedding
-        ov_first = _child("synthneg-openvino", limit, cache, batch_size)
-        shutil.rmtree(Path(cache) / "embeddings")
-        ov = _child("synthneg-openvino", limit, cache, batch_size)
-        ov_bf16 = _child("synthneg-openvino-bf16", limit, cache, batch_size)
+        if "torch" in runs or "warm" in runs:
+            rows.append(("synthneg cold (no cache)", _child("synthneg", limit, cache, batch_size)))
+        if "warm" in runs:
+            rows.append(
+                ("synthneg warm (cached corpus+query embeddings)", _child("synthneg", limit, cache, batch_size))
+            )
+        if "torch-bf16" in runs:  # its own cache key: a cold run too
+            rows.append(
+                ("synthneg cold, --precision bf16 (no cache)", _child("synthneg-bf16", limit, cache, batch_size))
+            )
+        if "openvino-first" in runs:
+            # the first use converts the model in a child process (inside this row's wall time)
+            fresh(cache)
+            first = _child("synthneg-openvino", limit, cache, batch_size)
+            first["conversion"] = True
+            rows.append(("synthneg first use, --encoder openvino (includes the one-time conversion)", first))
+        if {"openvino", "openvino-bf16"} & set(runs) and "openvino-first" not in runs:
+            conv = _child("convert", None, cache, batch_size)
+            print(
+                f"  (one-time OpenVINO conversion before the cold rows: {conv['process_s']:.1f}s, "
+                f"converting process {conv['child_rss_mb']:.0f} MB)"
+            )
+        if "openvino" in runs:
+            fresh(cache)
+            name = "synthneg cold, --encoder openvino (model IR cached, no embedding cached)"
+            rows.append((name, _child("synthneg-openvino", limit, cache, batch_size)))
+        if "openvino-bf16" in runs:
+            fresh(cache)
+            name = "synthneg cold, --encoder openvino --precision bf16 (model IR cached, no embedding cached)"
+            rows.append((name, _child("synthneg-openvino-bf16", limit, cache, batch_size)))
     print(
         f"Dense (MiniLM, SciFact train pairs, {st['docs']} docs, num_negatives=1, range_max=30, "
         f"batch size {batch_size} for both):"
     )
     print(f"  mine_hard_negatives : {st['process_s']:.1f}s wall, {st['peak_rss_mb']:.0f} MB peak RSS")
-    rows = (
-        ("synthneg cold (no cache)", cold),
-        ("synthneg cold, --precision bf16 (no cache)", bf16),
-        ("synthneg warm (cached corpus+query embeddings)", warm),
-        ("synthneg cold, --encoder openvino (model IR cached, no embedding cached)", ov),
-        ("synthneg cold, --encoder openvino --precision bf16 (model IR cached, no embedding cached)", ov_bf16),
-        ("synthneg first use, --encoder openvino (includes the one-time conversion)", ov_first),
-    )
     for name, r in rows:
         extra = ""
-        if r is ov_first:
+        if r.get("conversion"):
             extra = f"; the conversion process peaked at {r['child_rss_mb']:.0f} MB"
         if "openvino" in name:
             extra += f"; torch imported: {r['torch_imported']}"
@@ -175,6 +203,13 @@ def main() -> None:
     parser.add_argument("--only", choices=["bm25", "dense", "llm"], action="append")
     parser.add_argument("--corpus-limit", type=int, default=None, help="dense: first N docs (+ all positives)")
     parser.add_argument("--batch-size", type=int, default=32, help="dense: encoding batch size of both tools")
+    parser.add_argument(
+        "--dense-runs",
+        nargs="+",
+        choices=DENSE_RUNS,
+        default=list(DENSE_RUNS),
+        help="dense: which synthneg runs beside mine_hard_negatives (default: all)",
+    )
     parser.add_argument("--llm-pairs", type=int, default=40)
     parser.add_argument("--llm-models", nargs="+", default=["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"])
     args = parser.parse_args()
@@ -183,7 +218,7 @@ def main() -> None:
     if "bm25" in which:
         bench_bm25()
     if "dense" in which:
-        bench_dense(args.corpus_limit, args.batch_size)
+        bench_dense(args.corpus_limit, args.batch_size, args.dense_runs)
     if "llm" in which:
         bench_llm(args.llm_pairs, args.llm_models)
 

@@ -175,18 +175,19 @@ class OpenVINOEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        encodings = self.tokenizer.encode_batch(list(texts))
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")  # longest first, as sentence-transformers
+        # longest first by characters, as sentence-transformers sorts; each batch is tokenized on its own,
+        # so memory stays flat with corpus size (a whole corpus of Encoding objects costs hundreds of MB)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
         inputs = self.meta["inputs"]
         with tqdm(total=len(texts), desc="encode", unit="text", disable=not show_progress) as bar:
             for start in range(0, len(texts), batch_size):
                 idx = order[start : start + batch_size]
-                width = max(len(encodings[i].ids) for i in idx)
+                encodings = self.tokenizer.encode_batch([texts[i] for i in idx])
+                width = max(len(e.ids) for e in encodings)
                 ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
                 mask = np.zeros((len(idx), width), dtype=np.int64)
                 types = np.zeros((len(idx), width), dtype=np.int64)
-                for row, i in enumerate(idx):
-                    e = encodings[i]
+                for row, e in enumerate(encodings):
                     ids[row, : len(e.ids)] = e.ids
                     mask[row, : len(e.ids)] = 1
                     types[row, : len(e.ids)] = e.type_ids
