@@ -75,7 +75,6 @@ def export_openvino(model: str, out: Path) -> dict[str, Any]:
         mode = {"mean_tokens": "mean", "cls_token": "cls"}.get(flags[0], flags[0]) if len(flags) == 1 else str(flags)
     if mode not in POOLINGS:
         raise ModelError(f"{model}: pooling {mode!r} is not supported by the openvino backend (mean or cls); use torch")
-    pooling = mode
     transformer = st[0]
     tokenizer = transformer.tokenizer
     if not getattr(tokenizer, "is_fast", False):
@@ -95,7 +94,7 @@ def export_openvino(model: str, out: Path) -> dict[str, Any]:
     meta = {
         "model": model,
         "identity": model_identity(resolve_bi_encoder(model)),
-        "pooling": pooling,
+        "pooling": mode,
         "normalize": modules[2:] == ["Normalize"],
         "max_seq_length": st.max_seq_length,
         "inputs": inputs,
@@ -121,7 +120,6 @@ def openvino_model_dir(model: str, identity: str, cache_root: Path | None = None
         [sys.executable, "-m", "synthneg.search.openvino_backend", model, str(tmp)],
         capture_output=True,
         text=True,
-        env=dict(os.environ),
     )
     if proc.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
