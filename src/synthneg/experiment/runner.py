@@ -178,7 +178,10 @@ class ExperimentRunner:
                 "arm": arm,
                 "dataset": cfg.labeled_dataset or cfg.passages.beir,
                 "split": cfg.labeled_split,
-                **({"per_query": cfg.labeled_per_query} if cfg.labeled_per_query else {}),
+                # with a cap, the judged-relevant documents left out are excluded from the negatives too
+                **(
+                    {"per_query": cfg.labeled_per_query, "excludes": "judged-relevant"} if cfg.labeled_per_query else {}
+                ),
             }
         else:
             queries = self.out / "generation" / "queries.jsonl"
@@ -287,9 +290,13 @@ class ExperimentRunner:
         records = records_from_beir(ds.corpus, ds.queries, ds.qrels)
         if not records:
             raise DataError(f"no labeled pairs in split {cfg.labeled_split!r}", path=ds.path)
+        judged: dict[str, set[str]] = {}
         if cfg.labeled_per_query:
             records = _per_query(records, cfg.labeled_per_query, seed=0)
-        triples = mine_bm25(records, ds.corpus, show_progress=self.show_progress)
+            # a query's other judged-relevant documents are not negatives (NFCorpus: about 40 per query, so
+            # BM25's top hit is usually one of them)
+            judged = {q: {d for d, g in rels.items() if g > 0} for q, rels in ds.qrels.items()}
+        triples = mine_bm25(records, ds.corpus, show_progress=self.show_progress, also_exclude=judged)
         return [
             Triple(
                 t.query_id,

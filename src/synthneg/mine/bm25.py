@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -36,8 +36,13 @@ def mine_bm25(
     index: BM25Index | None = None,
     n_threads: int = 0,
     show_progress: bool = False,
+    also_exclude: Mapping[str, Collection[str]] | None = None,
 ) -> list[Triple]:
     """Mine BM25 negatives for ``records`` from ``corpus`` (method ``bm25``).
+
+    ``also_exclude`` maps a query id to more document ids that must never be its negative, beyond the
+    positives of its records: every judged-relevant document when only some of them are training
+    positives (a query of NFCorpus has dozens).
 
     ``scores`` per triple: ``negative`` (BM25 score), ``rank`` (among non-positives), and
     ``positive`` (the positive's BM25 score; computed for every record whose positive is in the
@@ -49,7 +54,8 @@ def mine_bm25(
     if index is None:
         index = BM25Index(corpus, show_progress=show_progress)
     t1 = time.perf_counter()
-    max_pos = max(len(g.records) for g in groups)
+    extra = {g.query_id: g.positive_ids | frozenset((also_exclude or {}).get(g.query_id, ())) for g in groups}
+    max_pos = max(max(len(g.records), len(extra[g.query_id])) for g in groups)
     positions, scores = bm25_candidates(index, [g.query for g in groups], config.depth(max_pos), n_threads)
     t2 = time.perf_counter()
     ids = corpus.ids
@@ -76,7 +82,7 @@ def mine_bm25(
                 cand_ids,
                 cand_scores,
                 query_id=record.query_id,
-                exclude_ids=group.positive_ids,
+                exclude_ids=extra[group.query_id],
                 exclude_texts=group.positive_texts,
                 candidate_texts=cand_texts,
                 config=config if pos_score is not None else _without_margins(config, record.positive_id),
