@@ -429,3 +429,31 @@ def test_bm25_matched_control_trains_on_the_matched_arms_queries_only(tmp_path: 
     bad.write_text(cfg_path.read_text().replace(", llm-query-positive", ""), encoding="utf-8")
     with pytest.raises(DataError, match="matched_arm"):
         load_config(bad)
+
+
+def test_capped_labeled_arm_never_takes_another_judged_document_as_negative(tmp_path: Path) -> None:
+    """labeled_per_query: 1 keeps one of q1's two judged documents; the other is not its negative."""
+    from synthneg.experiment.runner import ExperimentRunner
+
+    folder = make_beir(tmp_path / "lab", split="train")
+    cfg = tmp_path / "cap.yaml"
+    base = f"name: cap\noutput_dir: out\npassages:\n  beir: {folder}\narms: [labeled]\n"
+    cfg.write_text(base + "labeled_per_query: 1\n", encoding="utf-8")
+    runner = ExperimentRunner(load_config(cfg), show_progress=False)
+    triples = runner._labeled_triples()
+    judged = {"q1": {"d1", "d2"}, "q2": {"d3"}, "q3": {"d5"}}
+    assert triples and all(t.negative_id not in judged[t.query_id] for t in triples)
+    assert "q1" not in {t.query_id for t in triples}  # its BM25 hits are its two judged documents only
+    # what the cap did before: only the kept positive excluded, so q1's other judged document was its negative
+    from synthneg.data.beir import load_beir
+    from synthneg.mine.bm25 import mine_bm25
+    from synthneg.mine.common import records_from_beir
+
+    ds = load_beir(folder, "train")
+    q1 = [r for r in records_from_beir(ds.corpus, ds.queries, ds.qrels) if r.query_id == "q1"][:1]
+    assert mine_bm25(q1, ds.corpus)[0].negative_id in judged["q1"]
+    # uncapped, both of q1's documents are positives, so neither is a negative either; the key stays apart
+    cfg.write_text(base, encoding="utf-8")
+    uncapped_runner = ExperimentRunner(load_config(cfg), show_progress=False)
+    assert all(t.negative_id not in judged[t.query_id] for t in uncapped_runner._labeled_triples())
+    assert uncapped_runner.negatives_key("labeled") != runner.negatives_key("labeled")

@@ -47,6 +47,26 @@ def test_bm25_top_hit_excludes_positives(scifact_train, scifact_index):
     assert t.scores["negative"] == pytest.approx(best, rel=1e-5)
 
 
+def test_bm25_also_exclude_skips_other_judged_documents(scifact_train, scifact_index):
+    """Ids in also_exclude are never negatives and, like positives, do not count towards ranks."""
+    corpus, records = scifact_train
+    base = mine_bm25(records[:40], corpus, index=scifact_index, config=SelectionConfig(num_negatives=3))
+    first = {}
+    for t in base:
+        first.setdefault(t.query_id, []).append(t.negative_id)
+    banned = {q: set(ids[:2]) for q, ids in first.items()}  # each query's two best non-positive hits
+    again = mine_bm25(
+        records[:40], corpus, index=scifact_index, config=SelectionConfig(num_negatives=3), also_exclude=banned
+    )
+    assert again and all(t.negative_id not in banned[t.query_id] for t in again)
+    for t in again:
+        if t.scores["rank"] == 0:  # the new top hit is the old third one
+            assert t.negative_id == first[t.query_id][2]
+    _check_no_positive(again, records[:40])
+    # without also_exclude the result is what it was (keys of committed runs depend on it)
+    assert mine_bm25(records[:40], corpus, index=scifact_index, config=SelectionConfig(num_negatives=3)) == base
+
+
 def test_bm25_window_margin_and_max_score(scifact_train, scifact_index):
     corpus, records = scifact_train
     cfg = SelectionConfig(num_negatives=3, range_min=2, range_max=10, absolute_margin=1.0, max_score=30.0)
