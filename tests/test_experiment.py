@@ -457,3 +457,34 @@ def test_capped_labeled_arm_never_takes_another_judged_document_as_negative(tmp_
     uncapped_runner = ExperimentRunner(load_config(cfg), show_progress=False)
     assert all(t.negative_id not in judged[t.query_id] for t in uncapped_runner._labeled_triples())
     assert uncapped_runner.negatives_key("labeled") != runner.negatives_key("labeled")
+
+
+def test_share_of_labeled_gain_only_when_the_ceiling_gains(tmp_path: Path) -> None:
+    """(arm - zero-shot) / (labeled - zero-shot), and no share at all when labeled does not beat zero-shot."""
+    from synthneg.experiment.config import ExperimentConfig
+    from synthneg.experiment.report import summarize
+
+    config = ExperimentConfig.model_validate(
+        {
+            "passages": {"beir": "tinyeval"},
+            "arms": ["zero-shot", "labeled", "bm25"],
+            "seeds": [0],
+            "eval": {"datasets": ["tinyeval"]},
+            "significance_resamples": 100,
+        }
+    )
+
+    def write(label: str, scores: list[float]) -> None:
+        per_query = {f"q{i}": {"nDCG@10": s, "P@10": s, "R@100": s} for i, s in enumerate(scores)}
+        mean = sum(scores) / len(scores)
+        path = tmp_path / "eval" / label / "tinyeval.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        metrics = {"nDCG@10": mean, "P@10": mean, "R@100": mean}
+        path.write_text(json.dumps({"metrics": metrics, "per_query": per_query}), encoding="utf-8")
+
+    write("zero-shot", [0.4, 0.6])
+    write("bm25/seed0", [0.5, 0.6])  # +0.05
+    write("labeled/seed0", [0.6, 0.6])  # +0.10
+    assert summarize(tmp_path, config)["share_of_labeled_gain"]["bm25"]["tinyeval"] == pytest.approx(0.5)
+    write("labeled/seed0", [0.3, 0.6])  # -0.05: a ceiling that loses
+    assert summarize(tmp_path, config)["share_of_labeled_gain"]["bm25"]["tinyeval"] is None

@@ -124,7 +124,8 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
                 if arm in ("zero-shot", "labeled") or ds not in by_ds:
                     continue
                 own = by_ds[ds][HEADLINE]["mean"] - zero[HEADLINE]["mean"]
-                ceiling.setdefault(arm, {})[ds] = own / gain if abs(gain) > 1e-12 else None
+                # a share of a loss means nothing: no share when the labeled arm does not beat zero-shot
+                ceiling.setdefault(arm, {})[ds] = own / gain if gain > 1e-12 else None
     # Holm-Bonferroni over the arms compared with the same baseline on the same dataset
     from synthneg.evaluate.significance import holm
 
@@ -335,7 +336,7 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         for arm, by_ds in summary["share_of_labeled_gain"].items():
             cells = [f"{100 * v:.0f}%" if v is not None else "-" for v in (by_ds.get(d) for d in labels)]
             lines.append(f"| {arm} | " + " | ".join(cells) + " |")
-        lines += ["", "(arm - zero-shot) / (labeled - zero-shot); '-' when the ceiling gains nothing.", ""]
+        lines += ["", "(arm - zero-shot) / (labeled - zero-shot); '-' when the labeled arm does not beat zero-shot there.", ""]
     if summary.get("seen_split"):
         lines += [
             "## nDCG@10 on evaluated queries with and without a relevant training passage",
