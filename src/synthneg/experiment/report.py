@@ -336,7 +336,11 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         for arm, by_ds in summary["share_of_labeled_gain"].items():
             cells = [f"{100 * v:.0f}%" if v is not None else "-" for v in (by_ds.get(d) for d in labels)]
             lines.append(f"| {arm} | " + " | ".join(cells) + " |")
-        lines += ["", "(arm - zero-shot) / (labeled - zero-shot); '-' when the labeled arm does not beat zero-shot there.", ""]
+        lines += [
+            "",
+            "(arm - zero-shot) / (labeled - zero-shot); '-' when the labeled arm does not beat zero-shot there.",
+            "",
+        ]
     if summary.get("seen_split"):
         lines += [
             "## nDCG@10 on evaluated queries with and without a relevant training passage",

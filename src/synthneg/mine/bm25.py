@@ -54,8 +54,8 @@ def mine_bm25(
     if index is None:
         index = BM25Index(corpus, show_progress=show_progress)
     t1 = time.perf_counter()
-    extra = {g.query_id: g.positive_ids | frozenset((also_exclude or {}).get(g.query_id, ())) for g in groups}
-    max_pos = max(max(len(g.records), len(extra[g.query_id])) for g in groups)
+    excluded = {g.query_id: g.positive_ids | frozenset((also_exclude or {}).get(g.query_id, ())) for g in groups}
+    max_pos = max(max(len(g.records), len(excluded[g.query_id])) for g in groups)
     positions, scores = bm25_candidates(index, [g.query for g in groups], config.depth(max_pos), n_threads)
     t2 = time.perf_counter()
     ids = corpus.ids
@@ -82,7 +82,7 @@ def mine_bm25(
                 cand_ids,
                 cand_scores,
                 query_id=record.query_id,
-                exclude_ids=extra[group.query_id],
+                exclude_ids=excluded[group.query_id],
                 exclude_texts=group.positive_texts,
                 candidate_texts=cand_texts,
                 config=config if pos_score is not None else _without_margins(config, record.positive_id),
