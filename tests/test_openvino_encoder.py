@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from synthneg.data.beir import Corpus, load_beir
-from synthneg.errors import ModelError
+from synthneg.errors import ModelError, SynthnegError
 from synthneg.search.dense import DenseEncoder
 
 from conftest import tiny_bert
@@ -44,7 +44,7 @@ def test_openvino_minilm_matches_sentence_transformers(scifact_texts: list[str])
     assert ov.encode([]).shape == (0, torch_emb.shape[1])
 
 
-def test_openvino_encoding_never_imports_torch(scifact_texts: list[str], tmp_path: Path) -> None:
+def test_openvino_encoding_never_imports_torch(scifact_texts: list[str]) -> None:
     DenseEncoder(cache=False, show_progress=False, backend="openvino").encode(["warm the conversion cache"])
     code = (
         "import sys, json\n"
@@ -111,7 +111,7 @@ def test_encoder_backend_errors() -> None:
 
     from synthneg.cli import app
 
-    with pytest.raises(Exception, match="backend must be one of torch, openvino"):
+    with pytest.raises(SynthnegError, match="backend must be one of torch, openvino"):
         DenseEncoder(backend="onnx", cache=False, show_progress=False).encode(["x"])  # type: ignore[arg-type]
     bad = CliRunner().invoke(
         app, ["mine", "dense", "--queries", "q.jsonl", "--corpus", "c.jsonl", "--out", "o.jsonl", "--encoder", "onnx"]
