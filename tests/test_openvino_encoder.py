@@ -84,6 +84,27 @@ def test_openvino_mines_the_same_negatives_as_torch(scifact_dir: Path) -> None:
     assert ov.cache_key(corpus) != DenseEncoder(show_progress=False).cache_key(corpus)  # cached apart
 
 
+def test_evaluate_with_openvino_matches_torch(scifact_dir: Path) -> None:
+    """``evaluate(encoder="openvino")`` scores a SciFact slice as torch does, and records the encoder."""
+    from synthneg.data.beir import BeirDataset
+    from synthneg.evaluate import evaluate
+
+    full = load_beir(scifact_dir, "test")
+    qids = sorted(full.qrels)[:40]
+    judged = {d for q in qids for d in full.qrels[q]}
+    keep = judged | set(full.corpus.ids[:300])
+    corpus = Corpus.from_documents([d for d in full.corpus.documents if d.id in keep])
+    ds = BeirDataset(
+        "scifact-slice", full.path, "test", corpus, {q: full.queries[q] for q in qids}, {q: full.qrels[q] for q in qids}
+    )
+    by_torch = evaluate("minilm", ds, cache=False, show_progress=False)
+    by_ov = evaluate("minilm", ds, cache=False, show_progress=False, encoder="openvino")
+    assert by_ov.timing["encoder"] == "openvino" and by_torch.timing["encoder"] == "torch"
+    assert by_torch.metrics["nDCG@10"] > 0.5  # a real retrieval, not an empty run
+    for metric, value in by_torch.metrics.items():
+        assert by_ov.metrics[metric] == pytest.approx(value, abs=1e-3), metric
+
+
 def test_openvino_cls_pooling_and_unsupported_models(tmp_path: Path) -> None:
     """A CLS-pooled tiny BERT built here (no hub) matches torch; a model with a Dense head is refused."""
     from sentence_transformers import SentenceTransformer
@@ -116,4 +137,6 @@ def test_encoder_backend_errors() -> None:
     bad = CliRunner().invoke(
         app, ["mine", "dense", "--queries", "q.jsonl", "--corpus", "c.jsonl", "--out", "o.jsonl", "--encoder", "onnx"]
     )
+    assert bad.exit_code != 0 and "--encoder must be one of torch, openvino" in str(bad.exception or bad.output)
+    bad = CliRunner().invoke(app, ["evaluate", "--dataset", "scifact", "--encoder", "onnx"])
     assert bad.exit_code != 0 and "--encoder must be one of torch, openvino" in str(bad.exception or bad.output)

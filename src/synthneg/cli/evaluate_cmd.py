@@ -59,6 +59,12 @@ def register(app: typer.Typer) -> None:
         precision: str = typer.Option(
             "fp32", help="'fp32' or 'bf16' (bfloat16 autocast: faster on CPUs with AVX512-BF16/AMX)."
         ),
+        encoder: str = typer.Option(
+            "torch",
+            "--encoder",
+            help="'torch' (sentence-transformers) or 'openvino' (the same weights without torch: about half "
+            "the memory; converted once and cached; pip install 'synthneg[openvino]').",
+        ),
         no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the corpus embedding cache."),
         output: Path | None = typer.Option(
             None, "--output", "-o", help="Write results JSON here (one dataset) or a list (several)."
@@ -70,12 +76,14 @@ def register(app: typer.Typer) -> None:
 
         from synthneg.errors import SynthnegError
         from synthneg.evaluate import evaluate
-        from synthneg.search.dense import PRECISIONS
+        from synthneg.search.dense import ENCODER_BACKENDS, PRECISIONS
 
         if backend not in ("exact", "faiss"):
             raise SynthnegError(f"--backend must be 'exact' or 'faiss', got {backend!r}")
         if precision not in PRECISIONS:
             raise SynthnegError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if encoder not in ENCODER_BACKENDS:
+            raise SynthnegError(f"--encoder must be one of {', '.join(ENCODER_BACKENDS)}, got {encoder!r}")
         if len(dataset) > 1 and (save_run or run):
             raise SynthnegError("--save-run and --run take a single --dataset")
         results = []
@@ -95,6 +103,7 @@ def register(app: typer.Typer) -> None:
                     max_seq_length=max_seq_length,
                     backend=backend,  # type: ignore[arg-type]
                     precision=precision,  # type: ignore[arg-type]
+                    encoder=encoder,  # type: ignore[arg-type]
                     cache=not no_cache,
                     save_run=save_run,
                 )

@@ -14,7 +14,7 @@ from synthneg.data.locate import resolve_dataset
 from synthneg.evaluate.metrics import DEFAULT_METRICS, Run, compute_metrics
 from synthneg.evaluate.runs import read_trec_run, write_trec_run
 from synthneg.search.bm25 import BM25Index
-from synthneg.search.dense import DenseEncoder, Precision, SearchBackend, dense_search
+from synthneg.search.dense import DenseEncoder, EncoderBackend, Precision, SearchBackend, dense_search
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ def evaluate(
     max_seq_length: int | None = None,
     backend: SearchBackend = "exact",
     precision: Precision = "fp32",
+    encoder: EncoderBackend = "torch",
     cache: bool = True,
     save_run: str | Path | None = None,
     show_progress: bool = True,
@@ -66,7 +67,9 @@ def evaluate(
     """Evaluate a retriever on a BEIR split.
 
     ``model`` is ``bm25``, ``minilm`` (the embedded default) or any sentence-transformers name or
-    path; ``run`` (a TREC run file or a run dict) replaces the model. ``dataset`` is a BEIR name,
+    path; ``run`` (a TREC run file or a run dict) replaces the model. ``encoder`` runs a dense model
+    with sentence-transformers (``"torch"``) or with OpenVINO (``"openvino"``, the same weights without
+    torch; see :mod:`synthneg.search.openvino_backend`); ``timing`` records which, with the precision. ``dataset`` is a BEIR name,
     a folder or a loaded :class:`BeirDataset`.
 
     >>> res = evaluate("minilm", "scifact")           # doctest: +SKIP
@@ -92,7 +95,7 @@ def evaluate(
         timing.update(index_s=t1 - t0, search_s=t2 - t1, queries_per_s=len(ds.queries) / max(t2 - t1, 1e-9))
         label = "bm25"
     else:
-        encoder = DenseEncoder(
+        dense = DenseEncoder(
             model=model,
             query_prefix=query_prefix,
             passage_prefix=passage_prefix,
@@ -102,10 +105,12 @@ def evaluate(
             cache=cache,
             show_progress=show_progress,
             precision=precision,
+            backend=encoder,
         )
-        the_run, t = dense_search(encoder, ds.corpus, ds.queries, k=k, backend=backend)
+        the_run, t = dense_search(dense, ds.corpus, ds.queries, k=k, backend=backend)
         timing.update(t)
         timing["precision"] = precision
+        timing["encoder"] = encoder
         label = model
     t0 = time.perf_counter()
     scores = compute_metrics(ds.qrels, the_run, metrics)
