@@ -182,6 +182,8 @@ def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
     assert {t["query_id"] for t in labeled} <= {"q1", "q2", "q3"} and all(t["method"] == "labeled" for t in labeled)
     assert "in-batch" in results["share_of_labeled_gain"]
     assert "labeled ceiling" in (out / "report.md").read_text()
+    assert results["labeled_in_batch"]["rows"] == len(labeled) and results["labeled_in_batch"]["batch_size"] == 2
+    assert "In-batch false negatives: in a batch of 2" in (out / "report.md").read_text()
     # in-domain passages come from the evaluated corpus: the contamination check must see it
     contamination = results["contamination"][0]
     assert contamination["exact_duplicates"] == 5 and contamination["sharing_a_13gram"] <= 5

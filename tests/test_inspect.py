@@ -88,3 +88,25 @@ def test_cli_inspect_first_queries_keeps_the_same_queries_in_every_file(tmp_path
     # q1 only (the first query of the first file): two bm25 rows and q1's one random row; q2's rows are gone
     assert "| bm25 | 2 |" in report and "| random | 1 |" in report and "| llm |" not in report
     assert "Flatbread" not in report and "Rye" not in report
+
+
+def test_in_batch_judged_counts_what_other_rows_bring_into_a_batch() -> None:
+    """Hand-checked: qa's judged d3 and d7 arrive with rows r1 and r3; r2 shares qa's positive text, so
+    the NO_DUPLICATES sampler never batches them together; a grade-0 judgment is not relevant."""
+    from synthneg.diagnostics import in_batch_judged
+    from synthneg.errors import SynthnegError
+
+    rows = [
+        Triple("qa", "query a", "d1", "P1", "N2", "labeled", "d2"),
+        Triple("qb", "query b", "d3", "P3", "N4", "labeled", "d4"),
+        Triple("qc", "query c", "d1", "P1", "N5", "labeled", "d5"),
+        Triple("qd", "query d", "d6", "P6", "N7", "labeled", "d7"),
+    ]
+    qrels = {"qa": {"d1": 1, "d3": 1, "d7": 2, "d5": 0}, "qc": {"d1": 1}, "qd": {"d9": 1}}
+    whole = in_batch_judged(rows, qrels, batch_size=4)  # one batch holds every row
+    assert (whole.per_query, whole.queries_exposed, whole.rows) == (pytest.approx(0.5), 0.25, 4)
+    pairs = in_batch_judged(rows, qrels, batch_size=2)  # another row shares the batch with chance 1/3
+    assert pairs.per_query == pytest.approx(2 / 3 / 4)
+    assert in_batch_judged(rows, {}, batch_size=4).per_query == 0.0
+    with pytest.raises(SynthnegError, match="batch_size must be at least 2"):
+        in_batch_judged(rows, qrels, batch_size=1)

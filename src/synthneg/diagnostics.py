@@ -248,3 +248,55 @@ def plot_histograms(reports: Sequence[MethodReport], path: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+@dataclass(frozen=True)
+class InBatchJudged:
+    """In-batch false negatives that a labeled set implies for MultipleNegativesRankingLoss.
+
+    ``per_query``: the expected number of other rows' passages (positives and negatives) in a query's
+    batch that are judged relevant to it, under random batches of ``batch_size`` that keep rows sharing
+    a text apart (as the NO_DUPLICATES sampler does). ``queries_exposed``: the share of rows for which
+    at least one other row can bring such a passage into its batch. The loss treats all of them as
+    negatives.
+    """
+
+    batch_size: int
+    rows: int
+    per_query: float
+    queries_exposed: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "batch_size": self.batch_size,
+            "rows": self.rows,
+            "per_query": self.per_query,
+            "queries_exposed": self.queries_exposed,
+        }
+
+
+def in_batch_judged(triples: Sequence[Triple], qrels: dict[str, dict[str, int]], batch_size: int) -> InBatchJudged:
+    """How many judged-relevant passages another row brings into a query's batch (see :class:`InBatchJudged`)."""
+    rows = list(triples)
+    if batch_size < 2:
+        raise SynthnegError(f"batch_size must be at least 2, got {batch_size}")
+    if len(rows) < 2:
+        return InBatchJudged(batch_size, len(rows), 0.0, 0.0)
+    by_doc: dict[str, list[int]] = defaultdict(list)  # doc id -> rows holding it as positive or negative
+    for j, t in enumerate(rows):
+        by_doc[t.positive_id].append(j)
+        if t.negative_id is not None and t.negative_id != t.positive_id:
+            by_doc[t.negative_id].append(j)
+    texts = [{t.query, t.positive, t.negative} for t in rows]
+    share = (min(batch_size, len(rows)) - 1) / (len(rows) - 1)  # chance that a given other row shares the batch
+    total, exposed = 0.0, 0
+    for i, t in enumerate(rows):
+        judged = {d for d, grade in qrels.get(t.query_id, {}).items() if grade > 0}
+        count = 0
+        for doc in judged:
+            for j in by_doc.get(doc, ()):
+                if j != i and not texts[i] & texts[j]:  # rows sharing a text never share a batch
+                    count += 1
+        total += count * share
+        exposed += count > 0
+    return InBatchJudged(batch_size, len(rows), total / len(rows), exposed / len(rows))

@@ -156,12 +156,36 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
         "pending": pending(found, config),
         "significance": sig,
         "share_of_labeled_gain": ceiling,
+        "labeled_in_batch": labeled_in_batch(out, config),
         "matched_control": control,
         "costs": costs(stages, config),
         "contamination": contamination,
         "seen_split": seen,
         "stages": stages,
     }
+
+
+def labeled_in_batch(out: Path, config: ExperimentConfig) -> dict[str, Any] | None:
+    """In-batch false negatives of the labeled ceiling: judged-relevant passages that other rows bring
+    into a query's batch (:func:`synthneg.diagnostics.in_batch_judged`). None without its triples, or
+    when its qrels are not on this machine (never downloaded for a report)."""
+    path = out / "triples" / "labeled.jsonl"
+    if "labeled" not in config.arms or not path.is_file():
+        return None
+    from synthneg.data.beir import load_qrels
+    from synthneg.data.locate import resolve_dataset
+    from synthneg.data.triples import read_triples
+    from synthneg.diagnostics import in_batch_judged
+    from synthneg.errors import SynthnegError
+
+    name = config.labeled_dataset or config.passages.beir or ""
+    try:
+        folder = resolve_dataset(name, data_dir=config.eval.data_dir, download=False)
+        qrels = load_qrels(folder / "qrels" / f"{config.labeled_split}.tsv")
+    except SynthnegError as exc:
+        logger.warning("labeled ceiling: no in-batch figure (%s)", exc)
+        return None
+    return in_batch_judged(read_triples(path), qrels, config.train.batch_size).to_dict()
 
 
 def setting(config: ExperimentConfig) -> str:
@@ -281,6 +305,12 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
             f"- Labeled ceiling: `{source}` {config.labeled_split} queries and qrels{per_query}, "
             "BM25 negatives from its corpus, the same trainer and settings."
         )
+        if inb := summary.get("labeled_in_batch"):
+            lines.append(
+                f"  In-batch false negatives: in a batch of {inb['batch_size']}, other rows bring on average "
+                f"{inb['per_query']:.3f} passages judged relevant to a query (the loss treats them as negatives); "
+                f"{inb['queries_exposed']:.1%} of its {inb['rows']} rows can meet such a row."
+            )
     if "bm25-matched" in config.arms:
         lines.append(
             f"- Control `bm25-matched`: BM25 negatives for only the queries that `{config.matched_arm}` kept a "
