@@ -167,7 +167,8 @@ def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
         "queries:\n  path: queries.jsonl\n"
         "train:\n  batch_size: 2\n  max_seq_length: 64\n"
         f"eval:\n  datasets: [{folder}]\n"
-        "seeds: [0]\narms: [zero-shot, in-batch, labeled]\nsignificance_resamples: 200\n",
+        "seeds: [0]\narms: [zero-shot, in-batch, labeled]\nsignificance_resamples: 200\n"
+        "labeled_mask_judged: true\n",
         encoding="utf-8",
     )
     config = load_config(cfg)
@@ -184,6 +185,8 @@ def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
     assert "labeled ceiling" in (out / "report.md").read_text()
     assert results["labeled_in_batch"]["rows"] == len(labeled) and results["labeled_in_batch"]["batch_size"] == 2
     assert "In-batch false negatives: in a batch of 2" in (out / "report.md").read_text()
+    assert "masked out of its loss" in (out / "report.md").read_text()
+    assert results["stages"]["train:labeled:seed0"]["judged_masked"] >= 0  # trained through the masked loss
     # in-domain passages come from the evaluated corpus: the contamination check must see it
     contamination = results["contamination"][0]
     assert contamination["exact_duplicates"] == 5 and contamination["sharing_a_13gram"] <= 5
@@ -431,6 +434,26 @@ def test_bm25_matched_control_trains_on_the_matched_arms_queries_only(tmp_path: 
     bad.write_text(cfg_path.read_text().replace(", llm-query-positive", ""), encoding="utf-8")
     with pytest.raises(DataError, match="matched_arm"):
         load_config(bad)
+
+
+def test_labeled_mask_judged_keys_only_the_labeled_models(tmp_path: Path) -> None:
+    """The option changes the labeled arm's training key and nothing else, and the report says it is on."""
+    from synthneg.experiment.config import ExperimentConfig
+    from synthneg.experiment.report import render_markdown, summarize
+    from synthneg.experiment.runner import ExperimentRunner
+
+    base = {"passages": {"beir": "scifact", "sample": 5}, "arms": ["zero-shot", "labeled", "bm25"]}
+    plain, masked = (
+        ExperimentRunner(ExperimentConfig(**base)),
+        ExperimentRunner(ExperimentConfig(**base, labeled_mask_judged=True)),
+    )
+    data = tmp_path / "t.jsonl"
+    data.write_text("{}\n", encoding="utf-8")
+    assert masked.train_key("labeled", data, 0) != plain.train_key("labeled", data, 0)
+    assert masked.train_key("bm25", data, 0) == plain.train_key("bm25", data, 0)
+    assert masked.negatives_key("labeled") == plain.negatives_key("labeled")
+    config = ExperimentConfig(**base, labeled_mask_judged=True, output_dir=tmp_path)
+    assert "masked out of its loss" in render_markdown(summarize(tmp_path, config), config, None)
 
 
 def test_capped_labeled_arm_never_takes_another_judged_document_as_negative(tmp_path: Path) -> None:

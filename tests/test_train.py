@@ -225,6 +225,16 @@ def test_cli_train(tiny_model: str, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     summary = json.loads((out / SUMMARY_FILE).read_text())
     assert summary["global_step"] == 2 and summary["config"]["seed"] == 1
+    assert "judged_masked" not in summary
+
+    qrels = tmp_path / "qrels.tsv"  # every query judges every passage relevant: all in-batch candidates masked
+    lines = [f"{t.query_id}\td{i}\t1" for t in triples(1) for i in range(8)]
+    qrels.write_text("query-id\tcorpus-id\tscore\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    args = ["train", "--triples", str(path), "--model", tiny_model, "--out", str(tmp_path / "masked")]
+    res = CliRunner().invoke(app, [*args, "--max-steps", "1", "--batch-size", "4", "--qrels", str(qrels)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "masked" / SUMMARY_FILE).read_text())
+    assert summary["judged_masked"] == 4 * 8 - 4  # a batch of 4 rows: 8 candidates per query, its positive kept
 
 
 TORCHRUN_SCRIPT = """
@@ -264,3 +274,61 @@ def test_torchrun_two_processes_cpu_gloo(tiny_model: str, tmp_path: Path) -> Non
     summary = json.loads((out / SUMMARY_FILE).read_text())
     assert summary["world_size"] == 2 and summary["global_step"] == 2
     assert (out / "model.safetensors").is_file()
+
+
+def test_judged_mask_is_hand_checked() -> None:
+    from synthneg.losses import judged_mask, row_documents
+
+    rows = [
+        Triple("qa", "a", "d1", "P1", "N2", "labeled", "d2"),
+        Triple("qb", "b", "d3", "P3", "N4", "labeled", "d4"),
+        Triple("qc", "c", "d5", "P5", "N6", "labeled", None),
+    ]
+    judged = [frozenset({"d1", "d3", "d5"}), frozenset({"d3"}), frozenset({"d1", "d5", "d4"})]
+    docs = row_documents(rows)
+    # batch = rows 0, 2; columns: P1, P5, N2, N6 (no id: never masked)
+    assert judged_mask([0, 2], docs, judged) == [
+        [False, True, False, False],  # qa: its own positive d1 is never masked; row 2's positive d5 is judged
+        [True, False, False, False],  # qc: row 0's positive d1 is judged relevant to it
+    ]
+    # batch = rows 1, 2; columns: P3, P5, N4, N6: qc's judged d4 is row 1's negative
+    assert judged_mask([1, 2], docs, judged) == [[False, False, False, False], [False, False, True, False]]
+    assert row_documents(rows, use_negatives=False) == [("d1",), ("d3",), ("d5",)]
+
+
+def test_judged_masked_loss_equals_mnrl_over_the_unmasked_candidates(tiny_model: str) -> None:
+    """Empty qrels: exactly MultipleNegativesRankingLoss. With qrels: the cross-entropy over the other columns."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from synthneg.losses import judged_masked_mnrl
+    from synthneg.train import _st
+
+    st = SentenceTransformer(tiny_model, device="cpu")
+    rows = triples(1)[:4]  # positives d0..d3, negatives d1..d4
+    gen = torch.Generator().manual_seed(0)
+    emb = [torch.randn(4, 32, generator=gen) for _ in range(3)]
+    labels = torch.arange(4)
+    plain = _st("losses").MultipleNegativesRankingLoss(st).compute_loss_from_embeddings(emb, labels)
+    assert judged_masked_mnrl(st, rows, {}).masked_loss(emb, labels).item() == pytest.approx(plain.item(), rel=1e-6)
+
+    qrels = {rows[0].query_id: {"d0": 1, "d2": 1}}  # q0: d2 is row 2's positive (column 2) and row 1's negative (5)
+    loss = judged_masked_mnrl(st, rows, qrels)
+    got = loss.masked_loss(emb, labels)
+    assert loss.masked_total == 2
+    scores = torch.nn.functional.cosine_similarity(emb[0][:, None], torch.cat(emb[1:])[None], dim=-1) * 20.0
+    keep = [c for c in range(8) if c not in (2, 5)]
+    per_row = [-torch.log_softmax(scores[0, keep], 0)[0]] + [-torch.log_softmax(scores[i], 0)[i] for i in range(1, 4)]
+    assert got.item() == pytest.approx(torch.stack(per_row).mean().item(), rel=1e-5)
+
+
+def test_training_with_qrels_masks_judged_candidates(tiny_model: str, tmp_path: Path) -> None:
+    rows = triples()
+    qrels = {t.query_id: {t.positive_id: 1, f"d{(int(t.positive_id[1:]) + 4) % 8}": 1} for t in rows}
+    config = TrainConfig(epochs=4, **FAST)
+    result = train(rows, model=tiny_model, out=tmp_path / "masked", config=config, qrels=qrels)
+    losses = [h["loss"] for h in result.summary["loss_history"]]
+    assert result.summary["judged_masked"] > 0 and result.summary["global_step"] == 16  # same steps as plain MNRL
+    assert sum(losses[-4:]) / 4 < 0.5 * sum(losses[:4]) / 4
+    with pytest.raises(SynthnegError, match="qrels masking works with loss 'mnrl'"):
+        build_trainer(rows, model=tiny_model, out=tmp_path / "c", config=TrainConfig(loss="cached-mnrl"), qrels={})

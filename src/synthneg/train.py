@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -30,6 +30,7 @@ from synthneg.data.beir import BeirDataset
 from synthneg.data.io import iter_jsonl
 from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples
 from synthneg.errors import DataError, SynthnegError
+from synthneg.losses import ROW_COLUMN, judged_masked_mnrl
 from synthneg.models import resolve_bi_encoder
 
 if TYPE_CHECKING:
@@ -233,11 +234,13 @@ def build_trainer(
     out: str | Path,
     config: TrainConfig | None = None,
     evaluator: BeirDataset | Any | None = None,
+    qrels: Mapping[str, Mapping[str, int]] | None = None,
 ) -> SentenceTransformerTrainer:
     """Assemble (without running) the SentenceTransformerTrainer that :func:`train` runs.
 
     ``evaluator`` is a loaded :class:`BeirDataset` split or any sentence-transformers evaluator;
-    it runs every ``eval_steps`` steps (or at the end of each epoch).
+    it runs every ``eval_steps`` steps (or at the end of each epoch). ``qrels`` (labeled data) masks
+    the in-batch candidates judged relevant to each query out of its loss (:mod:`synthneg.losses`).
     """
     import torch
     import transformers
@@ -246,8 +249,18 @@ def build_trainer(
 
     config = config or TrainConfig()
     dataset = data if isinstance(data, Dataset) else to_dataset(data, use_negatives=config.use_negatives)
+    if qrels is not None:
+        if isinstance(data, Dataset):
+            raise SynthnegError("qrels masking needs the training rows (triples or pairs with ids), not a Dataset")
+        if config.loss != "mnrl" or _world_size() > 1:
+            raise SynthnegError("qrels masking works with loss 'mnrl' in a single process")
+        dataset = dataset.add_column(ROW_COLUMN, list(range(len(dataset))))
     has_negative = "negative" in dataset.column_names
     st = _load_model(model, config)
+    if qrels is not None:
+        loss = judged_masked_mnrl(st, data, qrels, scale=config.scale, use_negatives=config.use_negatives)  # type: ignore[arg-type]
+    else:
+        loss = _loss(st, config)
     if isinstance(evaluator, BeirDataset):
         evaluator = beir_evaluator(evaluator, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
     save_strategy = "steps" if config.save_steps else "epoch"
@@ -292,14 +305,14 @@ def build_trainer(
         model if isinstance(model, str) else type(model).__name__,
         len(dataset),
         ", ".join(dataset.column_names),
-        config.loss,
+        config.loss + (" (judged candidates masked)" if qrels is not None else ""),
         config.batch_size,
     )
     return _rank_zero_saving(SentenceTransformerTrainer)(
         model=st,
         args=args,
         train_dataset=dataset,
-        loss=_loss(st, config),
+        loss=loss,
         evaluator=evaluator,
     )
 
@@ -351,6 +364,7 @@ def train(
     config: TrainConfig | None = None,
     evaluator: BeirDataset | Any | None = None,
     resume: bool | str | Path = False,
+    qrels: Mapping[str, Mapping[str, int]] | None = None,
 ) -> TrainResult:
     """Fine-tune ``model`` on triples or query-positive pairs and save it to ``out``.
 
@@ -359,14 +373,15 @@ def train(
     ``SentenceTransformer(out)`` or pass ``out`` to :func:`synthneg.evaluate.evaluate`),
     checkpoints in ``out/checkpoints`` and the summary in ``out/train_summary.json``.
     ``resume=True`` continues from the last checkpoint there (a path picks one); with none it
-    starts afresh.
+    starts afresh. ``qrels`` (for labeled data with many judged documents per query) keeps the
+    passages judged relevant to a query out of its in-batch negatives (:mod:`synthneg.losses`).
     """
     config = config or TrainConfig()
     out = Path(out)
     source = str(data) if isinstance(data, (str, Path)) else None
     rows = load_training_data(data) if isinstance(data, (str, Path)) else data
     resume_from = _resume_point(out, resume)
-    trainer = build_trainer(rows, model=model, out=out, config=config, evaluator=evaluator)
+    trainer = build_trainer(rows, model=model, out=out, config=config, evaluator=evaluator, qrels=qrels)
     start_step = _checkpoint_step(resume_from)  # read now: old checkpoints are rotated away while training
     if resume_from:
         logger.info("resuming from %s (step %d)", resume_from, start_step)
@@ -400,6 +415,8 @@ def train(
         "loss_history": losses,
         "eval_history": evals,
     }
+    if qrels is not None:  # candidates masked this run (a resumed run counts its own steps only)
+        summary["judged_masked"] = getattr(trainer.loss, "masked_total", 0)
     if trainer.is_world_process_zero():
         (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         logger.info(

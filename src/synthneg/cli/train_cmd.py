@@ -50,6 +50,11 @@ def register(app: typer.Typer) -> None:
         eval_steps: int | None = typer.Option(None, help="Evaluate every N steps (default: every epoch)."),
         data_dir: Path | None = typer.Option(None, help="Folder holding BEIR datasets, for --eval-dataset."),
         resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in OUT/checkpoints."),
+        qrels: Path | None = typer.Option(
+            None,
+            help="BEIR qrels TSV of labeled triples: passages judged relevant to a query are masked out of its "
+            "in-batch negatives (loss 'mnrl', one process).",
+        ),
     ) -> None:
         """Fine-tune a bi-encoder: MultipleNegativesRankingLoss, NO_DUPLICATES batches, resumable checkpoints.
 
@@ -86,12 +91,18 @@ def register(app: typer.Typer) -> None:
             from synthneg.data import load_beir, resolve_dataset
 
             evaluator = load_beir(resolve_dataset(eval_dataset, data_dir=data_dir), eval_split)
-        result = train(triples, model=model, out=out, config=config, evaluator=evaluator, resume=resume)
+        judged = None
+        if qrels is not None:
+            from synthneg.data.beir import load_qrels
+
+            judged = load_qrels(qrels)
+        result = train(triples, model=model, out=out, config=config, evaluator=evaluator, resume=resume, qrels=judged)
         if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, one line from rank 0
             return
         s = result.summary
         loss_txt = f"{s['train_loss']:.4f}" if s.get("train_loss") is not None else "n/a"
         Console(stderr=True).print(
-            f"saved {result.path}: {s['global_step']} steps, {s['wall_s']:.1f} s, train loss {loss_txt}",
+            f"saved {result.path}: {s['global_step']} steps, {s['wall_s']:.1f} s, train loss {loss_txt}"
+            + (f", {s['judged_masked']} judged in-batch candidates masked" if "judged_masked" in s else ""),
             highlight=False,
         )

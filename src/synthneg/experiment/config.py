@@ -129,6 +129,11 @@ class ExperimentConfig(_Strict):
         description="at most this many labeled positives per train query, a seeded choice (default: every "
         "judged pair; NFCorpus train has 110,575 pairs for 2,590 queries, too many for a CPU budget)",
     )
+    labeled_mask_judged: bool = Field(
+        default=False,
+        description="train the 'labeled' arm with its qrels masking in-batch candidates judged relevant to a "
+        "query (synthneg.losses): NFCorpus batches of 32 bring about one such passage per query",
+    )
     matched_arm: Literal["llm-query", "llm-query-positive", "ce"] = Field(
         default="llm-query-positive",
         description="the 'bm25-matched' control trains on BM25 negatives for exactly the queries this arm kept "

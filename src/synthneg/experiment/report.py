@@ -303,7 +303,12 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         )
         lines.append(
             f"- Labeled ceiling: `{source}` {config.labeled_split} queries and qrels{per_query}, "
-            "BM25 negatives from its corpus, the same trainer and settings."
+            "BM25 negatives from its corpus, the same trainer and settings"
+            + (
+                "; in-batch candidates judged relevant to a query are masked out of its loss (`labeled_mask_judged`)."
+                if config.labeled_mask_judged
+                else "."
+            )
         )
         if inb := summary.get("labeled_in_batch"):
             lines.append(

@@ -312,13 +312,21 @@ class ExperimentRunner:
             for t in triples
         ]
 
+    def _labeled_qrels(self) -> dict[str, dict[str, int]]:
+        from synthneg.data.beir import load_qrels
+
+        cfg = self.config
+        folder = resolve_dataset(cfg.labeled_dataset or cfg.passages.beir or "", data_dir=cfg.eval.data_dir)
+        return load_qrels(folder / "qrels" / f"{cfg.labeled_split}.tsv")
+
     def train_key(self, arm: str, data: Path, seed: int) -> str:
         """What a fine-tuned model depends on: base model content, training settings, data bytes, seed."""
         from synthneg.models import model_identity, resolve_bi_encoder
 
         cfg = self.config
         base = model_identity(resolve_bi_encoder(cfg.base_model))
-        return cfg.digest(base, cfg.train.key_fields(), file_digest(data), seed, arm)
+        extra = ["mask-judged"] if arm == "labeled" and cfg.labeled_mask_judged else []  # keys unchanged without it
+        return cfg.digest(base, cfg.train.key_fields(), file_digest(data), seed, arm, *extra)
 
     def train(self, arm: str, data: Path, seed: int, key: str) -> Path:
         """Fine-tune the base model on an arm's data with one seed (resumes from its checkpoints)."""
@@ -343,10 +351,13 @@ class ExperimentRunner:
             use_negatives=arm != "in-batch",
             precision=t.precision,
         )
+        qrels = self._labeled_qrels() if arm == "labeled" and cfg.labeled_mask_judged else None
         with self.log.timed(f"train:{arm}:seed{seed}", key) as info:
-            res = train(data, model=cfg.base_model, out=out, config=tc, resume=True)
+            res = train(data, model=cfg.base_model, out=out, config=tc, resume=True, qrels=qrels)
             info["rows"] = res.summary.get("rows")
             info["steps"] = res.summary.get("global_step")
+            if qrels is not None:
+                info["judged_masked"] = res.summary.get("judged_masked")
         shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the final model is saved; save the disk
         write_json(marker, {"key": key})
         return out
