@@ -1,0 +1,49 @@
+"""Compare one arm across two experiment runs, paired by query (seed-averaged nDCG@10 per query).
+
+For runs that differ in one setting, such as the NFCorpus labeled ceiling with and without its judged
+in-batch candidates masked:
+
+    python scripts/compare_runs.py experiments/nfcorpus-labeled-masked.yaml labeled \
+        experiments/nfcorpus-indomain-500.yaml labeled
+
+Prints each side's mean ± sd over seeds, and the paired difference with its 95% bootstrap CI and
+randomization-test p-value (synthneg.evaluate.significance.compare), per evaluated dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from synthneg.evaluate.significance import compare
+from synthneg.experiment import load_config
+from synthneg.experiment.report import HEADLINE, _mean_per_query, collect
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("config_a")
+    ap.add_argument("arm_a")
+    ap.add_argument("config_b")
+    ap.add_argument("arm_b")
+    ap.add_argument("--resamples", type=int, default=10_000)
+    args = ap.parse_args()
+    found_a = collect(load_config(args.config_a).output_dir, load_config(args.config_a))
+    found_b = collect(load_config(args.config_b).output_dir, load_config(args.config_b))
+    a_runs, b_runs = found_a.get(args.arm_a, {}), found_b.get(args.arm_b, {})
+    for ds in sorted(set(a_runs) & set(b_runs)):
+        a, b = a_runs[ds], b_runs[ds]
+        for label, runs in ((f"A {args.arm_a}", a), (f"B {args.arm_b}", b)):
+            vals = [r["metrics"][HEADLINE] for r in runs]
+            sd = f" ± {statistics.stdev(vals):.4f}" if len(vals) > 1 else ""
+            print(f"{ds} {label}: {HEADLINE} {statistics.fmean(vals):.4f}{sd} ({len(vals)} seed(s))")
+        c = compare(
+            _mean_per_query(a, HEADLINE), _mean_per_query(b, HEADLINE), n_resamples=args.resamples, on_missing="zero"
+        )
+        print(f"{ds} A - B: {c.mean_diff:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}], p = {c.p_value:.3f}, {c.n} queries")
+    if not set(a_runs) & set(b_runs):
+        raise SystemExit("no dataset evaluated for both arms yet")
+
+
+if __name__ == "__main__":
+    main()
