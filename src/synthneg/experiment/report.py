@@ -313,7 +313,9 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         if inb := summary.get("labeled_in_batch"):
             lines.append(
                 f"  In-batch false negatives: in a batch of {inb['batch_size']}, other rows bring on average "
-                f"{inb['per_query']:.3f} passages judged relevant to a query (the loss treats them as negatives); "
+                f"{inb['per_query']:.3f} passages judged relevant to a query ("
+                + ("masked out of its loss here" if config.labeled_mask_judged else "the loss treats them as negatives")
+                + "); "
                 f"{inb['queries_exposed']:.1%} of its {inb['rows']} rows can meet such a row."
             )
     if "bm25-matched" in config.arms:
