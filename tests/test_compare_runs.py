@@ -10,27 +10,20 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 
 
+def _compare(*args: str) -> subprocess.CompletedProcess[str]:
+    script = ROOT / "scripts" / "compare_runs.py"
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=False, cwd=ROOT)
+
+
 def test_compare_runs_reproduces_the_reports_paired_difference() -> None:
     """Within one committed run, labeled vs zero-shot must match results.json's significance entry."""
-    config = ROOT / "experiments" / "nfcorpus-indomain-500.yaml"
+    config = str(ROOT / "experiments" / "nfcorpus-indomain-500.yaml")
     results = json.loads((ROOT / "docs" / "results" / "nfcorpus-indomain-500" / "results.json").read_text())
     expected = results["significance"]["labeled"]["nfcorpus"]["zero-shot"]
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "compare_runs.py"), str(config), "labeled", str(config), "zero-shot"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
+    proc = _compare(config, "labeled", config, "zero-shot")
     assert proc.returncode == 0, proc.stderr[-2000:]
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith(f"nfcorpus A - B: {expected['diff']:+.4f} [{expected['ci_low']:+.4f}, ")
     assert f"p = {expected['p_value']:.3f}" in last
-    bad = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "compare_runs.py"), str(config), "labeled", str(config), "nothing"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
+    bad = _compare(config, "labeled", config, "nothing")
     assert bad.returncode != 0 and "no dataset evaluated for both arms yet" in bad.stderr
