@@ -67,10 +67,10 @@ def evaluate(
     """Evaluate a retriever on a BEIR split.
 
     ``model`` is ``bm25``, ``minilm`` (the embedded default) or any sentence-transformers name or
-    path; ``run`` (a TREC run file or a run dict) replaces the model. ``encoder`` runs a dense model
-    with sentence-transformers (``"torch"``) or with OpenVINO (``"openvino"``, the same weights without
-    torch; see :mod:`synthneg.search.openvino_backend`); ``timing`` records which, with the precision. ``dataset`` is a BEIR name,
-    a folder or a loaded :class:`BeirDataset`.
+    path; ``run`` (a TREC run file or a run dict) replaces the model. ``dataset`` is a BEIR name,
+    a folder or a loaded :class:`BeirDataset`. ``encoder`` runs a dense model with sentence-transformers
+    (``"torch"``) or with OpenVINO (``"openvino"``, the same weights without torch; see
+    :mod:`synthneg.search.openvino_backend`); ``timing`` records which, with the precision.
 
     >>> res = evaluate("minilm", "scifact")           # doctest: +SKIP
     >>> res.metrics["nDCG@10"]                        # doctest: +SKIP
