@@ -17,7 +17,7 @@ import statistics
 
 from synthneg.evaluate.significance import compare
 from synthneg.experiment import load_config
-from synthneg.experiment.report import HEADLINE, _mean_per_query, collect
+from synthneg.experiment.report import HEADLINE, collect, mean_per_query
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
             sd = f" ± {statistics.stdev(vals):.4f}" if len(vals) > 1 else ""
             print(f"{ds} {label}: {HEADLINE} {statistics.fmean(vals):.4f}{sd} ({len(vals)} seed(s))")
         c = compare(
-            _mean_per_query(a, HEADLINE), _mean_per_query(b, HEADLINE), n_resamples=args.resamples, on_missing="zero"
+            mean_per_query(a, HEADLINE), mean_per_query(b, HEADLINE), n_resamples=args.resamples, on_missing="zero"
         )
         print(f"{ds} A - B: {c.mean_diff:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}], p = {c.p_value:.3f}, {c.n} queries")
     if not set(a_runs) & set(b_runs):

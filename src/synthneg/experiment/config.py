@@ -170,11 +170,16 @@ class ExperimentConfig(_Strict):
                 raise ValueError(f"arm_seeds: {arm!r} needs 1..{len(self.seeds)} seeds (the length of 'seeds')")
         if "bm25-matched" in self.arms and self.matched_arm not in self.arms:
             raise ValueError(f"the 'bm25-matched' control needs its matched_arm ({self.matched_arm!r}) among the arms")
-        if "labeled" in self.arms and not (self.labeled_dataset or self.passages.beir):
+        if "labeled" in self.arms and not self.labeled_source:
             raise ValueError(
                 "the 'labeled' arm needs labeled_dataset (or passages.beir): a BEIR set with a train split"
             )
         return self
+
+    @property
+    def labeled_source(self) -> str | None:
+        """The BEIR set (name or path) the ``labeled`` ceiling reads its train queries and qrels from."""
+        return self.labeled_dataset or self.passages.beir
 
     def seeds_of(self, arm: str) -> list[int]:
         """The seeds an arm is trained with: ``seeds``, or its first ``arm_seeds[arm]`` (zero-shot: none)."""

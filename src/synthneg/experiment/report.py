@@ -47,7 +47,8 @@ def _labels(config: ExperimentConfig) -> list[str]:
     return [dataset_label(d) for d in config.eval.datasets]
 
 
-def _mean_per_query(results: list[dict[str, Any]], metric: str) -> dict[str, float]:
+def mean_per_query(results: list[dict[str, Any]], metric: str) -> dict[str, float]:
+    """Per query, ``metric`` averaged over an arm's seeds (``results``: its evaluations on one dataset)."""
     qids = results[0]["per_query"].keys()
     return {q: statistics.fmean(r["per_query"][q][metric] for r in results) for q in qids}
 
@@ -81,8 +82,8 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
                 if ds not in found[baseline]:
                     continue
                 c = compare(
-                    _mean_per_query(results, HEADLINE),
-                    _mean_per_query(found[baseline][ds], HEADLINE),
+                    mean_per_query(results, HEADLINE),
+                    mean_per_query(found[baseline][ds], HEADLINE),
                     n_resamples=config.significance_resamples,
                     seed=0,
                     on_missing="zero",
@@ -99,8 +100,8 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
     for ds, results in matched.items():
         if ds in found["bm25-matched"]:
             c = compare(
-                _mean_per_query(results, HEADLINE),
-                _mean_per_query(found["bm25-matched"][ds], HEADLINE),
+                mean_per_query(results, HEADLINE),
+                mean_per_query(found["bm25-matched"][ds], HEADLINE),
                 n_resamples=config.significance_resamples,
                 seed=0,
                 on_missing="zero",
@@ -145,7 +146,7 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
             continue
         for arm, by_ds in found.items():
             if row["dataset"] in by_ds:
-                per_query = _mean_per_query(by_ds[row["dataset"]], HEADLINE)
+                per_query = mean_per_query(by_ds[row["dataset"]], HEADLINE)
                 seen.setdefault(arm, {})[row["dataset"]] = seen_split(per_query, ids)
     stages = StageLog(out / "stages.json").data
     return {
@@ -172,16 +173,13 @@ def labeled_in_batch(out: Path, config: ExperimentConfig) -> dict[str, Any] | No
     path = out / "triples" / "labeled.jsonl"
     if "labeled" not in config.arms or not path.is_file():
         return None
-    from synthneg.data.beir import load_qrels
-    from synthneg.data.locate import resolve_dataset
     from synthneg.data.triples import read_triples
     from synthneg.diagnostics import in_batch_judged
     from synthneg.errors import SynthnegError
+    from synthneg.experiment.runner import load_labeled_qrels
 
-    name = config.labeled_dataset or config.passages.beir or ""
     try:
-        folder = resolve_dataset(name, data_dir=config.eval.data_dir, download=False)
-        qrels = load_qrels(folder / "qrels" / f"{config.labeled_split}.tsv")
+        qrels = load_labeled_qrels(config, download=False)
     except SynthnegError as exc:
         logger.warning("labeled ceiling: no in-batch figure (%s)", exc)
         return None
@@ -295,7 +293,7 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
         + "); mean ± sd over seeds.",
     ]
     if "labeled" in config.arms:
-        source = config.labeled_dataset or config.passages.beir
+        source = config.labeled_source
         per_query = (
             f", at most {config.labeled_per_query} positive(s) per query (a seeded choice)"
             if config.labeled_per_query

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from synthneg.data.beir import BeirDataset, Corpus, load_beir, load_corpus
+from synthneg.data.beir import BeirDataset, Corpus, Qrels, load_beir, load_corpus, load_qrels
 from synthneg.data.locate import resolve_dataset
 from synthneg.data.passages import read_passages
 from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples, write_triples
@@ -87,6 +87,12 @@ def matched_records(records: list[QueryRecord], triples: list[Triple]) -> list[Q
             f"(e.g. {sorted(missing)[0]!r}); were its triples made for other queries?"
         )
     return subset
+
+
+def load_labeled_qrels(config: ExperimentConfig, *, download: bool = True) -> Qrels:
+    """The judgments of the ``labeled`` ceiling's split (``labeled_split`` of ``labeled_source``)."""
+    folder = resolve_dataset(config.labeled_source or "", data_dir=config.eval.data_dir, download=download)
+    return load_qrels(folder / "qrels" / f"{config.labeled_split}.tsv")
 
 
 def subsample_corpus(ds: BeirDataset, size: int, seed: int = 0) -> BeirDataset:
@@ -176,7 +182,7 @@ class ExperimentRunner:
         if arm == "labeled":
             spec: dict[str, Any] = {
                 "arm": arm,
-                "dataset": cfg.labeled_dataset or cfg.passages.beir,
+                "dataset": cfg.labeled_source,
                 "split": cfg.labeled_split,
                 # with a cap, the judged-relevant documents left out are excluded from the negatives too
                 **(
@@ -285,7 +291,7 @@ class ExperimentRunner:
         from synthneg.mine.common import records_from_beir
 
         cfg = self.config
-        name = cfg.labeled_dataset or cfg.passages.beir or ""
+        name = cfg.labeled_source or ""
         ds = load_beir(resolve_dataset(name, data_dir=cfg.eval.data_dir), cfg.labeled_split)
         records = records_from_beir(ds.corpus, ds.queries, ds.qrels)
         if not records:
@@ -311,13 +317,6 @@ class ExperimentRunner:
             )
             for t in triples
         ]
-
-    def _labeled_qrels(self) -> dict[str, dict[str, int]]:
-        from synthneg.data.beir import load_qrels
-
-        cfg = self.config
-        folder = resolve_dataset(cfg.labeled_dataset or cfg.passages.beir or "", data_dir=cfg.eval.data_dir)
-        return load_qrels(folder / "qrels" / f"{cfg.labeled_split}.tsv")
 
     def train_key(self, arm: str, data: Path, seed: int) -> str:
         """What a fine-tuned model depends on: base model content, training settings, data bytes, seed."""
@@ -351,7 +350,7 @@ class ExperimentRunner:
             use_negatives=arm != "in-batch",
             precision=t.precision,
         )
-        qrels = self._labeled_qrels() if arm == "labeled" and cfg.labeled_mask_judged else None
+        qrels = load_labeled_qrels(cfg) if arm == "labeled" and cfg.labeled_mask_judged else None
         with self.log.timed(f"train:{arm}:seed{seed}", key) as info:
             res = train(data, model=cfg.base_model, out=out, config=tc, resume=True, qrels=qrels)
             info["rows"] = res.summary.get("rows")
