@@ -484,6 +484,36 @@ def test_capped_labeled_arm_never_takes_another_judged_document_as_negative(tmp_
     assert uncapped_runner.negatives_key("labeled") != runner.negatives_key("labeled")
 
 
+def test_labeled_positive_bm25_top_keeps_the_judged_documents_bm25_scores_highest(tmp_path: Path) -> None:
+    """labeled_positive: bm25-top keeps, per query, the judged documents sharing most of its words."""
+    from pydantic import ValidationError
+
+    from synthneg.data.beir import load_beir
+    from synthneg.data.triples import QueryRecord
+    from synthneg.experiment.config import ExperimentConfig
+    from synthneg.experiment.runner import ExperimentRunner, _top_bm25_per_query
+    from synthneg.search.bm25 import BM25Index
+
+    folder = make_beir(tmp_path / "lab", split="train")
+    ds = load_beir(folder, "train")
+    index = BM25Index(ds.corpus)
+    q = "how do plants make glucose from sunlight"
+    scores = index.score_positions(q, [ds.corpus.position(d) for d in ("d1", "d2", "d6")])
+    assert scores[0] > scores[1] > scores[2] == 0  # d1 shares the most words with q, d6 none
+    recs = [QueryRecord("q1", q, d, "") for d in ("gone", "d2", "d1", "d6")]  # "gone": not in the corpus
+    recs.append(QueryRecord("q3", "which bread uses wild yeast", "d5", ""))
+    kept = {n: [r.positive_id for r in _top_bm25_per_query(recs, n, index)] for n in (1, 2, 3)}
+    assert kept == {1: ["d1", "d5"], 2: ["d2", "d1", "d5"], 3: ["d2", "d1", "d6", "d5"]}  # input order kept
+
+    base = {"passages": {"beir": str(folder)}, "arms": ["labeled"], "labeled_per_query": 1}
+    top = ExperimentRunner(ExperimentConfig(**base, labeled_positive="bm25-top"), show_progress=False)
+    assert top.negatives_key("labeled") != ExperimentRunner(ExperimentConfig(**base)).negatives_key("labeled")
+    triples = top._labeled_triples()
+    assert {t.query_id: t.positive_id for t in triples} == {"q3": "d5"}  # q1 and q2: every BM25 hit is judged
+    with pytest.raises(ValidationError, match="needs labeled_per_query"):
+        ExperimentConfig(**{**base, "labeled_per_query": None}, labeled_positive="bm25-top")
+
+
 def test_share_of_labeled_gain_only_when_the_ceiling_gains(tmp_path: Path) -> None:
     """(arm - zero-shot) / (labeled - zero-shot), and no share at all when labeled does not beat zero-shot."""
     from synthneg.experiment.config import ExperimentConfig

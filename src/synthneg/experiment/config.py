@@ -129,6 +129,12 @@ class ExperimentConfig(_Strict):
         description="at most this many labeled positives per train query, a seeded choice (default: every "
         "judged pair; NFCorpus train has 110,575 pairs for 2,590 queries, too many for a CPU budget)",
     )
+    labeled_positive: Literal["random", "bm25-top"] = Field(
+        default="random",
+        description="with labeled_per_query, which judged documents of a query stay its positives: 'random', a "
+        "seeded choice; 'bm25-top', those BM25 scores highest for the query (NFCorpus judges about 45 documents "
+        "per query, and a random one is often only loosely related to it)",
+    )
     labeled_mask_judged: bool = Field(
         default=False,
         description="train the 'labeled' arm with its qrels masking in-batch candidates judged relevant to a "
@@ -170,6 +176,8 @@ class ExperimentConfig(_Strict):
                 raise ValueError(f"arm_seeds: {arm!r} needs 1..{len(self.seeds)} seeds (the length of 'seeds')")
         if "bm25-matched" in self.arms and self.matched_arm not in self.arms:
             raise ValueError(f"the 'bm25-matched' control needs its matched_arm ({self.matched_arm!r}) among the arms")
+        if self.labeled_positive != "random" and not self.labeled_per_query:
+            raise ValueError("labeled_positive chooses among a query's judged documents: it needs labeled_per_query")
         if "labeled" in self.arms and not self.labeled_source:
             raise ValueError(
                 "the 'labeled' arm needs labeled_dataset (or passages.beir): a BEIR set with a train split"

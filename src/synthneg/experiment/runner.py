@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthneg.data.beir import BeirDataset, Corpus, Qrels, load_beir, load_corpus, load_qrels
 from synthneg.data.locate import resolve_dataset
@@ -23,6 +23,9 @@ from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_l
 from synthneg.experiment.stages import StageLog, file_digest, is_done, write_json
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, QueryRules
+
+if TYPE_CHECKING:
+    from synthneg.search.bm25 import BM25Index
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +191,7 @@ class ExperimentRunner:
                 **(
                     {"per_query": cfg.labeled_per_query, "excludes": "judged-relevant"} if cfg.labeled_per_query else {}
                 ),
+                **({"positive": cfg.labeled_positive} if cfg.labeled_positive != "random" else {}),  # keys unchanged
             }
         else:
             queries = self.out / "generation" / "queries.jsonl"
@@ -297,12 +301,19 @@ class ExperimentRunner:
         if not records:
             raise DataError(f"no labeled pairs in split {cfg.labeled_split!r}", path=ds.path)
         judged: dict[str, set[str]] = {}
+        index = None
         if cfg.labeled_per_query:
-            records = _per_query(records, cfg.labeled_per_query, seed=0)
+            if cfg.labeled_positive == "bm25-top":
+                from synthneg.search.bm25 import BM25Index
+
+                index = BM25Index(ds.corpus, show_progress=self.show_progress)
+                records = _top_bm25_per_query(records, cfg.labeled_per_query, index)
+            else:
+                records = _per_query(records, cfg.labeled_per_query, seed=0)
             # a query's other judged-relevant documents are not negatives (NFCorpus: about 40 per query, so
             # BM25's top hit is usually one of them)
             judged = {q: {d for d, g in rels.items() if g > 0} for q, rels in ds.qrels.items()}
-        triples = mine_bm25(records, ds.corpus, show_progress=self.show_progress, also_exclude=judged)
+        triples = mine_bm25(records, ds.corpus, index=index, show_progress=self.show_progress, also_exclude=judged)
         return [
             Triple(
                 t.query_id,
@@ -495,13 +506,35 @@ def _current_contamination(path: Path) -> bool:
     return all("query_ids_with_a_training_passage" in row for row in rows)
 
 
-def _per_query(records: list[QueryRecord], n: int, *, seed: int) -> list[QueryRecord]:
-    """At most ``n`` records per query: a seeded choice among its positives, the input order kept."""
+def _rows_by_query(records: list[QueryRecord]) -> dict[str, list[int]]:
     by_query: dict[str, list[int]] = {}
     for i, r in enumerate(records):
         by_query.setdefault(r.query_id, []).append(i)
+    return by_query
+
+
+def _per_query(records: list[QueryRecord], n: int, *, seed: int) -> list[QueryRecord]:
+    """At most ``n`` records per query: a seeded choice among its positives, the input order kept."""
+    by_query = _rows_by_query(records)
     rng = random.Random(seed)
     keep = {i for qid in sorted(by_query) for i in rng.sample(by_query[qid], min(n, len(by_query[qid])))}
+    return [r for i, r in enumerate(records) if i in keep]
+
+
+def _top_bm25_per_query(records: list[QueryRecord], n: int, index: BM25Index) -> list[QueryRecord]:
+    """At most ``n`` records per query: the positives BM25 scores highest for it (ties by document id),
+    the input order kept. Positives outside the index's corpus score nothing."""
+    corpus = index.corpus
+    keep: set[int] = set()
+    for rows in _rows_by_query(records).values():
+        inside = [i for i in rows if records[i].positive_id in corpus]
+        scores = dict.fromkeys(rows, float("-inf"))
+        if inside:
+            values = index.score_positions(
+                records[rows[0]].query, [corpus.position(records[i].positive_id) for i in inside]
+            )
+            scores.update(zip(inside, values.tolist(), strict=True))
+        keep.update(sorted(rows, key=lambda i: (-scores[i], records[i].positive_id))[:n])
     return [r for i, r in enumerate(records) if i in keep]
 
 
