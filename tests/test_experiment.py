@@ -510,6 +510,10 @@ def test_labeled_positive_bm25_top_keeps_the_judged_documents_bm25_scores_highes
     assert top.negatives_key("labeled") != ExperimentRunner(ExperimentConfig(**base)).negatives_key("labeled")
     triples = top._labeled_triples()
     assert {t.query_id: t.positive_id for t in triples} == {"q3": "d5"}  # q1 and q2: every BM25 hit is judged
+    from synthneg.experiment.report import render_markdown, summarize
+
+    header = render_markdown(summarize(tmp_path, top.config), top.config, None)
+    assert "BM25 scores highest for it" in header and "seeded choice" not in header
     with pytest.raises(ValidationError, match="needs labeled_per_query"):
         ExperimentConfig(**{**base, "labeled_per_query": None}, labeled_positive="bm25-top")
 

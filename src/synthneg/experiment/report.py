@@ -295,7 +295,12 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
     if "labeled" in config.arms:
         source = config.labeled_source
         per_query = (
-            f", at most {config.labeled_per_query} positive(s) per query (a seeded choice)"
+            f", at most {config.labeled_per_query} positive(s) per query ("
+            + (
+                "the judged documents BM25 scores highest for it, `labeled_positive: bm25-top`)"
+                if config.labeled_positive == "bm25-top"
+                else "a seeded choice)"
+            )
             if config.labeled_per_query
             else ", every judged pair"
         )
