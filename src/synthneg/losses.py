@@ -2,7 +2,7 @@
 
 MNRL scores every query against every passage in its batch and treats all but its own positive as
 negatives. That suits synthetic data (one query per passage), but labeled data with many judged
-documents per query trains against its own labels: in NFCorpus train (about 45 judged documents per
+documents per query trains against its own labels: in NFCorpus train (42.7 judged documents per
 query) the other rows of a batch of 32 bring on average 0.93 passages judged relevant to a query
 (:func:`synthneg.diagnostics.in_batch_judged`), about as many as the one positive it is trained towards.
 

@@ -132,7 +132,7 @@ class ExperimentConfig(_Strict):
     labeled_positive: Literal["random", "bm25-top"] = Field(
         default="random",
         description="with labeled_per_query, which judged documents of a query stay its positives: 'random', a "
-        "seeded choice; 'bm25-top', those BM25 scores highest for the query (NFCorpus judges about 45 documents "
+        "seeded choice; 'bm25-top', those BM25 scores highest for the query (NFCorpus judges 42.7 documents "
         "per query, and a random one is often only loosely related to it)",
     )
     labeled_mask_judged: bool = Field(
