@@ -21,10 +21,21 @@ import pytest
 
 from synthneg.data.triples import QueryRecord
 from synthneg.experiment import load_config
+from synthneg.experiment.stages import file_digest, recorded_output
 from synthneg.llm.base import ChatRequest
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "experiments").glob("*.yaml"))
+
+# Fine-tunes whose committed evaluation was trained on data that no longer replays. The NFCorpus labeled
+# triples were mined (on an AVX-512 CPU) when BM25 ties were in NumPy's sort order, which differs between
+# CPUs with and without AVX-512; BM25 now ranks ties by corpus position on every CPU (docs/mining.md), so
+# these arms are to be retrained. The list must be exact: a retrained arm fails here until taken off.
+NOT_REPLAYING = {
+    "nfcorpus-indomain-500": {f"labeled/seed{s}" for s in (0, 1, 2)},
+    "nfcorpus-labeled-masked": {"labeled/seed0", "labeled/seed1"},
+    "nfcorpus-labeled-bm25top": {"labeled/seed0"},
+}
 
 
 class StoreOnly:
@@ -79,6 +90,7 @@ def test_committed_run_replays_from_its_stores(config: Path, shared_data: Path, 
     runner._generator = StoreOnly(cfg.llm.model, cfg.llm.parallel)  # type: ignore[assignment]
 
     checked = 0
+    stale: set[str] = set()
     records: list[QueryRecord] = []
     if any(k.startswith("eval:zero-shot:") for k in logged):
         assert runner.evaluated("zero-shot", model_identity(resolve_bi_encoder(cfg.base_model)))
@@ -92,12 +104,18 @@ def test_committed_run_replays_from_its_stores(config: Path, shared_data: Path, 
         if ("queries" if arm == "in-batch" else f"negatives:{arm}") not in logged:
             continue  # this arm's data is not finished yet
         data = runner.negatives(arm, records if arm != "labeled" else [])
+        marker = tmp_path / "markers" / ("queries.json" if arm == "in-batch" else f"negatives-{arm}.json")
+        recorded = recorded_output(marker, runner.queries_key() if arm == "in-batch" else runner.negatives_key(arm))
+        assert recorded in (None, file_digest(data)), f"{config.name}: {arm}'s rebuilt data is not what it recorded"
         for seed in cfg.seeds_of(arm):
             label = f"{arm}/seed{seed}"
             if not any(k.startswith(f"eval:{label}:") for k in logged):
                 continue
-            assert runner.evaluated(label, runner.train_key(arm, data, seed)), (
-                f"{config.name}: {label}'s data or training key changed since its committed evaluation"
-            )
+            if not runner.evaluated(label, runner.train_key(arm, file_digest(data), seed)):
+                stale.add(label)
             checked += 1
     assert checked, f"{config.name}: nothing was checked"
+    assert stale == NOT_REPLAYING.get(config.stem, set()), (
+        f"{config.name}: these fine-tunes' data or training key changed since their committed evaluation: "
+        f"{sorted(stale)} (expected only {sorted(NOT_REPLAYING.get(config.stem, set()))})"
+    )

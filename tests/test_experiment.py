@@ -348,6 +348,47 @@ def test_status_lists_every_stage_and_runs_nothing(tmp_path: Path) -> None:
     assert bad.exit_code != 0 and "--status shows the whole run" in str(bad.exception or bad.output)
 
 
+def test_a_fresh_clone_counts_finished_stages_and_rebuilds_them_without_new_costs(tmp_path: Path) -> None:
+    """Queries and triples are git-ignored, so a clone of a run holds its markers, stores and evaluations only.
+    --status counts the finished stages as done (their markers record the files' digests), and a rerun
+    rebuilds the files bit for bit, trains nothing, and keeps the costs logged by the run that did the work."""
+    import shutil
+
+    from synthneg.experiment.runner import ExperimentRunner
+    from synthneg.experiment.stages import file_digest, recorded_output, write_json
+    from synthneg.experiment.status import REBUILT, run_status
+
+    cfg = load_config(_setup(tmp_path, ["zero-shot", "bm25", "in-batch"], [0]))
+    out = run_experiment(cfg, show_progress=False, report=False)
+    files = [out / "generation" / "queries.jsonl", out / "triples" / "bm25.jsonl"]
+    digests = [file_digest(f) for f in files]
+    logged = (out / "stages.json").read_text(encoding="utf-8")
+    evals = sorted((p, p.stat().st_mtime_ns) for p in (out / "eval").rglob("*.json"))
+    shutil.rmtree(out / "models")
+    for f in files:
+        f.unlink()
+
+    st = run_status(ExperimentRunner(cfg, show_progress=False))
+    assert [s.stage for s in st.stages if not s.done] == [] and (st.pending_train, st.pending_eval) == (0, 0)
+    assert {s.stage: s.detail for s in st.stages}["negatives:bm25"] == REBUILT
+
+    run_experiment(cfg, show_progress=False, report=False)
+    assert [file_digest(f) for f in files] == digests
+    assert not (out / "models").exists()  # every evaluation was found: nothing trained
+    assert sorted((p, p.stat().st_mtime_ns) for p in (out / "eval").rglob("*.json")) == evals
+    assert (out / "stages.json").read_text(encoding="utf-8") == logged  # the rebuild is not the stage's cost
+
+    # a marker written before markers recorded digests: pending for --status, upgraded by the next run
+    runner = ExperimentRunner(cfg, show_progress=False)
+    marker, key = out / "markers" / "negatives-bm25.json", runner.negatives_key("bm25")
+    assert key is not None
+    write_json(marker, {"key": key})
+    files[1].unlink()
+    assert not {s.stage: s for s in run_status(runner).stages}["negatives:bm25"].done
+    run_experiment(cfg, show_progress=False, report=False)
+    assert recorded_output(marker, key) == digests[1]
+
+
 def test_labeled_per_query_is_a_seeded_choice_keyed_apart() -> None:
     """labeled_per_query caps the ceiling's positives per query (NFCorpus: 110,575 pairs for 2,590 queries)."""
     from synthneg.data.triples import QueryRecord
@@ -441,6 +482,7 @@ def test_labeled_mask_judged_keys_only_the_labeled_models(tmp_path: Path) -> Non
     from synthneg.experiment.config import ExperimentConfig
     from synthneg.experiment.report import render_markdown, summarize
     from synthneg.experiment.runner import ExperimentRunner
+    from synthneg.experiment.stages import file_digest
 
     base = {"passages": {"beir": "scifact", "sample": 5}, "arms": ["zero-shot", "labeled", "bm25"]}
     plain, masked = (
@@ -449,8 +491,9 @@ def test_labeled_mask_judged_keys_only_the_labeled_models(tmp_path: Path) -> Non
     )
     data = tmp_path / "t.jsonl"
     data.write_text("{}\n", encoding="utf-8")
-    assert masked.train_key("labeled", data, 0) != plain.train_key("labeled", data, 0)
-    assert masked.train_key("bm25", data, 0) == plain.train_key("bm25", data, 0)
+    digest = file_digest(data)
+    assert masked.train_key("labeled", digest, 0) != plain.train_key("labeled", digest, 0)
+    assert masked.train_key("bm25", digest, 0) == plain.train_key("bm25", digest, 0)
     assert masked.negatives_key("labeled") == plain.negatives_key("labeled")
     config = ExperimentConfig(**base, labeled_mask_judged=True, output_dir=tmp_path)
     assert "masked out of its loss" in render_markdown(summarize(tmp_path, config), config, None)

@@ -86,4 +86,5 @@ def test_cli_queries_then_negatives(server, tmp_path):
         ["negatives", "llm", "--queries", str(out / "queries.jsonl"), "--out", str(out), "--mode", "query", *common],
     )
     assert r.exit_code == 0
-    assert json.loads((out / "negatives-llm-query.cost.json").read_text())["cached_calls"] == 4
+    kept = json.loads((out / "negatives-llm-query.cost.json").read_text())  # every call reused: nothing paid
+    assert (kept["calls"], kept["cached_calls"]) == (4, 0)  # so the cost file of the run that paid stays

@@ -142,3 +142,29 @@ def test_top_k_numpy_matches_brute_force():
     full = q @ d.T
     assert (pos == np.argsort(-full, axis=1)[:, :5]).all()
     assert np.allclose(sc, np.sort(full, axis=1)[:, ::-1][:, :5])
+
+
+def test_bm25_ties_are_ordered_by_corpus_position_on_every_cpu(scifact_train, scifact_index):
+    """Equal BM25 scores rank by corpus position, also when the tie at the cut runs past the extra hits
+    retrieved (NumPy's argpartition/argsort order ties differently with and without AVX-512)."""
+    from synthneg.search.bm25 import TIE_PAD
+
+    docs = [Document(f"f{i}", "", f"filler text number {i} about nothing") for i in range(30)]
+    twins = [Document(f"t{i}", "", "statins lower cholesterol in the blood") for i in range(TIE_PAD + 20)]
+    odd = Document("best", "", "statins lower cholesterol in the blood; cholesterol and statins")
+    corpus = Corpus.from_documents(docs[:10] + twins[:12] + [odd] + docs[10:] + twins[12:])
+    positions, scores = BM25Index(corpus).search_arrays(["statins cholesterol"], 5)
+    ids = [corpus.ids[p] for p in positions[0]]
+    assert ids == ["best", "t0", "t1", "t2", "t3"]  # the twins' tie runs past k + TIE_PAD: the first of them
+    assert scores[0][0] > scores[0][1] and len(set(scores[0][1:].tolist())) == 1
+
+    # on a real corpus: exactly what a stable full sort of every document's score gives
+    corpus = scifact_train[0]
+    queries = [r.query for r in scifact_train[1][:40]]
+    positions, scores = scifact_index.search_arrays(queries, 50)
+    for qi, query in enumerate(queries):
+        full = scifact_index.score_positions(query, list(range(len(corpus))))
+        order = np.lexsort((np.arange(len(corpus)), -full))[:50]
+        kept = full[order] > 0
+        assert positions[qi][kept].tolist() == order[kept].tolist()
+        assert np.array_equal(scores[qi][kept], full[order][kept])

@@ -20,7 +20,7 @@ from synthneg.data.passages import read_passages
 from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples, write_triples
 from synthneg.errors import DataError, SynthnegError
 from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_label
-from synthneg.experiment.stages import StageLog, file_digest, is_done, write_json
+from synthneg.experiment.stages import StageLog, file_digest, is_done, recorded_output, write_json, write_marker
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, QueryRules
 
@@ -150,14 +150,16 @@ class ExperimentRunner:
         cfg = self.config
         out = self.out / "generation"
         path = out / "queries.jsonl"
+        key = self.queries_key()
         if cfg.queries.path is not None:
             from synthneg.generate.outputs import write_jsonl
 
             records = read_query_records(cfg.queries.path)
             write_jsonl((asdict(r) for r in records), path)  # the shared copy every arm reads
+            write_marker(self.out / "markers" / "queries.json", key, path)
             return records
-        key = self.queries_key()
         if is_done(self.out / "markers" / "queries.json", key) and path.is_file():
+            _record_output(self.out / "markers" / "queries.json", key, path)
             return read_query_records(path)
         with self.log.timed("queries", key) as info:
             res = generate_queries(
@@ -171,12 +173,15 @@ class ExperimentRunner:
                 show_progress=self.show_progress,
             )
             info["ledger"] = res.ledger.to_dict()
-        write_json(self.out / "markers" / "queries.json", {"key": key})
+        write_marker(self.out / "markers" / "queries.json", key, res.output)
         return read_query_records(res.output)
 
     def queries_key(self) -> str:
-        """What the queries depend on: the passages' content, the LLM and the query settings."""
+        """What the queries depend on: the passages' content, the LLM and the query settings; or, when
+        they are read from ``queries.path``, that file's bytes."""
         cfg = self.config
+        if cfg.queries.path is not None:
+            return cfg.digest("queries.path", file_digest(cfg.queries.path))
         return cfg.digest(self.passages.fingerprint, cfg.llm.model_dump(), cfg.queries.model_dump(), *cfg.rules_key())
 
     def negatives_key(self, arm: str) -> str | None:
@@ -194,15 +199,15 @@ class ExperimentRunner:
                 **({"positive": cfg.labeled_positive} if cfg.labeled_positive != "random" else {}),  # keys unchanged
             }
         else:
-            queries = self.out / "generation" / "queries.jsonl"
-            if not queries.is_file():
+            queries = self.data_digest("in-batch")
+            if queries is None:
                 return None
-            spec = {"arm": arm, "queries": file_digest(queries), "passages": self.passages.fingerprint}
+            spec = {"arm": arm, "queries": queries, "passages": self.passages.fingerprint}
         if arm == "bm25-matched":
-            matched = self.out / "triples" / f"{cfg.matched_arm}.jsonl"
-            if not matched.is_file():
+            matched = self.data_digest(cfg.matched_arm)
+            if matched is None:
                 return None
-            spec["matched"] = {"arm": cfg.matched_arm, "triples": file_digest(matched)}
+            spec["matched"] = {"arm": cfg.matched_arm, "triples": matched}
         if arm in LLM_ARMS:
             spec["llm"] = cfg.llm.model_dump()
             if cfg.rules_revision != 1:
@@ -210,6 +215,25 @@ class ExperimentRunner:
         if arm == "ce":
             spec["mining"] = cfg.mining.model_dump()
         return cfg.digest(spec)
+
+    def data_digest(self, arm: str) -> str | None:
+        """The digest of an arm's training data (the query file for ``in-batch``): the file's, when it is
+        here; else the one its stage's marker recorded under the current key (a fresh clone: the data files
+        are git-ignored and the next run rebuilds them bit for bit from the stores); None when neither is
+        known. For any arm but ``in-batch``, a file that its marker does not vouch for counts as absent."""
+        if arm == "in-batch":
+            path, marker = self.out / "generation" / "queries.jsonl", self.out / "markers" / "queries.json"
+            if path.is_file():
+                return file_digest(path)
+            given = self.config.queries.path
+            return None if given is not None and not given.is_file() else recorded_output(marker, self.queries_key())
+        path, marker = self.out / "triples" / f"{arm}.jsonl", self.out / "markers" / f"negatives-{arm}.json"
+        key = self.negatives_key(arm)
+        if key is None:
+            return None
+        if is_done(marker, key) and path.is_file():
+            return file_digest(path)
+        return recorded_output(marker, key)
 
     def negatives(self, arm: str, records: list[QueryRecord]) -> Path:
         """The training file of an arm: triples (JSONL) or, for ``in-batch``, the query records."""
@@ -223,12 +247,13 @@ class ExperimentRunner:
         if key is None:
             raise SynthnegError(f"{arm}: no query file yet; the queries stage runs before any arm's negatives")
         if is_done(marker, key) and target.is_file():
+            _record_output(marker, key, target)
             return target
         with self.log.timed(f"negatives:{arm}", key, reads_corpus=READS_CORPUS.get(arm, False)) as info:
             triples = self._make_negatives(arm, records, info)
             info["triples"] = len(triples)
             write_triples(triples, target)
-        write_json(marker, {"key": key})
+        write_marker(marker, key, target)
         return target
 
     def _make_negatives(self, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
@@ -329,14 +354,15 @@ class ExperimentRunner:
             for t in triples
         ]
 
-    def train_key(self, arm: str, data: Path, seed: int) -> str:
-        """What a fine-tuned model depends on: base model content, training settings, data bytes, seed."""
+    def train_key(self, arm: str, data: str, seed: int) -> str:
+        """What a fine-tuned model depends on: base model content, training settings, the digest of the
+        training data's bytes (:func:`file_digest`, or :meth:`data_digest`), seed."""
         from synthneg.models import model_identity, resolve_bi_encoder
 
         cfg = self.config
         base = model_identity(resolve_bi_encoder(cfg.base_model))
         extra = ["mask-judged"] if arm == "labeled" and cfg.labeled_mask_judged else []  # keys unchanged without it
-        return cfg.digest(base, cfg.train.key_fields(), file_digest(data), seed, arm, *extra)
+        return cfg.digest(base, cfg.train.key_fields(), data, seed, arm, *extra)
 
     def train(self, arm: str, data: Path, seed: int, key: str) -> Path:
         """Fine-tune the base model on an arm's data with one seed (resumes from its checkpoints)."""
@@ -482,7 +508,7 @@ class ExperimentRunner:
                             data[arm] = self.negatives(arm, records)
                             if all(a in data for a in needed):
                                 self.close()  # no more LLM work: free the model before training
-                        label, key = f"{arm}/seed{seed}", self.train_key(arm, data[arm], seed)
+                        label, key = f"{arm}/seed{seed}", self.train_key(arm, file_digest(data[arm]), seed)
                         if self.evaluated(label, key):
                             continue  # results exist: no need for the model (e.g. a fresh clone)
                         model_dir = self.train(arm, data[arm], seed, key)
@@ -496,6 +522,12 @@ class ExperimentRunner:
 
             write_report(self.out, cfg)
         return self.out
+
+
+def _record_output(marker: Path, key: str, output: Path) -> None:
+    """Add the output's digest to a marker written before markers recorded it (see :meth:`data_digest`)."""
+    if recorded_output(marker, key) is None:
+        write_marker(marker, key, output)
 
 
 def _current_contamination(path: Path) -> bool:

@@ -30,14 +30,32 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def _read_marker(marker: Path) -> dict[str, Any]:
+    if not marker.is_file():
+        return {}
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, OSError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def is_done(marker: Path, key: str) -> bool:
     """Whether ``marker`` records a finished stage with this input ``key``."""
-    if not marker.is_file():
-        return False
-    try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("key") == key
-    except (json.JSONDecodeError, OSError):
-        return False
+    return _read_marker(marker).get("key") == key
+
+
+def write_marker(marker: Path, key: str, output: Path | None = None) -> None:
+    """Mark a stage done under its input ``key``; with ``output``, also record that file's digest, so that
+    a checkout without the (git-ignored, rebuildable) file still knows what its next stages are keyed by."""
+    write_json(marker, {"key": key, **({"output": file_digest(output)} if output is not None else {})})
+
+
+def recorded_output(marker: Path, key: str) -> str | None:
+    """The output digest that ``marker`` recorded when its stage finished under ``key``; None if it did not
+    (another key, or a marker written before output digests were recorded)."""
+    data = _read_marker(marker)
+    return data.get("output") if data.get("key") == key else None
 
 
 class StageLog:
@@ -49,10 +67,17 @@ class StageLog:
 
     @contextmanager
     def timed(self, name: str, key: str, **extra: Any) -> Iterator[dict[str, Any]]:
-        """Time a stage; on success record ``{key, wall_s, cpu_s, finished, **extra}`` (extra may be filled in)."""
+        """Time a stage; on success record ``{key, wall_s, cpu_s, finished, **extra}`` (extra may be filled in).
+
+        A stage already logged under the same ``key`` keeps its entry: same inputs, same output, so a rerun
+        is a rebuild (a fresh clone remaking its git-ignored files from the committed stores in seconds),
+        and the entry of the run that did the work stays the stage's cost.
+        """
         info: dict[str, Any] = dict(extra)
         w0, c0 = time.perf_counter(), time.process_time()
         yield info
+        if self.data.get(name, {}).get("key") == key:
+            return
         info.update(
             key=key,
             wall_s=round(time.perf_counter() - w0, 2),

@@ -5,6 +5,10 @@ loads no model and calls no LLM. Pending LLM stages show how many calls (or rera
 store already holds, so that an interrupted run's progress is visible. Pending fine-tunes and
 evaluations get an estimate from the medians of the stages that this run has already finished on
 this machine. Data stages get no estimate, because their cost depends on the LLM's rejections.
+
+A finished data stage whose file is absent (a fresh clone: queries and triples are git-ignored) counts
+as done when its marker recorded the file's digest: the next run rebuilds the file bit for bit from the
+committed stores, and the fine-tunes keyed by that digest find their committed evaluations.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from pathlib import Path
 
 from synthneg.experiment.config import dataset_label
 from synthneg.experiment.runner import LLM_ARMS, TRAINED_ARMS, ExperimentRunner
-from synthneg.experiment.stages import is_done
+from synthneg.experiment.stages import is_done, recorded_output
+
+REBUILT = "file not here: the next run rebuilds it, with no new LLM call"
 
 
 @dataclass(frozen=True)
@@ -63,23 +69,26 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
         states.append(StageState("eval:zero-shot", runner.evaluated("zero-shot", base)))
     trained = [a for a in cfg.arms if a in TRAINED_ARMS]
     if any(a != "labeled" for a in trained):
+        here = (gen / "queries.jsonl").is_file()
         if cfg.queries.path is not None:
-            states.append(StageState("queries", (gen / "queries.jsonl").is_file(), f"read from {cfg.queries.path}"))
-        else:
-            done = is_done(out / "markers" / "queries.json", runner.queries_key()) and (gen / "queries.jsonl").is_file()
             states.append(
-                StageState("queries", done, "" if done else _store_detail(gen / "queries.calls.jsonl", "calls"))
+                StageState("queries", runner.data_digest("in-batch") is not None, f"read from {cfg.queries.path}")
             )
+        else:
+            marker, key = out / "markers" / "queries.json", runner.queries_key()
+            if is_done(marker, key) and here:
+                states.append(StageState("queries", True))
+            elif recorded_output(marker, key) is not None:
+                states.append(StageState("queries", True, REBUILT))
+            else:
+                states.append(StageState("queries", False, _store_detail(gen / "queries.calls.jsonl", "calls")))
     pending_train = pending_eval = 0
     for arm in trained:
-        if arm == "in-batch":
-            data: Path | None = gen / "queries.jsonl"
-            data = data if data.is_file() else None
-        else:
+        data = runner.data_digest(arm)
+        if arm != "in-batch":
             key = runner.negatives_key(arm)
-            target = out / "triples" / f"{arm}.jsonl"
-            done = key is not None and is_done(out / "markers" / f"negatives-{arm}.json", key) and target.is_file()
-            detail = ""
+            done = data is not None
+            detail = REBUILT if done and not (out / "triples" / f"{arm}.jsonl").is_file() else ""
             if not done:
                 if arm in LLM_ARMS:
                     detail = _store_detail(gen / f"negatives-{arm}.calls.jsonl", "LLM calls")
@@ -88,7 +97,6 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
                 elif key is None:
                     detail = f"after negatives:{cfg.matched_arm}" if arm == "bm25-matched" else "after the queries"
             states.append(StageState(f"negatives:{arm}", done, detail))
-            data = target if done else None
         for seed in cfg.seeds_of(arm):
             label = f"{arm}/seed{seed}"
             tkey = runner.train_key(arm, data, seed) if data is not None else None

@@ -110,9 +110,15 @@ def run_stage(
 def finish_stage(
     stem: str, out: Path, output: Path, outcomes: Sequence[TaskOutcome], ledger: CostLedger, accepted: int
 ) -> StageResult:
-    """Write the stage's rejects and cost ledger beside ``output`` and log its tally."""
+    """Write the stage's rejects and cost ledger beside ``output`` and log its tally.
+
+    A rerun that paid for no call (every one reused from the store) keeps the cost file of the run that
+    paid, so that rebuilding outputs from a committed store does not erase what they cost.
+    """
     rejects = write_jsonl(reject_rows(outcomes), out / f"{stem}.rejects.jsonl")
-    ledger_path = ledger.write(out / f"{stem}.cost.json")
+    ledger_path = out / f"{stem}.cost.json"
+    if ledger.calls or ledger.failed_calls or not ledger_path.is_file():
+        ledger.write(ledger_path)
     logger.info(
         "%s: %d accepted of %d, %d paid calls, %d reused",
         stem,

@@ -15,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 Run = dict[str, dict[str, float]]
 
+TIE_PAD = 16  # extra hits retrieved so that a tie at the top-k cut is usually seen whole (see search_arrays)
+
 
 @dataclass
 class BM25Index:
@@ -48,24 +50,50 @@ class BM25Index:
         self._retriever.index(tokens, show_progress=self.show_progress)
 
     def search_arrays(self, texts: Sequence[str], k: int, n_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` corpus positions and scores per query text, as ``(n, k)`` arrays."""
+        """Top-``k`` corpus positions and scores per query text, as ``(n, k)`` arrays: by score, equal
+        scores by corpus position, the same on every CPU.
+
+        bm25s picks the top k with ``np.argpartition`` and ``np.argsort``, which order equal scores
+        differently on CPUs with and without AVX-512 (NumPy's SIMD sorts), so which of several tied
+        documents is ranked first, or is kept at the cut, would depend on the machine. Here bm25s
+        retrieves ``k + TIE_PAD`` hits, they are ordered by (score, position), and a query whose tie at
+        the cut reaches past them is scored against the whole corpus. Zero scores (no query term
+        matched; bm25s pads with them) are not ordered: every caller drops them.
+        """
         import bm25s
 
-        k = min(k, len(self.corpus))
+        n = len(self.corpus)
+        k = min(k, n)
+        depth = min(k + TIE_PAD, n)
         q_tokens = bm25s.tokenize(list(texts), stopwords=self.stopwords, stemmer=self._stemmer, show_progress=False)
         positions, scores = self._retriever.retrieve(
-            q_tokens, k=k, show_progress=self.show_progress, n_threads=n_threads
+            q_tokens, k=depth, show_progress=self.show_progress, n_threads=n_threads
         )
-        return np.asarray(positions), np.asarray(scores, dtype=np.float32)
+        positions = np.asarray(positions, dtype=np.int64)
+        scores = np.asarray(scores, dtype=np.float32)
+        out_pos = np.empty((len(texts), k), dtype=np.int64)
+        out_scores = np.empty((len(texts), k), dtype=np.float32)
+        for i in range(len(texts)):
+            row_pos, row_scores = positions[i], scores[i]
+            cut = np.sort(row_scores)[::-1][k - 1] if k else 0.0
+            if depth < n and cut > 0 and row_scores.min() == cut:  # the tie at the cut may go on past depth
+                row_scores = np.asarray(self._retriever.get_scores(self._known_tokens(texts[i])), dtype=np.float32)
+                row_pos = np.arange(n, dtype=np.int64)
+            order = np.lexsort((row_pos, -row_scores))[:k]
+            out_pos[i], out_scores[i] = row_pos[order], row_scores[order]
+        return out_pos, out_scores
 
-    def score_positions(self, text: str, positions: Sequence[int]) -> np.ndarray:
-        """BM25 scores of one query text against the given corpus positions (e.g. its positives)."""
+    def _known_tokens(self, text: str) -> list[str]:
         import bm25s
 
         tokens = bm25s.tokenize(
             [text], stopwords=self.stopwords, stemmer=self._stemmer, return_ids=False, show_progress=False
         )[0]
-        known = [t for t in tokens if t in self._retriever.vocab_dict]
+        return [t for t in tokens if t in self._retriever.vocab_dict]
+
+    def score_positions(self, text: str, positions: Sequence[int]) -> np.ndarray:
+        """BM25 scores of one query text against the given corpus positions (e.g. its positives)."""
+        known = self._known_tokens(text)
         if not known:
             return np.zeros(len(positions), dtype=np.float32)
         scores = self._retriever.get_scores(known)
