@@ -348,7 +348,9 @@ def test_status_lists_every_stage_and_runs_nothing(tmp_path: Path) -> None:
     assert bad.exit_code != 0 and "--status shows the whole run" in str(bad.exception or bad.output)
 
 
-def test_a_fresh_clone_counts_finished_stages_and_rebuilds_them_without_new_costs(tmp_path: Path) -> None:
+def test_a_fresh_clone_counts_finished_stages_and_rebuilds_them_without_new_costs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Queries and triples are git-ignored, so a clone of a run holds its markers, stores and evaluations only.
     --status counts the finished stages as done (their markers record the files' digests), and a rerun
     rebuilds the files bit for bit, trains nothing, and keeps the costs logged by the run that did the work."""
@@ -387,6 +389,13 @@ def test_a_fresh_clone_counts_finished_stages_and_rebuilds_them_without_new_cost
     assert not {s.stage: s for s in run_status(runner).stages}["negatives:bm25"].done
     run_experiment(cfg, show_progress=False, report=False)
     assert recorded_output(marker, key) == digests[1]
+
+    # a rebuild with other bytes than the stage recorded (e.g. a tie order that changed) says so
+    write_json(marker, {"key": key, "output": "0" * 16})
+    files[1].unlink()
+    with caplog.at_level("WARNING", logger="synthneg.experiment.runner"):
+        run_experiment(cfg, show_progress=False, report=False, only_arms=["bm25"])
+    assert "negatives:bm25: rebuilt bm25.jsonl differs" in caplog.text and recorded_output(marker, key) == digests[1]
 
 
 def test_labeled_per_query_is_a_seeded_choice_keyed_apart() -> None:

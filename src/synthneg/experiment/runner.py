@@ -173,7 +173,7 @@ class ExperimentRunner:
                 show_progress=self.show_progress,
             )
             info["ledger"] = res.ledger.to_dict()
-        write_marker(self.out / "markers" / "queries.json", key, res.output)
+        _mark_rebuilt("queries", self.out / "markers" / "queries.json", key, res.output)
         return read_query_records(res.output)
 
     def queries_key(self) -> str:
@@ -253,7 +253,7 @@ class ExperimentRunner:
             triples = self._make_negatives(arm, records, info)
             info["triples"] = len(triples)
             write_triples(triples, target)
-        write_marker(marker, key, target)
+        _mark_rebuilt(f"negatives:{arm}", marker, key, target)
         return target
 
     def _make_negatives(self, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
@@ -522,6 +522,23 @@ class ExperimentRunner:
 
             write_report(self.out, cfg)
         return self.out
+
+
+def _mark_rebuilt(stage: str, marker: Path, key: str, output: Path) -> None:
+    """Mark a data stage done; warn when it had finished before under the same key with other bytes
+    (the fine-tunes keyed by the old bytes are then trained again)."""
+    before = recorded_output(marker, key)
+    write_marker(marker, key, output)
+    after = recorded_output(marker, key)
+    if before is not None and before != after:
+        logger.warning(
+            "%s: rebuilt %s differs from the file this stage wrote before under the same inputs (digest %s, "
+            "now %s); the fine-tunes on it will be trained again",
+            stage,
+            output.name,
+            before,
+            after,
+        )
 
 
 def _record_output(marker: Path, key: str, output: Path) -> None:
