@@ -528,8 +528,7 @@ def _mark_rebuilt(stage: str, marker: Path, key: str, output: Path) -> None:
     """Mark a data stage done; warn when it had finished before under the same key with other bytes
     (the fine-tunes keyed by the old bytes are then trained again)."""
     before = recorded_output(marker, key)
-    write_marker(marker, key, output)
-    after = recorded_output(marker, key)
+    after = write_marker(marker, key, output)
     if before is not None and before != after:
         logger.warning(
             "%s: rebuilt %s differs from the file this stage wrote before under the same inputs (digest %s, "

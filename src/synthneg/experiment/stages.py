@@ -45,10 +45,13 @@ def is_done(marker: Path, key: str) -> bool:
     return _read_marker(marker).get("key") == key
 
 
-def write_marker(marker: Path, key: str, output: Path | None = None) -> None:
-    """Mark a stage done under its input ``key``; with ``output``, also record that file's digest, so that
-    a checkout without the (git-ignored, rebuildable) file still knows what its next stages are keyed by."""
-    write_json(marker, {"key": key, **({"output": file_digest(output)} if output is not None else {})})
+def write_marker(marker: Path, key: str, output: Path | None = None) -> str | None:
+    """Mark a stage done under its input ``key``; with ``output``, also record that file's digest (returned),
+    so that a checkout without the (git-ignored, rebuildable) file still knows what its next stages are
+    keyed by."""
+    digest = file_digest(output) if output is not None else None
+    write_json(marker, {"key": key, **({"output": digest} if digest is not None else {})})
+    return digest
 
 
 def recorded_output(marker: Path, key: str) -> str | None:
