@@ -396,6 +396,11 @@ def test_a_fresh_clone_counts_finished_stages_and_rebuilds_them_without_new_cost
     with caplog.at_level("WARNING", logger="synthneg.experiment.runner"):
         run_experiment(cfg, show_progress=False, report=False, only_arms=["bm25"])
     assert "negatives:bm25: rebuilt bm25.jsonl differs" in caplog.text and recorded_output(marker, key) == digests[1]
+    relogged = json.loads((out / "stages.json").read_text(encoding="utf-8"))["negatives:bm25"]
+    assert (
+        relogged["finished"] >= json.loads(logged)["negatives:bm25"]["finished"]
+        and relogged != json.loads(logged)["negatives:bm25"]
+    )  # other bytes than the logged run's: this run's entry replaces it
 
 
 def test_labeled_per_query_is_a_seeded_choice_keyed_apart() -> None:

@@ -20,10 +20,13 @@ NEGATIVE = (
 
 
 class _Fake(BaseHTTPRequestHandler):
+    posts = 0  # chat requests served, across instances (one per connection)
+
     def log_message(self, *args: object) -> None:
         return
 
     def do_POST(self) -> None:
+        type(self).posts += 1
         req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
         user = req["messages"][-1]["content"]
         text = NEGATIVE if "hard negative" in user else "Query: how is heat carried in graphene ribbons?"
@@ -81,10 +84,13 @@ def test_cli_queries_then_negatives(server, tmp_path):
         cost = json.loads((out / f"negatives-{method}.cost.json").read_text())
         assert cost["calls"] == 4 and cost["accepted"] == 4
 
+    cost_before, posts_before = (out / "negatives-llm-query.cost.json").read_bytes(), _Fake.posts
     r = runner.invoke(
         app,
         ["negatives", "llm", "--queries", str(out / "queries.jsonl"), "--out", str(out), "--mode", "query", *common],
     )
     assert r.exit_code == 0
+    assert _Fake.posts == posts_before  # every call came from the store
+    assert (out / "negatives-llm-query.cost.json").read_bytes() == cost_before
     kept = json.loads((out / "negatives-llm-query.cost.json").read_text())  # every call reused: nothing paid
     assert (kept["calls"], kept["cached_calls"]) == (4, 0)  # so the cost file of the run that paid stays

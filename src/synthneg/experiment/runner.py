@@ -20,7 +20,15 @@ from synthneg.data.passages import read_passages
 from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples, write_triples
 from synthneg.errors import DataError, SynthnegError
 from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_label
-from synthneg.experiment.stages import StageLog, file_digest, is_done, recorded_output, write_json, write_marker
+from synthneg.experiment.stages import (
+    NEW_OUTPUT,
+    StageLog,
+    file_digest,
+    is_done,
+    recorded_output,
+    write_json,
+    write_marker,
+)
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, QueryRules
 
@@ -173,6 +181,7 @@ class ExperimentRunner:
                 show_progress=self.show_progress,
             )
             info["ledger"] = res.ledger.to_dict()
+            info[NEW_OUTPUT] = _differs(self.out / "markers" / "queries.json", key, res.output)
         _mark_rebuilt("queries", self.out / "markers" / "queries.json", key, res.output)
         return read_query_records(res.output)
 
@@ -220,12 +229,13 @@ class ExperimentRunner:
         """The digest of an arm's training data (the query file for ``in-batch``): the file's, when it is
         here; else the one its stage's marker recorded under the current key (a fresh clone: the data files
         are git-ignored and the next run rebuilds them bit for bit from the stores); None when neither is
-        known. For any arm but ``in-batch``, a file that its marker does not vouch for counts as absent."""
+        known. A file that its marker does not vouch for counts as absent (queries read from ``queries.path``
+        are copied afresh by every run, so their copy is taken as it is)."""
         if arm == "in-batch":
             path, marker = self.out / "generation" / "queries.jsonl", self.out / "markers" / "queries.json"
-            if path.is_file():
-                return file_digest(path)
             given = self.config.queries.path
+            if path.is_file() and (given is not None or is_done(marker, self.queries_key())):
+                return file_digest(path)
             return None if given is not None and not given.is_file() else recorded_output(marker, self.queries_key())
         path, marker = self.out / "triples" / f"{arm}.jsonl", self.out / "markers" / f"negatives-{arm}.json"
         key = self.negatives_key(arm)
@@ -253,6 +263,7 @@ class ExperimentRunner:
             triples = self._make_negatives(arm, records, info)
             info["triples"] = len(triples)
             write_triples(triples, target)
+            info[NEW_OUTPUT] = _differs(marker, key, target)
         _mark_rebuilt(f"negatives:{arm}", marker, key, target)
         return target
 
@@ -538,6 +549,12 @@ def _mark_rebuilt(stage: str, marker: Path, key: str, output: Path) -> None:
             before,
             after,
         )
+
+
+def _differs(marker: Path, key: str, output: Path) -> bool:
+    """Whether ``output`` is not the file that ``marker`` recorded under ``key`` (False when none was)."""
+    before = recorded_output(marker, key)
+    return before is not None and before != file_digest(output)
 
 
 def _record_output(marker: Path, key: str, output: Path) -> None:

@@ -61,6 +61,9 @@ def recorded_output(marker: Path, key: str) -> str | None:
     return data.get("output") if data.get("key") == key else None
 
 
+NEW_OUTPUT = "_new_output"  # see StageLog.timed
+
+
 class StageLog:
     """``stages.json``: per stage, the key, wall seconds and CPU seconds of the run that finished it."""
 
@@ -74,12 +77,13 @@ class StageLog:
 
         A stage already logged under the same ``key`` keeps its entry: same inputs, same output, so a rerun
         is a rebuild (a fresh clone remaking its git-ignored files from the committed stores in seconds),
-        and the entry of the run that did the work stays the stage's cost.
+        and the entry of the run that did the work stays the stage's cost. A stage that finds its output
+        differs from the one logged sets ``info[NEW_OUTPUT] = True``, and its entry is replaced.
         """
         info: dict[str, Any] = dict(extra)
         w0, c0 = time.perf_counter(), time.process_time()
         yield info
-        if self.data.get(name, {}).get("key") == key:
+        if not info.pop(NEW_OUTPUT, False) and self.data.get(name, {}).get("key") == key:
             return
         info.update(
             key=key,

@@ -107,17 +107,27 @@ def run_stage(
     return outcomes, ledger
 
 
+def _same_tally(path: Path, ledger: CostLedger) -> bool:
+    """Whether the cost file at ``path`` is for the same tasks and accepted outputs as ``ledger``."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(old, dict) and (old.get("tasks"), old.get("accepted")) == (ledger.tasks, ledger.accepted)
+
+
 def finish_stage(
     stem: str, out: Path, output: Path, outcomes: Sequence[TaskOutcome], ledger: CostLedger, accepted: int
 ) -> StageResult:
     """Write the stage's rejects and cost ledger beside ``output`` and log its tally.
 
-    A rerun that paid for no call (every one reused from the store) keeps the cost file of the run that
-    paid, so that rebuilding outputs from a committed store does not erase what they cost.
+    A rerun that paid for no call (every one reused from the store) and came to the same tally keeps the
+    cost file of the run that paid, so that rebuilding outputs from a committed store does not erase
+    what they cost.
     """
     rejects = write_jsonl(reject_rows(outcomes), out / f"{stem}.rejects.jsonl")
     ledger_path = out / f"{stem}.cost.json"
-    if ledger.calls or ledger.failed_calls or not ledger_path.is_file():
+    if ledger.calls or ledger.failed_calls or not _same_tally(ledger_path, ledger):
         ledger.write(ledger_path)
     logger.info(
         "%s: %d accepted of %d, %d paid calls, %d reused",

@@ -58,7 +58,8 @@ class BM25Index:
         documents is ranked first, or is kept at the cut, would depend on the machine. Here bm25s
         retrieves ``k + TIE_PAD`` hits, they are ordered by (score, position), and a query whose tie at
         the cut reaches past them is scored against the whole corpus. Zero scores (no query term
-        matched; bm25s pads with them) are not ordered: every caller drops them.
+        matched; bm25s fills the k slots with such documents in any order) are not ordered: every caller
+        drops them.
         """
         import bm25s
 
@@ -77,8 +78,9 @@ class BM25Index:
             row_pos, row_scores = positions[i], scores[i]
             cut = np.sort(row_scores)[::-1][k - 1] if k else 0.0
             if depth < n and cut > 0 and row_scores.min() == cut:  # the tie at the cut may go on past depth
-                row_scores = np.asarray(self._retriever.get_scores(self._known_tokens(texts[i])), dtype=np.float32)
-                row_pos = np.arange(n, dtype=np.int64)
+                full = np.asarray(self._retriever.get_scores(self._known_tokens(texts[i])), dtype=np.float32)
+                row_pos = np.flatnonzero(full >= cut)
+                row_scores = full[row_pos]
             order = np.lexsort((row_pos, -row_scores))[:k]
             out_pos[i], out_scores[i] = row_pos[order], row_scores[order]
         return out_pos, out_scores
