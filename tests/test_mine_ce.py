@@ -57,6 +57,35 @@ def test_ce_takes_best_candidate_below_the_positive():
     assert triples[0].provenance["first_stage"] == "bm25"
 
 
+class StoredLengthScorer(LengthScorer):
+    """LengthScorer with a score store, counting pairs paid for and reused like the LLM reranker."""
+
+    def __init__(self, positive_score: float) -> None:
+        super().__init__(positive_score)
+        self.store: dict[tuple[str, str], float] = {}
+        self.pairs_scored = self.pairs_cached = 0
+
+    def score(self, pairs, *, show_progress=None):
+        todo = [p for p in dict.fromkeys(pairs) if p not in self.store]
+        self.store.update(zip(todo, super().score(todo).tolist(), strict=True))
+        self.pairs_scored += len(todo)
+        self.pairs_cached += len(pairs) - len(todo)
+        return np.array([self.store[p] for p in pairs], np.float32)
+
+
+def test_ce_log_rates_only_the_pairs_scored_now(caplog):
+    scorer = StoredLengthScorer(positive_score=60.0)
+    with caplog.at_level("INFO", logger="synthneg"):
+        first = mine_ce(RECORDS, CORPUS, scorer, candidates=4)
+        n = scorer.pairs_scored
+        assert n > 0
+        again = mine_ce(RECORDS, CORPUS, scorer, candidates=4)
+    assert again == first and scorer.pairs_scored == n
+    lines = [r.getMessage() for r in caplog.records if "scored now" in r.getMessage()]
+    assert f"{n} pairs, {n} scored now" in lines[0]
+    assert f"{n} pairs, 0 scored now" in lines[1] and "= 0.00 pairs/s" in lines[1]
+
+
 def test_ce_margin_can_leave_a_query_without_negative():
     triples = mine_ce(RECORDS, CORPUS, LengthScorer(positive_score=0.0), candidates=4)
     assert triples == []
