@@ -604,3 +604,37 @@ def test_share_of_labeled_gain_only_when_the_ceiling_gains(tmp_path: Path) -> No
     assert summarize(tmp_path, config)["share_of_labeled_gain"]["bm25"]["tinyeval"] == pytest.approx(0.5)
     write("labeled/seed0", [0.3, 0.6])  # -0.05: a ceiling that loses
     assert summarize(tmp_path, config)["share_of_labeled_gain"]["bm25"]["tinyeval"] is None
+
+
+def test_report_keeps_each_arms_diagnostics_until_its_data_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Triples are git-ignored: a run that rebuilds only some arms (a fresh clone, --arm) must not drop the
+    other arms' diagnostics from the committed report, nor encode them again."""
+    from synthneg.experiment import write_report
+    from synthneg.search import dense
+
+    cfg = load_config(_setup(tmp_path, ["zero-shot", "bm25", "random"], [0]))
+    out = run_experiment(cfg, show_progress=False)
+    diag = (out / "report.md").read_text().split("## Diagnostics of each arm's negatives")[1]
+    assert "| bm25 | 6 |" in diag and "| random | 6 |" in diag and "**random** · query" in diag
+    assert sorted(p.name for p in (out / "diagnostics").iterdir()) == ["bm25.json", "random.json"]
+
+    (out / "triples" / "random.jsonl").unlink()  # as on a fresh clone: its marker still records the data
+
+    def no_encoder(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the kept diagnostics were computed again")
+
+    monkeypatch.setattr(dense, "DenseEncoder", no_encoder)
+    write_report(out, cfg)
+    assert (out / "report.md").read_text().split("## Diagnostics of each arm's negatives")[1] == diag
+
+    # other data for bm25: its row is made again (the encoder is needed), random's is kept
+    bm25 = out / "triples" / "bm25.jsonl"
+    bm25.write_text("".join(bm25.read_text().splitlines(keepends=True)[:5]))
+    with pytest.raises(AssertionError, match="computed again"):
+        write_report(out, cfg)
+    monkeypatch.undo()
+    write_report(out, cfg)
+    again = (out / "report.md").read_text().split("## Diagnostics of each arm's negatives")[1]
+    assert "| bm25 | 5 |" in again and "| random | 6 |" in again

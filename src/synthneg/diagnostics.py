@@ -174,25 +174,47 @@ def _clip(text: str, n: int = 160) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def table_row(r: MethodReport) -> str:
+    """One method's row of the report's table (markdown)."""
+    w = r.words
+    fn = f"{_fmt(r.fn_rate, True)} (n={r.fn_judged})" if r.fn_rate is not None else "-"
+    return (
+        f"| {r.method} | {r.count} | {r.queries} | {w['query']:.0f}/{w['positive']:.0f}/{w['negative']:.0f} "
+        f"| {_fmt(r.query_terms_in_negative, True)} | {_fmt(r.query_terms_in_positive, True)} "
+        f"| {_fmt(r.negative_positive_jaccard)} | {_fmt(r.sim_query_negative)} | {_fmt(r.sim_query_positive)} "
+        f"| {_fmt(r.dense_harder_than_positive, True)} | {fn} | {r.duplicate_rows} "
+        f"| {r.negative_equals_positive} | {_fmt(r.unique_negative_share, True)} |"
+    )
+
+
+def example_lines(r: MethodReport) -> list[str]:
+    """One method's examples (markdown lines, texts clipped)."""
+    lines: list[str] = []
+    for t in r.examples:
+        lines += [
+            f"**{r.method}** · query `{t.query_id}`: {_clip(t.query)}",
+            f"- positive: {_clip(t.positive)}",
+            f"- negative: {_clip(t.negative)}",
+            "",
+        ]
+    return lines
+
+
 def render_markdown(reports: Sequence[MethodReport], *, plot_name: str | None = None) -> str:
     """A markdown report: one table over methods, then examples."""
+    return render_parts([table_row(r) for r in reports], [x for r in reports for x in example_lines(r)], plot_name)
+
+
+def render_parts(rows: Sequence[str], examples: Sequence[str], plot_name: str | None = None) -> str:
+    """The report from rendered rows and example lines (e.g. kept from earlier runs, per method)."""
     lines = [
         "# Negatives report",
         "",
         "| method | triples | queries | words q/pos/neg | q-terms in neg | q-terms in pos | Jaccard neg-pos "
         "| sim(q,neg) | sim(q,pos) | neg >= pos (dense) | FN rate (reranker) | duplicates | neg == pos | unique neg |",
         "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *rows,
     ]
-    for r in reports:
-        w = r.words
-        fn = f"{_fmt(r.fn_rate, True)} (n={r.fn_judged})" if r.fn_rate is not None else "-"
-        lines.append(
-            f"| {r.method} | {r.count} | {r.queries} | {w['query']:.0f}/{w['positive']:.0f}/{w['negative']:.0f} "
-            f"| {_fmt(r.query_terms_in_negative, True)} | {_fmt(r.query_terms_in_positive, True)} "
-            f"| {_fmt(r.negative_positive_jaccard)} | {_fmt(r.sim_query_negative)} | {_fmt(r.sim_query_positive)} "
-            f"| {_fmt(r.dense_harder_than_positive, True)} | {fn} | {r.duplicate_rows} "
-            f"| {r.negative_equals_positive} | {_fmt(r.unique_negative_share, True)} |"
-        )
     lines += [
         "",
         "q-terms: share of the query's stemmed non-stopword terms found in the passage. "
@@ -203,15 +225,7 @@ def render_markdown(reports: Sequence[MethodReport], *, plot_name: str | None = 
     ]
     if plot_name:
         lines += [f"![histograms]({plot_name})", ""]
-    lines += ["## Examples", ""]
-    for r in reports:
-        for t in r.examples:
-            lines += [
-                f"**{r.method}** · query `{t.query_id}`: {_clip(t.query)}",
-                f"- positive: {_clip(t.positive)}",
-                f"- negative: {_clip(t.negative)}",
-                "",
-            ]
+    lines += ["## Examples", "", *examples]
     return "\n".join(lines)
 
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 import logging
 import statistics
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_label
 from synthneg.experiment.contamination import seen_split
-from synthneg.experiment.stages import StageLog, write_json
+from synthneg.experiment.stages import StageLog, file_digest, write_json
+
+if TYPE_CHECKING:
+    from synthneg.search.dense import DenseEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -497,21 +501,50 @@ def plot(summary: dict[str, Any], config: ExperimentConfig, path: Path) -> Path:
     return path
 
 
+def _arm_diagnostics(out: Path, arm: str, encoder: Callable[[], DenseEncoder]) -> dict[str, Any] | None:
+    """One arm's diagnostics table row and example (markdown), kept in ``diagnostics/<arm>.json`` under the
+    digest of its triples. Triples are git-ignored, so a run that rebuilds only some arms (a fresh clone,
+    ``--arm``) reuses the others' rows as long as their markers still record the same data; a change of
+    the data computes the row again. None for an arm without triples (zero-shot, in-batch, not made yet)."""
+    from synthneg.data.triples import read_triples
+    from synthneg.diagnostics import example_lines, inspect_triples, table_row
+
+    path, cache = out / "triples" / f"{arm}.jsonl", out / "diagnostics" / f"{arm}.json"
+    marker = out / "markers" / f"negatives-{arm}.json"
+    if path.is_file():
+        digest = file_digest(path)
+    elif marker.is_file():
+        digest = _load(marker).get("output")
+    else:
+        return None
+    if cache.is_file() and digest is not None:
+        kept = _load(cache)
+        if kept.get("digest") == digest:
+            return kept
+    if not path.is_file():
+        return None
+    reports = inspect_triples(read_triples(path), encoder=encoder(), n_examples=1)
+    part = {
+        "digest": digest,
+        "rows": [table_row(r) for r in reports],
+        "examples": [x for r in reports for x in example_lines(r)],
+    }
+    write_json(cache, part)
+    return part
+
+
 def diagnostics(out: Path, config: ExperimentConfig) -> str | None:
     """The ``inspect`` table of every arm's negatives (lexical overlap, dense hardness with the base model)."""
-    from synthneg.data.triples import read_triples
-    from synthneg.diagnostics import inspect_triples, render_markdown
+    from functools import cache
+
+    from synthneg.diagnostics import render_parts
     from synthneg.search.dense import DenseEncoder
 
-    triples = []
-    for arm in config.arms:
-        path = out / "triples" / f"{arm}.jsonl"
-        if path.is_file():
-            triples += read_triples(path)
-    if not triples:
+    encoder = cache(lambda: DenseEncoder(config.base_model, show_progress=False))  # loaded only if a row is made
+    parts = [p for arm in config.arms if (p := _arm_diagnostics(out, arm, encoder)) is not None]
+    if not parts:
         return None
-    reports = inspect_triples(triples, encoder=DenseEncoder(config.base_model, show_progress=False), n_examples=1)
-    return render_markdown(reports)
+    return render_parts([r for p in parts for r in p["rows"]], [x for p in parts for x in p["examples"]])
 
 
 def write_report(out: Path, config: ExperimentConfig, *, with_diagnostics: bool = True) -> Path:
