@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from synthneg.evaluate.significance import compare
+from synthneg.evaluate.significance import compare, format_p
 from synthneg.experiment import load_config
 from synthneg.experiment.report import HEADLINE, collect, mean_per_query
 
@@ -40,7 +40,9 @@ def main() -> None:
         c = compare(
             mean_per_query(a, HEADLINE), mean_per_query(b, HEADLINE), n_resamples=args.resamples, on_missing="zero"
         )
-        print(f"{ds} A - B: {c.mean_diff:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}], p = {c.p_value:.3f}, {c.n} queries")
+        print(
+            f"{ds} A - B: {c.mean_diff:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}], p = {format_p(c.p_value)}, {c.n} queries"
+        )
     if not set(a_runs) & set(b_runs):
         raise SystemExit("no dataset evaluated for both arms yet")
 

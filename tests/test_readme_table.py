@@ -62,6 +62,35 @@ def test_baseline_zero_shot_column() -> None:
         readme_table.table(results, baseline="ce")
 
 
+def test_ceiling_from_another_run_gives_the_shares_and_its_own_row() -> None:
+    results = {
+        "arms": {
+            "zero-shot": {"nfcorpus": _entry(0.3153)},
+            "labeled": {"nfcorpus": _entry(0.3041, 0.0039, 3)},  # this run's ceiling loses: no share
+            "bm25": {"nfcorpus": _entry(0.3228, 0.0003, 3)},
+        },
+        "significance": {"bm25": {"nfcorpus": {"zero-shot": {"diff": 0.0075, "p_holm": 0.05}}}},
+        "share_of_labeled_gain": {"bm25": {"nfcorpus": None}},
+    }
+    ceiling = {
+        "name": "bm25top",
+        "arms": {"zero-shot": {"nfcorpus": _entry(0.3153)}, "labeled": {"nfcorpus": _entry(0.3303, 0.001, 3)}},
+        "significance": {"labeled": {"nfcorpus": {"zero-shot": {"diff": 0.015, "p_holm": 0.0002}}}},
+    }
+    rows = readme_table.table(results, baseline="zero-shot", ceiling=ceiling, ceiling_label="top ceiling").splitlines()
+    assert rows[0].endswith("| share of ceiling gain |")
+    by_arm = {r.split(" | ")[0].lstrip("| "): r for r in rows[2:]}
+    assert list(by_arm)[:3] == [readme_table.NAMES["zero-shot"], readme_table.NAMES["labeled"], "top ceiling"]
+    assert "| 0.3303 ± 0.0010 | +0.0150 (<0.001) | - |" in by_arm["top ceiling"]
+    assert by_arm[readme_table.NAMES["bm25"]].endswith("| 50% |")  # (0.3228 - 0.3153) / (0.3303 - 0.3153)
+    assert by_arm[readme_table.NAMES["labeled"]].endswith("| - |")
+    ceiling["arms"]["zero-shot"]["nfcorpus"] = _entry(0.3160)
+    with pytest.raises(ValueError, match="same zero-shot"):
+        readme_table.table(results, baseline="zero-shot", ceiling=ceiling)
+    with pytest.raises(ValueError, match="needs --baseline zero-shot"):
+        readme_table.table(results, ceiling=ceiling)
+
+
 def test_readme_tables_match_the_committed_results() -> None:
     """Every table the README says `readme_table.py` prints is what it prints from the committed run."""
     root = Path(__file__).parents[1]
@@ -72,6 +101,11 @@ def test_readme_tables_match_the_committed_results() -> None:
         args = shlex.split(command)
         baseline = args[args.index("--baseline") + 1] if "--baseline" in args else "bm25"
         results = json.loads((root / args[0]).read_text(encoding="utf-8"))
-        assert readme_table.table(results, baseline=baseline).strip() in readme, (
+        ceiling, label = None, "labeled ceiling from another run"
+        if "--ceiling" in args:
+            ceiling = json.loads((root / args[args.index("--ceiling") + 1]).read_text(encoding="utf-8"))
+        if "--ceiling-label" in args:
+            label = args[args.index("--ceiling-label") + 1]
+        assert readme_table.table(results, baseline=baseline, ceiling=ceiling, ceiling_label=label).strip() in readme, (
             f"README.md: the table of `{command}` is stale; paste that command's output"
         )

@@ -117,3 +117,11 @@ def test_holm_by_hand():
     assert holm([]) == []
     with pytest.raises(DataError):
         holm([1.5])
+
+
+def test_format_p_never_prints_a_zero_p() -> None:
+    from synthneg.evaluate.significance import format_p
+
+    assert format_p(1 / 10_001) == "<0.001"  # the smallest p of 10,000 resamples
+    assert format_p(0.0123) == "0.012"
+    assert format_p(1.0) == "1.000"

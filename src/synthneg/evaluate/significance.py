@@ -214,3 +214,8 @@ def holm(p_values: Sequence[float]) -> list[float]:
     adjusted = np.empty(m)
     adjusted[order] = np.maximum.accumulate(scaled)
     return adjusted.tolist()
+
+
+def format_p(p: float) -> str:
+    """A p-value to three decimals; a resampled p never is 0, so one below 0.0005 reads ``<0.001``."""
+    return "<0.001" if p < 0.0005 else f"{p:.3f}"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from synthneg.evaluate.significance import format_p
 from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_label
 from synthneg.experiment.contamination import seen_split
 from synthneg.experiment.stages import StageLog, file_digest, write_json
@@ -23,6 +24,12 @@ logger = logging.getLogger(__name__)
 
 METRICS = ("nDCG@10", "P@10", "R@100")
 HEADLINE = "nDCG@10"
+
+
+def _eq(p: float) -> str:
+    """``=0.123`` or ``<0.001``, to follow a "p"."""
+    text = format_p(p)
+    return text if text.startswith("<") else f"={text}"
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -348,7 +355,7 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
             for base in ("zero-shot", "bm25"):
                 s = summary["significance"].get(arm, {}).get(ds, {}).get(base)
                 rel.append(
-                    f"{s['diff']:+.4f} [{s['ci_low']:+.4f}, {s['ci_high']:+.4f}] (p={s['p_value']:.3f}, Holm {s['p_holm']:.3f})"
+                    f"{s['diff']:+.4f} [{s['ci_low']:+.4f}, {s['ci_high']:+.4f}] (p{_eq(s['p_value'])}, Holm {format_p(s['p_holm'])})"
                     if s
                     else "-"
                 )
@@ -367,7 +374,9 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
             "| --- | ---: | ---: |",
         ]
         for ds, c in summary["matched_control"].items():
-            lines.append(f"| {ds} | {c['diff']:+.4f} [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] | {c['p_value']:.3f} |")
+            lines.append(
+                f"| {ds} | {c['diff']:+.4f} [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] | {format_p(c['p_value'])} |"
+            )
         lines += ["", "Only the negatives differ: the queries, the number of rows and the steps are the same.", ""]
     if summary["share_of_labeled_gain"]:
         labels = _labels(config)
