@@ -124,20 +124,25 @@ def table(
     return "\n".join(lines)
 
 
-def main() -> None:
+def render(argv: list[str] | None = None) -> str:
+    """The table that the command line ``argv`` asks for (paths relative to the working directory)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", type=Path, help="an experiment's results.json")
     parser.add_argument("--arms", nargs="+", help="rows in this order (default: every arm of the run)")
     parser.add_argument("--baseline", choices=sorted(BASELINES), default="bm25", help="the arm the deltas are against")
     parser.add_argument("--ceiling", type=Path, help="another run's results.json whose labeled arm is the ceiling")
     parser.add_argument("--ceiling-label", default="labeled ceiling from another run", help="that row's name")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     ceiling = json.loads(args.ceiling.read_text(encoding="utf-8")) if args.ceiling else None
     results = json.loads(args.results.read_text(encoding="utf-8"))
     try:
-        print(table(results, args.arms, args.baseline, ceiling, args.ceiling_label))
+        return table(results, args.arms, args.baseline, ceiling, args.ceiling_label)
     except ValueError as e:
         parser.error(str(e))
+
+
+def main() -> None:
+    print(render())
 
 
 if __name__ == "__main__":
