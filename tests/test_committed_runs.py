@@ -70,7 +70,7 @@ def test_committed_run_replays_from_its_stores(config: Path, shared_data: Path, 
     run = cfg.output_dir.resolve()
     if not (run / "stages.json").is_file():
         pytest.skip(f"{config.name}: no finished stage committed yet")
-    if cfg.llm.backend != "llamacpp":
+    if cfg.llm.backend != "llamacpp" or cfg.negatives_llm_config.backend != "llamacpp":
         pytest.skip(f"{config.name}: replay is checked for the embedded llama.cpp back-end only")
     _tracked_copy(run, tmp_path)
     if not (tmp_path / "stages.json").is_file():
@@ -79,6 +79,8 @@ def test_committed_run_replays_from_its_stores(config: Path, shared_data: Path, 
     committed = {m.name: json.loads(m.read_text(encoding="utf-8")) for m in (tmp_path / "markers").glob("*.json")}
     runner = ExperimentRunner(cfg.model_copy(update={"output_dir": tmp_path}), show_progress=False)
     runner._generator = StoreOnly(cfg.llm.model, cfg.llm.parallel)  # type: ignore[assignment]
+    if cfg.negatives_llm is not None:
+        runner._negatives_generator = StoreOnly(cfg.negatives_llm.model, cfg.negatives_llm.parallel)  # type: ignore[assignment]
 
     checked = 0
     stale: set[str] = set()
@@ -91,6 +93,7 @@ def test_committed_run_replays_from_its_stores(config: Path, shared_data: Path, 
         assert marker["key"] == runner.queries_key(), "the queries stage's key changed: a rerun would redo it"
         records = runner.queries()
         assert records
+        checked += 1
     for arm in (a for a in cfg.arms if a in TRAINED_ARMS):
         if ("queries" if arm == "in-batch" else f"negatives:{arm}") not in logged:
             continue  # this arm's data is not finished yet
@@ -99,6 +102,7 @@ def test_committed_run_replays_from_its_stores(config: Path, shared_data: Path, 
         # --status keys the fine-tunes by: it must be the rebuilt file's digest
         recorded = committed.get("queries.json" if arm == "in-batch" else f"negatives-{arm}.json", {}).get("output")
         assert recorded == file_digest(data), f"{config.name}: {arm}'s committed marker records {recorded}"
+        checked += 1
         for seed in cfg.seeds_of(arm):
             label = f"{arm}/seed{seed}"
             if not any(k.startswith(f"eval:{label}:") for k in logged):

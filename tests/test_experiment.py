@@ -638,3 +638,39 @@ def test_report_keeps_each_arms_diagnostics_until_its_data_changes(
     write_report(out, cfg)
     again = (out / "report.md").read_text().split("## Diagnostics of each arm's negatives")[1]
     assert "| bm25 | 5 |" in again and "| random | 6 |" in again
+
+
+def test_negatives_llm_writes_only_the_llm_arms_negatives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`negatives_llm` keys only the LLM arms apart, and its model replaces the queries' one in memory."""
+    import synthneg.llm.base
+    from synthneg.experiment.config import ExperimentConfig
+    from synthneg.experiment.runner import ExperimentRunner
+
+    base = {"passages": {"beir": "scifact", "sample": 5}, "arms": ["zero-shot", "llm-query", "bm25"]}
+    plain = ExperimentRunner(ExperimentConfig(**base))
+    same = ExperimentRunner(ExperimentConfig(**base, negatives_llm={}))  # the defaults: the same LLM
+    big = ExperimentRunner(ExperimentConfig(**base, negatives_llm={"model": "qwen2.5-coder-1.5b"}))
+    for runner in (plain, same, big):  # the query file the keys are made for
+        monkeypatch.setattr(runner, "data_digest", lambda arm: "q" if arm == "in-batch" else None)
+    assert same.negatives_key("llm-query") == plain.negatives_key("llm-query")
+    assert big.negatives_key("llm-query") != plain.negatives_key("llm-query")
+    assert big.negatives_key("llm-query-positive") != plain.negatives_key("llm-query-positive")
+    assert big.negatives_key("bm25") == plain.negatives_key("bm25")
+    assert big.queries_key() == plain.queries_key()
+
+    class Fake:
+        def __init__(self, model: str) -> None:
+            self.model, self.closed = model, False
+
+        def close(self) -> None:
+            self.closed = True
+
+    monkeypatch.setattr(synthneg.llm.base, "make_generator", lambda backend, model, **_: Fake(model))
+    queries_model = big.generator
+    assert queries_model.model == "qwen2.5-coder-0.5b"
+    negatives_model = big.negatives_generator
+    assert negatives_model.model == "qwen2.5-coder-1.5b" and queries_model.closed  # one model at a time
+    assert big.negatives_generator is negatives_model
+    assert plain.negatives_generator is plain.generator
+    big.close()
+    assert negatives_model.closed

@@ -116,6 +116,11 @@ class ExperimentConfig(_Strict):
     output_dir: Path = Path("runs/experiment")
     passages: PassagesConfig
     llm: LLMConfig = LLMConfig()
+    negatives_llm: LLMConfig | None = Field(
+        default=None,
+        description="the LLM that writes the llm-query and llm-query-positive negatives (default: `llm`, which "
+        "always writes the queries): e.g. a larger model's negatives for the same small model's queries",
+    )
     queries: QueriesConfig = QueriesConfig()
     mining: MiningConfig = MiningConfig()
     base_model: str = "minilm"
@@ -183,6 +188,11 @@ class ExperimentConfig(_Strict):
                 "the 'labeled' arm needs labeled_dataset (or passages.beir): a BEIR set with a train split"
             )
         return self
+
+    @property
+    def negatives_llm_config(self) -> LLMConfig:
+        """The LLM that writes the LLM arms' negatives: ``negatives_llm``, or ``llm``."""
+        return self.negatives_llm or self.llm
 
     @property
     def labeled_source(self) -> str | None:

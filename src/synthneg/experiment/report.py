@@ -293,7 +293,13 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
     src = f"`{p.path.name}`" if p.path else f"BEIR `{p.beir}` corpus sample (corpus only)"
     lines += [
         f"- Passages: {src}, limit {p.limit or '-'}, sample {p.sample or '-'}; LLM `{config.llm.model}` "
-        f"({config.llm.backend}), output rules revision {config.rules_revision}; base model `{config.base_model}`.",
+        f"({config.llm.backend})"
+        + (
+            f" for the queries, `{config.negatives_llm.model}` ({config.negatives_llm.backend}) for the LLM negatives"
+            if config.negatives_llm
+            else ""
+        )
+        + f", output rules revision {config.rules_revision}; base model `{config.base_model}`.",
         f"- Training: {config.train.epochs} epoch(s), batch {config.train.batch_size}, lr {config.train.learning_rate}, "
         f"max_seq_length {config.train.max_seq_length}, MultipleNegativesRankingLoss, NO_DUPLICATES"
         + (f", {config.train.precision} mixed precision" if config.train.precision != "fp32" else "")

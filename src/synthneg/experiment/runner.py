@@ -123,6 +123,7 @@ class ExperimentRunner:
     config: ExperimentConfig
     show_progress: bool = True
     _generator: Generator | None = field(default=None, init=False, repr=False)
+    _negatives_generator: Generator | None = field(default=None, init=False, repr=False)
 
     @property
     def out(self) -> Path:
@@ -138,6 +139,7 @@ class ExperimentRunner:
 
     @property
     def generator(self) -> Generator:
+        """The LLM that writes the queries (``llm``), loaded on first use."""
         if self._generator is None:
             from synthneg.llm.base import make_generator
 
@@ -145,10 +147,31 @@ class ExperimentRunner:
             self._generator = make_generator(llm.backend, llm.model, **llm.generator_options())
         return self._generator
 
-    def close(self) -> None:
+    @property
+    def negatives_generator(self) -> Generator:
+        """The LLM that writes the LLM arms' negatives: the queries' one unless ``negatives_llm`` is set.
+
+        Loading it frees the queries' model first: one local model in memory at a time."""
+        if self.config.negatives_llm is None:
+            return self.generator
+        if self._negatives_generator is None:
+            from synthneg.llm.base import make_generator
+
+            self._close_queries_generator()
+            llm = self.config.negatives_llm
+            self._negatives_generator = make_generator(llm.backend, llm.model, **llm.generator_options())
+        return self._negatives_generator
+
+    def _close_queries_generator(self) -> None:
         if self._generator is not None:
             self._generator.close()
             self._generator = None
+
+    def close(self) -> None:
+        self._close_queries_generator()
+        if self._negatives_generator is not None:
+            self._negatives_generator.close()
+            self._negatives_generator = None
 
     # -- stages ------------------------------------------------------------------------------
     def queries(self) -> list[QueryRecord]:
@@ -218,7 +241,7 @@ class ExperimentRunner:
                 return None
             spec["matched"] = {"arm": cfg.matched_arm, "triples": matched}
         if arm in LLM_ARMS:
-            spec["llm"] = cfg.llm.model_dump()
+            spec["llm"] = cfg.negatives_llm_config.model_dump()  # `llm` when unset: keys unchanged
             if cfg.rules_revision != 1:
                 spec["rules_revision"] = cfg.rules_revision
         if arm == "ce":
@@ -274,11 +297,11 @@ class ExperimentRunner:
 
             res = generate_negatives(
                 records,
-                self.generator,
+                self.negatives_generator,
                 self.out / "generation",
                 mode=LLM_ARMS[arm],  # type: ignore[arg-type]
                 rules=NegativeRules(revision=cfg.rules_revision),
-                max_attempts=cfg.llm.max_attempts,
+                max_attempts=cfg.negatives_llm_config.max_attempts,
                 show_progress=self.show_progress,
             )
             info["ledger"] = res.ledger.to_dict()
