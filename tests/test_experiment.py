@@ -640,10 +640,12 @@ def test_report_keeps_each_arms_diagnostics_until_its_data_changes(
     assert "| bm25 | 5 |" in again and "| random | 6 |" in again
 
 
-def test_negatives_llm_writes_only_the_llm_arms_negatives(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`negatives_llm` keys only the LLM arms apart, and its model replaces the queries' one in memory."""
+def test_negatives_llm_writes_only_the_llm_arms_negatives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`negatives_llm` keys only the LLM arms apart, its model replaces the queries' one in memory, and the
+    report's header names both models."""
     import synthneg.llm.base
     from synthneg.experiment.config import ExperimentConfig
+    from synthneg.experiment.report import render_markdown, summarize
     from synthneg.experiment.runner import ExperimentRunner
 
     base = {"passages": {"beir": "scifact", "sample": 5}, "arms": ["zero-shot", "llm-query", "bm25"]}
@@ -674,3 +676,6 @@ def test_negatives_llm_writes_only_the_llm_arms_negatives(monkeypatch: pytest.Mo
     assert plain.negatives_generator is plain.generator
     big.close()
     assert negatives_model.closed
+    config = big.config.model_copy(update={"output_dir": tmp_path})
+    header = render_markdown(summarize(tmp_path, config), config, None)
+    assert "LLM `qwen2.5-coder-0.5b` (llamacpp) for the queries, `qwen2.5-coder-1.5b` (llamacpp) for the LLM" in header
