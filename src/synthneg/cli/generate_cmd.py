@@ -66,11 +66,16 @@ def register(app: typer.Typer) -> None:
         passages: Path = typer.Argument(..., help="Passages: .jsonl[.gz], .csv or .parquet."),
         out: Path = typer.Option(..., "--out", help="Output folder (queries.jsonl, rejects, cost ledger, call store)."),
         k: int = typer.Option(1, "--k", help="Queries per passage."),
-        style: list[str] = typer.Option(["question"], "--style", help="keyword, question, claim; repeat to cycle."),
+        style: list[str] = typer.Option(
+            ["question"], "--style", help="keyword, question, claim, title, or auto (from --examples); repeat to cycle."
+        ),
+        examples: Path | None = typer.Option(
+            None, "--examples", help="Up to 8 example queries (.txt a line each, or .jsonl with query[, passage])."
+        ),
         limit: int | None = typer.Option(None, "--limit", help="Only the first N passages."),
         text_field: str | None = typer.Option(None, "--text-field"),
         id_field: str | None = typer.Option(None, "--id-field"),
-        template: str = typer.Option("query", "--template", help="Prompt template file (default: built-in)."),
+        template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
         max_tokens: int = typer.Option(64, "--max-tokens"),
         backend: str = _BACKEND,
         model: str | None = _MODEL,
@@ -90,8 +95,10 @@ def register(app: typer.Typer) -> None:
         """Write LLM queries for passages (each passage is the positive of its queries)."""
         from synthneg.data import read_passages
         from synthneg.generate import generate_queries
+        from synthneg.generate.examples import read_examples
         from synthneg.llm import SamplingParams
 
+        shown = read_examples(examples) if examples is not None else []
         corpus = read_passages(passages, text_field=text_field, id_field=id_field, limit=limit)
         sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens)
         with _generator(
@@ -109,6 +116,7 @@ def register(app: typer.Typer) -> None:
                 out,
                 k=k,
                 styles=style,
+                examples=shown,
                 template=template,
                 sampling=sampling,
                 max_attempts=max_attempts,
@@ -138,6 +146,9 @@ def register(app: typer.Typer) -> None:
         parallel: int = _PARALLEL,
         seed: int = _SEED,
         max_attempts: int = _ATTEMPTS,
+        candidates: int = typer.Option(
+            1, "--candidates", min=1, help="Candidates per query (each its own call); the first accepted is kept."
+        ),
         force: bool = _FORCE,
         temperature: float = _TEMP,
         top_p: float = _TOP_P,
@@ -168,6 +179,7 @@ def register(app: typer.Typer) -> None:
                 template=template,
                 sampling=sampling,  # type: ignore[arg-type]
                 max_attempts=max_attempts,
+                candidates=candidates,
                 seed=seed,
                 force=force,
                 show_progress=progress,

@@ -62,13 +62,38 @@ class LLMConfig(_Strict):
         return {}
 
 
+class ExamplesConfig(_Strict):
+    """Few-shot example queries for the query prompt: a file (``path``), or ``n`` queries of a split of the
+    labeled set (``labeled_dataset`` or ``passages.beir``; use ``train``, never the evaluation split) drawn
+    with ``seed``, shown with their judged passage when ``passages`` is true."""
+
+    path: Path | None = None
+    split: str | None = None
+    n: int = Field(default=8, ge=1, le=8)
+    seed: int = 0
+    passages: bool = True
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExamplesConfig:
+        if (self.path is None) == (self.split is None):
+            raise ValueError("give exactly one of 'path' (a file of example queries) or 'split' (e.g. train)")
+        return self
+
+
 class QueriesConfig(_Strict):
     """LLM queries (``k`` per passage), or an existing file of query records (``path``: JSONL with
-    ``query_id, query, positive_id, positive``) that every arm then shares."""
+    ``query_id, query, positive_id, positive``) that every arm then shares. ``examples``: few-shot
+    example queries in the prompt (style ``auto`` takes their form)."""
 
     k: int = Field(default=1, ge=1)
     path: Path | None = None
-    styles: list[Literal["keyword", "question", "claim"]] = ["question"]
+    styles: list[Literal["keyword", "question", "claim", "title", "auto"]] = ["question"]
+    examples: ExamplesConfig | None = None
+
+    def key_fields(self) -> dict[str, Any]:
+        """The settings the queries depend on; ``examples`` only when set, so earlier keys never change
+        (the examples themselves enter the key by content, in the runner)."""
+        return self.model_dump(exclude={"examples"} if self.examples is None else None)
 
 
 class MiningConfig(_Strict):

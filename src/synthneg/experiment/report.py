@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from synthneg.evaluate.significance import format_p
 from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_label
 from synthneg.experiment.contamination import seen_split
+from synthneg.experiment.query_report import load_quality, quality_lines
 from synthneg.experiment.stages import StageLog, file_digest, write_json
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
         "contamination": contamination,
         "seen_split": seen,
         "stages": stages,
+        **({"query_quality": quality} if (quality := load_quality(out)) is not None else {}),
     }
 
 
@@ -476,6 +478,8 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
                 "among the training passages (those passages got synthetic queries, not the test ones).",
                 "",
             ]
+    if summary.get("query_quality"):
+        lines += quality_lines(summary["query_quality"], config.labeled_source)
     if summary["pending"]:
         lines += ["## Pending (not run yet; rerun the same command to resume)", ""]
         lines += [f"- {p}" for p in summary["pending"]] + [""]

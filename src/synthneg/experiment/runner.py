@@ -29,6 +29,7 @@ from synthneg.experiment.stages import (
     write_json,
     write_marker,
 )
+from synthneg.generate.examples import QueryExample, read_examples, sample_beir_examples
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, QueryRules
 
@@ -124,6 +125,7 @@ class ExperimentRunner:
     show_progress: bool = True
     _generator: Generator | None = field(default=None, init=False, repr=False)
     _negatives_generator: Generator | None = field(default=None, init=False, repr=False)
+    _examples: list[QueryExample] | None = field(default=None, init=False, repr=False)
 
     @property
     def out(self) -> Path:
@@ -191,7 +193,7 @@ class ExperimentRunner:
             return records
         if is_done(self.out / "markers" / "queries.json", key) and path.is_file():
             _record_output(self.out / "markers" / "queries.json", key, path)
-            return read_query_records(path)
+            return self._with_quality(read_query_records(path))
         with self.log.timed("queries", key) as info:
             res = generate_queries(
                 self.passages.documents,
@@ -199,6 +201,7 @@ class ExperimentRunner:
                 out,
                 k=cfg.queries.k,
                 styles=cfg.queries.styles,
+                examples=self.examples(),
                 rules=QueryRules(revision=cfg.rules_revision),
                 max_attempts=cfg.llm.max_attempts,
                 show_progress=self.show_progress,
@@ -206,7 +209,25 @@ class ExperimentRunner:
             info["ledger"] = res.ledger.to_dict()
             info[NEW_OUTPUT] = _differs(self.out / "markers" / "queries.json", key, res.output)
         _mark_rebuilt("queries", self.out / "markers" / "queries.json", key, res.output)
-        return read_query_records(res.output)
+        return self._with_quality(read_query_records(res.output))
+
+    def _with_quality(self, records: list[QueryRecord]) -> list[QueryRecord]:
+        """Write ``generation/queries.quality.json`` (title copies, passage mentions, generic queries, length
+        against the target collection's train queries) for the report; return ``records``."""
+        from synthneg.generate.query_quality import query_quality
+
+        target: list[str] = []
+        source = self.config.labeled_source
+        if source:
+            folder = resolve_dataset(source, data_dir=self.config.eval.data_dir)
+            train = folder / "qrels" / "train.tsv"
+            if train.is_file():
+                target = list(load_beir(folder, "train").queries.values())
+        titles = {d.id: d.title for d in self.passages.documents}
+        quality = query_quality(records, titles, target)
+        quality["examples"] = [{"id": e.id} for e in self.examples()]  # ids only: the texts stay in the data
+        write_json(self.out / "generation" / "queries.quality.json", quality)
+        return records
 
     def queries_key(self) -> str:
         """What the queries depend on: the passages' content, the LLM and the query settings; or, when
@@ -214,7 +235,25 @@ class ExperimentRunner:
         cfg = self.config
         if cfg.queries.path is not None:
             return cfg.digest("queries.path", file_digest(cfg.queries.path))
-        return cfg.digest(self.passages.fingerprint, cfg.llm.model_dump(), cfg.queries.model_dump(), *cfg.rules_key())
+        parts: list[Any] = [self.passages.fingerprint, cfg.llm.model_dump(), cfg.queries.key_fields(), *cfg.rules_key()]
+        if cfg.queries.examples is not None:
+            parts.append([[e.id, e.query, e.passage] for e in self.examples()])
+        return cfg.digest(*parts)
+
+    def examples(self) -> list[QueryExample]:
+        """The few-shot example queries of ``queries.examples`` (none when unset), read once."""
+        ex = self.config.queries.examples
+        if ex is None:
+            return []
+        if self._examples is None:
+            if ex.path is not None:
+                self._examples = read_examples(ex.path)
+            else:
+                folder = resolve_dataset(self.config.labeled_source or "", data_dir=self.config.eval.data_dir)
+                self._examples = sample_beir_examples(
+                    folder, split=ex.split or "train", n=ex.n, seed=ex.seed, with_passages=ex.passages
+                )
+        return self._examples
 
     def negatives_key(self, arm: str) -> str | None:
         """What an arm's triples depend on; None while the query file they are made for does not exist."""

@@ -82,6 +82,34 @@ class TaskOutcome:
         return None
 
 
+CANDIDATE_SEP = "#c"
+
+
+def candidate_tasks(tasks: Sequence[Task], k: int) -> list[Task]:
+    """``k`` candidates of each task, as tasks of their own, placed next to each other.
+
+    Candidate 0 keeps the task's id (so its seeds, call keys and stored calls are the ones a
+    single-candidate run has); candidate ``c > 0`` is ``{task_id}#c{c}``, which derives its own
+    seeds. Each candidate is its own call in the store. Because the candidates of one task share
+    the whole prompt and sit side by side in the request list, the batched llama.cpp decoder
+    prefills that prompt once and decodes the ``k`` sequences from it.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    out: list[Task] = []
+    for t in tasks:
+        out.append(t)
+        out.extend(Task(f"{t.task_id}{CANDIDATE_SEP}{c}", t.messages, t.validate) for c in range(1, k))
+    return out
+
+
+def group_candidates(outcomes: Sequence[TaskOutcome], k: int) -> list[list[TaskOutcome]]:
+    """Undo :func:`candidate_tasks`: the ``k`` outcomes of each original task, candidate 0 first."""
+    if len(outcomes) % k:
+        raise ValueError(f"{len(outcomes)} outcomes do not split into groups of {k}")
+    return [list(outcomes[i : i + k]) for i in range(0, len(outcomes), k)]
+
+
 def run_tasks(
     tasks: Sequence[Task],
     generator: Generator,

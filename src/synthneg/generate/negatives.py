@@ -8,8 +8,8 @@ from typing import Literal
 
 from synthneg.data.triples import QueryRecord, Triple, write_triples
 from synthneg.errors import SynthnegError
-from synthneg.generate.engine import Task
-from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage
+from synthneg.generate.engine import Task, candidate_tasks, group_candidates
+from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, Verdict, validate_negative
 from synthneg.llm.prompts import load_template
@@ -31,6 +31,7 @@ def generate_negatives(
     sampling: SamplingParams = NEGATIVE_SAMPLING,
     rules: NegativeRules = NegativeRules(),
     max_attempts: int = 3,
+    candidates: int = 1,
     seed: int = 0,
     force: bool = False,
     show_progress: bool = True,
@@ -41,7 +42,14 @@ def generate_negatives(
     positive is still used to reject a negative that near-duplicates it. ``mode="query+positive"``
     (method ``llm-query-positive``): the prompt also holds the positive passage. Beside the output:
     ``*.rejects.jsonl``, ``*.cost.json`` and the resumable ``*.calls.jsonl`` store.
+
+    ``candidates=K`` writes K candidates per query (each its own seeded call, each retried up to
+    ``max_attempts``; candidate 0 is the call a one-candidate run makes) and keeps the first accepted
+    one in candidate order; every candidate's final text and verdict go to ``*.candidates.jsonl``.
+    With the batched llama.cpp back-end the K candidates of a query share one prefill of its prompt.
     """
+    if candidates < 1:
+        raise SynthnegError(f"candidates must be at least 1, got {candidates}")
     if mode not in METHODS:
         raise SynthnegError(f"unknown mode {mode!r}: use 'query' or 'query+positive'")
     method = METHODS[mode]
@@ -63,7 +71,7 @@ def generate_negatives(
     stem = f"negatives-{method}"
     outcomes, ledger = run_stage(
         stem,
-        tasks,
+        candidate_tasks(tasks, candidates),
         generator,
         out,
         template=tpl,
@@ -74,11 +82,28 @@ def generate_negatives(
         show_progress=show_progress,
     )
     triples = []
-    for o in outcomes:
-        acc = o.accepted
-        if acc is None:
+    candidate_rows = []
+    for group in group_candidates(outcomes, candidates):
+        rec = by_id[group[0].task.task_id]
+        kept = next((c for c, o in enumerate(group) if o.accepted is not None), None)
+        for c, o in enumerate(group):
+            last = o.attempts[-1]
+            candidate_rows.append(
+                {
+                    "query_id": rec.query_id,
+                    "candidate": c,
+                    "kept": c == kept,
+                    "text": last.verdict.text,
+                    "reason": last.verdict.reason,
+                    "attempts": len(o.attempts),
+                    "call_key": last.key,
+                }
+            )
+        if kept is None:
             continue
-        rec = by_id[o.task.task_id]
+        acc = group[kept].accepted
+        assert acc is not None
+        extra = {"candidate": kept, "candidates": candidates} if candidates > 1 else {}
         triples.append(
             Triple(
                 query_id=rec.query_id,
@@ -87,8 +112,10 @@ def generate_negatives(
                 positive=rec.positive,
                 negative=acc.verdict.text,
                 method=method,
-                provenance=provenance(generator, tpl, sampling, acc, mode=mode),
+                provenance=provenance(generator, tpl, sampling, acc, mode=mode, **extra),
             )
         )
+    if candidates > 1:
+        write_jsonl(candidate_rows, out / f"{stem}.candidates.jsonl")
     output = write_triples(triples, out / f"{stem}.jsonl")
     return finish_stage(stem, out, output, outcomes, ledger, len(triples))

@@ -9,6 +9,7 @@ from pathlib import Path
 from synthneg.data.beir import Document
 from synthneg.errors import SynthnegError
 from synthneg.generate.engine import Task
+from synthneg.generate.examples import QueryExample, infer_style, render_examples
 from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import QueryRules, Verdict, validate_query
@@ -25,7 +26,8 @@ def generate_queries(
     *,
     k: int = 1,
     styles: Sequence[str] = ("question",),
-    template: str | Path = "query",
+    examples: Sequence[QueryExample] = (),
+    template: str | Path | None = None,
     sampling: SamplingParams = QUERY_SAMPLING,
     rules: QueryRules = QueryRules(),
     max_attempts: int = 3,
@@ -39,7 +41,16 @@ def generate_queries(
     and gets the id ``{passage_id}-q{j}``. Beside it: ``queries.rejects.jsonl`` (every rejected output
     with its raw text and reason), ``queries.cost.json`` (the ledger) and ``queries.calls.jsonl`` (the
     resumable call store: rerunning reuses every finished call; ``force=True`` regenerates).
+
+    ``examples`` (at most 8 real queries, with or without their passages) are shown to the LLM as
+    demonstrations (template ``query-examples``; Promptagator's few-shot prompt): the generated queries
+    take their form. The style ``auto`` is the one the examples show (:func:`infer_style`). A query
+    that copies an example is rejected (``copies_example``); the examples' ids go into provenance.
     """
+    if "auto" in styles:
+        if not examples:
+            raise SynthnegError("style 'auto' picks the style from example queries: give examples")
+        styles = [infer_style([e.query for e in examples]) if s == "auto" else s for s in styles]
     unknown = [s for s in styles if s not in QUERY_STYLES]
     if unknown or not styles:
         raise SynthnegError(f"unknown query style(s) {unknown}: choose from {', '.join(QUERY_STYLES)}")
@@ -47,7 +58,11 @@ def generate_queries(
         raise SynthnegError("k must be at least 1")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tpl = load_template(template)
+    tpl = load_template(template or ("query-examples" if examples else "query"))
+    if examples and "examples" not in tpl.fields:
+        raise SynthnegError(f"template {tpl.name!r} has no {{examples}} placeholder for the example queries")
+    shown = render_examples(examples) if examples else ""
+    example_queries = [e.query for e in examples]
     tasks: list[Task] = []
     meta: dict[str, tuple[Document, str]] = {}
     for doc in passages:
@@ -57,9 +72,22 @@ def generate_queries(
             qid = f"{doc.id}-q{j}"
 
             def check(res: GenerationResult, text: str = text, title: str = doc.title) -> Verdict:
-                return validate_query(res.text, text, rules, truncated=res.finish_reason == "length", title=title)
+                return validate_query(
+                    res.text,
+                    text,
+                    rules,
+                    truncated=res.finish_reason == "length",
+                    title=title,
+                    examples=example_queries,
+                )
 
-            values = {"passage": text, "title": doc.title, "style": style, "style_instruction": QUERY_STYLES[style]}
+            values = {
+                "passage": text,
+                "title": doc.title,
+                "style": style,
+                "style_instruction": QUERY_STYLES[style],
+                "examples": shown,
+            }
             tasks.append(Task(qid, tpl.render(**{f: values.get(f, "") for f in tpl.fields}), check))
             meta[qid] = (doc, style)
     outcomes, ledger = run_stage(
@@ -74,6 +102,7 @@ def generate_queries(
         force=force,
         show_progress=show_progress,
     )
+    extra = {"examples": [e.id for e in examples]} if examples else {}
     rows = []
     for o in outcomes:
         acc = o.accepted
@@ -88,7 +117,7 @@ def generate_queries(
                 "positive": doc.full_text(),
                 "method": "llm-query",
                 "style": style,
-                "provenance": provenance(generator, tpl, replace(sampling), acc, style=style),
+                "provenance": provenance(generator, tpl, replace(sampling), acc, style=style, **extra),
             }
         )
     output = write_jsonl(rows, out / "queries.jsonl")

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from synthneg.errors import ModelError
 from synthneg.llm.base import Generator, ResultCallback
+from synthneg.llm.llamacpp_load import load_llama
 from synthneg.llm.registry import DEFAULT_LLM, EMBEDDED_LLMS, resolve_gguf
 from synthneg.llm.types import ChatRequest, GenerationResult
 
@@ -82,6 +83,10 @@ class LlamaCppGenerator(Generator):
             shared prefix is not recomputed. ``"none"``: recompute every prompt. ``"any"``:
             llama-cpp-python's own longest-common-prefix reuse with the previous prompt (fastest
             for prompts that share more, but results may depend on call order).
+        share_prefix: batched decoding (``parallel>1``) prefills a prompt prefix that several
+            sequences share once and copies its KV cells to the others (the template's fixed
+            text; the whole prompt for K samples of one request). ``False`` prefills every prompt
+            in full (for comparison).
         verbose: llama.cpp's own logging.
     """
 
@@ -94,9 +99,10 @@ class LlamaCppGenerator(Generator):
         n_threads: int | None = None,
         n_batch: int = 512,
         reuse_prefix: Literal["fixed", "none", "any"] = "fixed",
+        share_prefix: bool = True,
         verbose: bool = False,
     ) -> None:
-        llama_cpp = _import_llama()
+        _import_llama()
         self.model_name = model or DEFAULT_LLM
         self.path = resolve_gguf(self.model_name)
         self.model_id = gguf_identity(self.model_name)
@@ -104,10 +110,12 @@ class LlamaCppGenerator(Generator):
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
         self.reuse_prefix = reuse_prefix
+        self.share_prefix = share_prefix
+        self.n_batch = n_batch
         logger.info("loading %s (%s), parallel=%d", self.model_name, self.path, self.parallel)
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=str(self.path),
+            self.llm = load_llama(
+                self.path,
                 n_ctx=n_ctx,
                 n_batch=n_batch,
                 n_threads=self.n_threads,
@@ -193,7 +201,14 @@ class LlamaCppGenerator(Generator):
             if self._batcher is None:
                 from synthneg.llm.llamacpp_batch import BatchedDecoder
 
-                self._batcher = BatchedDecoder(self.llm, self.parallel, self.n_ctx, self.n_threads)
+                self._batcher = BatchedDecoder(
+                    self.llm,
+                    self.parallel,
+                    self.n_ctx,
+                    self.n_threads,
+                    n_batch=self.n_batch,
+                    share_prefix=self.share_prefix,
+                )
             return self._batcher.run(requests, on_result)
         out: list[GenerationResult] = []
         for i, req in enumerate(requests):

@@ -7,6 +7,14 @@ sequence plus a chunk of prompt tokens of newly admitted requests (chunked prefi
 (top-k -> top-p -> min-p -> temperature -> seeded draw). A finished sequence frees its slot for the
 next waiting request at once. The chat prompt is rendered with the GGUF's own template exactly as
 ``Llama.create_chat_completion`` renders it.
+
+Shared prompt prefixes are prefilled once. A newly admitted request looks for the sequence in the
+cache whose prompt shares the longest token prefix with its own (the system message and the
+template's fixed text before its first variable; the whole prompt for K samples of one request)
+and takes those positions by ``llama_memory_seq_cp``, which on the unified cache tags the same
+cells with one more sequence id (no copy, no compute). If the donor has not prefilled that far
+yet, the request waits for it. Its own prefill then starts where the shared part ends; the last
+prompt token is always its own, so its first logits are computed for it.
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ class _Slot:
     logit_idx: int = -1  # position in this step's batch whose logits we sample from
     max_tokens: int = 0
     t0: float = 0.0
+    donor: _Slot | None = None  # the sequence whose first ``share`` prompt positions this one will take
+    share: int = 0
 
     @property
     def busy(self) -> bool:
@@ -45,12 +55,27 @@ class _Slot:
 class BatchedDecoder:
     """Decode up to ``parallel`` chat requests at once on a loaded ``llama_cpp.Llama``."""
 
-    def __init__(self, llm: Any, parallel: int, n_ctx_per_seq: int, n_threads: int, n_batch: int = 512) -> None:
+    #: A shared prefix shorter than this is prefilled by each sequence itself.
+    min_share = 4
+
+    def __init__(
+        self,
+        llm: Any,
+        parallel: int,
+        n_ctx_per_seq: int,
+        n_threads: int,
+        n_batch: int = 512,
+        share_prefix: bool = True,
+    ) -> None:
         import llama_cpp
 
         self.lib = llama_cpp
         self.llm = llm
         self.parallel = parallel
+        self.share_prefix = share_prefix
+        #: Prompt tokens taken from another sequence instead of prefilled, and prompt tokens prefilled.
+        self.shared_tokens = 0
+        self.prefilled_tokens = 0
         self.n_ctx_per_seq = n_ctx_per_seq
         self.n_batch = n_batch
         params = llama_cpp.llama_context_default_params()
@@ -70,6 +95,7 @@ class BatchedDecoder:
         from synthneg.llm.llamacpp import chat_formatter
 
         self.formatter = chat_formatter(llm)
+        self._slots: list[_Slot] = []
 
     def tokenize_chat(self, req: ChatRequest) -> list[int]:
         res = self.formatter(messages=req.messages_as_dicts())
@@ -101,6 +127,34 @@ class BatchedDecoder:
         b.n_tokens = i + 1
         return i
 
+    def _pick_donor(self, slot: _Slot, slots: list[_Slot]) -> None:
+        """Choose the busy sequence whose prompt shares the longest prefix with ``slot``'s."""
+        slot.donor, slot.share = None, 0
+        if not self.share_prefix:
+            return
+        limit = len(slot.prompt) - 1  # the last prompt token is fed by the slot itself, for its logits
+        for other in slots:
+            if other is slot or not other.busy:
+                continue
+            n = _common_prefix(other.prompt, slot.prompt, limit)
+            if n > slot.share:
+                slot.donor, slot.share = other, n
+        if slot.share < self.min_share:
+            slot.donor, slot.share = None, 0
+
+    def _take_shared(self, slot: _Slot) -> bool:
+        """Copy the donor's first ``share`` cells into ``slot``'s sequence once the donor has them."""
+        donor = slot.donor
+        if donor is None:
+            return True
+        if donor.fed < slot.share:
+            return False
+        self.lib.llama_memory_seq_cp(self.mem, donor.seq, slot.seq, 0, slot.share)
+        slot.fed = slot.share
+        self.shared_tokens += slot.share
+        slot.donor = None
+        return True
+
     def _finish(self, slot: _Slot, reason: str, results: list[GenerationResult | None]) -> None:
         text = self.llm.detokenize(slot.out).decode("utf-8", errors="ignore")
         res = GenerationResult(
@@ -112,6 +166,9 @@ class BatchedDecoder:
             raw={"engine": "llamacpp-batched", "finish_reason": reason, "n_tokens": len(slot.out)},
         )
         results[slot.index] = res
+        for waiter in self._slots:  # a sequence that waits on this one takes its cells before they go
+            if waiter.donor is slot:
+                self._take_shared(waiter)
         self.lib.llama_sampler_free(slot.sampler)
         self.lib.llama_memory_seq_rm(self.mem, slot.seq, -1, -1)
         slot.index, slot.sampler, slot.out, slot.prompt = -1, None, [], []
@@ -122,6 +179,7 @@ class BatchedDecoder:
         results: list[GenerationResult | None] = [None] * len(requests)
         waiting = deque(range(len(requests)))
         slots = [_Slot(seq=i) for i in range(self.parallel)]
+        self._slots = slots
         lib.llama_memory_clear(self.mem, True)
 
         def finish(slot: _Slot, reason: str) -> None:
@@ -149,6 +207,10 @@ class BatchedDecoder:
                     slot.sampler = self._sampler(req.sampling)
                     slot.max_tokens = req.sampling.max_tokens
                     slot.t0 = time.perf_counter()
+                    self._pick_donor(slot, slots)
+            for slot in slots:
+                if slot.busy and slot.donor is not None:
+                    self._take_shared(slot)
             self.batch.n_tokens = 0
             # Generating sequences first: one token each.
             for slot in slots:
@@ -158,9 +220,10 @@ class BatchedDecoder:
             # Then prompt chunks within the remaining room of the batch.
             for slot in slots:
                 room = self.n_batch - self.batch.n_tokens
-                if not slot.busy or slot.fed == len(slot.prompt) or room <= 0:
+                if not slot.busy or slot.donor is not None or slot.fed == len(slot.prompt) or room <= 0:
                     continue
                 take = min(room, len(slot.prompt) - slot.fed)
+                self.prefilled_tokens += take
                 for j in range(slot.fed, slot.fed + take):
                     last = j == len(slot.prompt) - 1
                     k = self._add(slot.prompt[j], j, slot.seq, last)
@@ -185,7 +248,17 @@ class BatchedDecoder:
         return [r for r in results if r is not None]
 
     def close(self) -> None:
+        self._slots = []
         if self.ctx:
             self.lib.llama_batch_free(self.batch)
             self.lib.llama_free(self.ctx)
             self.ctx = None
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int], limit: int) -> int:
+    """Length of the common prefix of ``a`` and ``b``, at most ``limit``."""
+    n = min(len(a), len(b), limit)
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i

@@ -1,7 +1,7 @@
 """Clean and validate what the LLM wrote: strip labels, quotes and markdown; reject what breaks the rules.
 
 Each check returns a :class:`Verdict`: the cleaned text when accepted, else a short ``reason``
-(``empty``, ``too_short``, ``too_long``, ``code``, ``copies_passage``, ``copies_title``,
+(``empty``, ``too_short``, ``too_long``, ``code``, ``copies_passage``, ``copies_title``, ``copies_example``,
 ``near_duplicate_positive``, ``copies_query``, ``truncated``) and a human-readable ``detail``.
 Nothing is dropped silently: the engine keeps every rejected raw text with its reason.
 
@@ -17,6 +17,7 @@ under older rules replays its stored LLM calls to the same accepted texts on a f
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _LABEL_WORD = (
@@ -153,6 +154,24 @@ def copies_title(query: str, title: str, *, min_cover: float = 0.6) -> bool:
     return len(t & set(q)) / len(t - _TITLE_FILLER or t) >= min_cover
 
 
+def copies_example(query: str, examples: Sequence[str], threshold: float = 0.5) -> str | None:
+    """The example a query copies: half or more of its word trigrams (or, for a query under three
+    words, the whole query) are found in that example. None when it copies none."""
+    q = words(query)
+    if not q:
+        return None
+    qs = shingles(q)
+    for ex in examples:
+        ew = words(ex)
+        if not qs:
+            if " ".join(q) in " ".join(ew):
+                return ex
+            continue
+        if len(qs & shingles(ew)) / len(qs) >= threshold:
+            return ex
+    return None
+
+
 def near_duplicate(a: str, b: str, threshold: float = 0.5) -> float | None:
     """Word-trigram Jaccard of two texts when it reaches ``threshold`` (a copy), else None."""
     score = jaccard(shingles(words(a)), shingles(words(b)))
@@ -196,9 +215,16 @@ class NegativeRules:
 
 
 def validate_query(
-    raw: str, passage: str, rules: QueryRules = QueryRules(), *, truncated: bool = False, title: str = ""
+    raw: str,
+    passage: str,
+    rules: QueryRules = QueryRules(),
+    *,
+    truncated: bool = False,
+    title: str = "",
+    examples: Sequence[str] = (),
 ) -> Verdict:
-    """Clean a generated query and check it against ``rules`` and the passage (and ``title``) it came from."""
+    """Clean a generated query and check it against ``rules`` and the passage (and ``title``) it came from;
+    with few-shot ``examples``, a query that copies one of them is rejected (``copies_example``)."""
     text = clean(raw, single_line=True, revision=rules.revision)
     if not text:
         return reject("empty", "no text after cleaning")
@@ -215,6 +241,10 @@ def validate_query(
         return reject("copies_passage", "the query copies a sentence of the passage", text)
     if title and rules.revision >= 2 and copies_title(text, title):
         return reject("copies_title", "the query is the passage's title, not a query about it", text)
+    if examples:
+        copied = copies_example(text, examples)
+        if copied is not None:
+            return reject("copies_example", f"the query copies the example {copied[:80]!r}", text)
     return Verdict(True, text)
 
 

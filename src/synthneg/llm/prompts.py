@@ -18,6 +18,7 @@ from synthneg.llm.types import ChatMessage
 
 BUILTIN_TEMPLATES = {
     "query": "query_from_passage.txt",
+    "query-examples": "query_from_passage_examples.txt",
     "negative-query": "negative_from_query.txt",
     "negative-query-positive": "negative_from_query_positive.txt",
 }
@@ -26,6 +27,7 @@ QUERY_STYLES: dict[str, str] = {
     "keyword": "one short keyword search query (3 to 8 words, no question mark), as a person would type it into a search box.",
     "question": "one natural-language question (8 to 20 words, ending with a question mark) that this passage answers.",
     "claim": "one short factual claim (8 to 20 words, a declarative sentence) that this passage supports, as someone checking a fact would type it.",
+    "title": "one short topic title (3 to 12 words, no question mark, no full sentence) of what this passage is about, as a reader would search for it.",
 }
 
 _SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
@@ -79,7 +81,8 @@ def parse_template(text: str, name: str = "<string>") -> PromptTemplate:
 
 
 def load_template(task_or_path: str | Path) -> PromptTemplate:
-    """A built-in template by task (``query``, ``negative-query``, ``negative-query-positive``) or a file."""
+    """A built-in template by task (``query``, ``query-examples``, ``negative-query``, ``negative-query-positive``)
+    or a file."""
     if str(task_or_path) in BUILTIN_TEMPLATES:
         fname = BUILTIN_TEMPLATES[str(task_or_path)]
         text = resources.files("synthneg").joinpath("prompts", fname).read_text(encoding="utf-8")

@@ -163,13 +163,15 @@ class LLMReranker:
     def _load(self) -> Any:
         if self._llm is None:
             try:
-                from llama_cpp import Llama
+                import llama_cpp  # noqa: F401
             except ImportError:
                 raise ModelError("the LLM reranker needs llama-cpp-python: pip install 'synthneg[llm]'") from None
             threads = self.n_threads or max(1, os.cpu_count() or 1)
             logger.info("loading reranker %s (%d threads)", self.path.name, threads)
-            self._llm = Llama(
-                model_path=str(self.path),
+            from synthneg.llm.llamacpp_load import load_llama
+
+            self._llm = load_llama(
+                self.path,
                 n_ctx=self.n_ctx,
                 n_batch=512,
                 n_threads=threads,
