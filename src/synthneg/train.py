@@ -26,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
+from synthneg.console import library_bars, progress_bar
 from synthneg.data.beir import BeirDataset
 from synthneg.data.io import iter_jsonl
 from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples
@@ -179,7 +180,7 @@ def beir_evaluator(
         precision_recall_at_k=[10, 100],
         map_at_k=[100],
         batch_size=batch_size,
-        show_progress_bar=logger.isEnabledFor(logging.INFO),
+        show_progress_bar=library_bars(),
         write_csv=False,
         query_prompt=query_prefix or None,
         corpus_prompt=passage_prefix or None,
@@ -265,7 +266,7 @@ def build_trainer(
         evaluator = beir_evaluator(evaluator, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
     save_strategy = "steps" if config.save_steps else "epoch"
     eval_strategy = "no" if evaluator is None else ("steps" if config.eval_steps else "epoch")
-    verbose = logger.isEnabledFor(logging.INFO)
+    verbose = library_bars()  # the trainer's own bar and log dicts only at -v; synthneg's bar otherwise
     # transformers v5 takes the warmup ratio as a float warmup_steps; v4 has warmup_ratio
     warmup = (
         {"warmup_steps": config.warmup_ratio}
@@ -295,8 +296,10 @@ def build_trainer(
         fp16=config.precision == "fp16",
         bf16=config.precision == "bf16",
         use_cpu=not torch.cuda.is_available(),
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinning needs an accelerator (else a UserWarning)
         ddp_backend=None if torch.cuda.is_available() or _world_size() == 1 else "gloo",
         disable_tqdm=not verbose,
+        logging_nan_inf_filter=False,
         log_level="info" if logger.isEnabledFor(logging.DEBUG) else "warning",
         report_to="none",
     )
@@ -308,13 +311,51 @@ def build_trainer(
         config.loss + (" (judged candidates masked)" if qrels is not None else ""),
         config.batch_size,
     )
-    return _rank_zero_saving(SentenceTransformerTrainer)(
+    trainer = _rank_zero_saving(SentenceTransformerTrainer)(
         model=st,
         args=args,
         train_dataset=dataset,
         loss=loss,
         evaluator=evaluator,
     )
+    if not verbose:  # the raw log dicts ({'loss': ..., 'train_runtime': ...}) give way to one bar
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(step_bar())
+    return trainer
+
+
+def step_bar() -> Any:
+    """synthneg's training bar, as a transformers callback: steps done of the run's total, steps/s and
+    ETA; each logged loss goes to the debug log (and so to the run folder's log file)."""
+    from transformers import TrainerCallback
+
+    class StepBar(TrainerCallback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._ctx: Any = None
+            self._bar: Any = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.is_world_process_zero and logger.isEnabledFor(logging.INFO):
+                self._ctx = progress_bar("training", state.max_steps, unit="steps")
+                self._bar = self._ctx.__enter__()
+                self._bar.advance(state.global_step)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self._bar is not None:
+                self._bar.advance(1)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if logs and "loss" in logs:
+                logger.debug("step %d: loss %.4f", state.global_step, float(logs["loss"]))
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self._ctx is not None:
+                self._ctx.__exit__(None, None, None)
+                self._ctx = self._bar = None
+
+    return StepBar()
 
 
 def _rank_zero_saving(base: type[SentenceTransformerTrainer]) -> type[SentenceTransformerTrainer]:

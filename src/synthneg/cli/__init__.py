@@ -35,19 +35,19 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging (-v info, -vv debug)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors."),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="Also the libraries' own bars and logs (-v); debug lines (-vv)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings, errors and the final summary."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
+    from synthneg.console import configure
+
     level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
-        force=True,
-    )
-    for noisy in ("httpx", "sentence_transformers", "bm25s", "urllib3", "filelock", "huggingface_hub"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    handler.setLevel(level)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    configure(level, verbose=verbose >= 1)
 
 
 def _register_all() -> None:

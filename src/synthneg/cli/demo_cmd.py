@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 
 DEMO_ARMS = ["zero-shot", "in-batch", "bm25", "llm-query", "llm-query-positive"]
 
@@ -52,5 +51,7 @@ def register(app: typer.Typer) -> None:
             significance_resamples=2000,
         )
         report = run_experiment(config) / "report.md"
-        Console().print(Markdown(report.read_text(encoding="utf-8").split("## Diagnostics")[0]))
-        Console(stderr=True).print(f"report, results.json and plot.png in {out}/")
+        from synthneg.experiment.terminal import print_results
+
+        print_results(report.parent)
+        Console(stderr=True).print(f"full report (every metric, 95% CIs, costs, diagnostics): {report}")

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 
 if TYPE_CHECKING:
     from synthneg.experiment.config import ExperimentConfig
@@ -46,8 +45,10 @@ def register(app: typer.Typer) -> None:
             path = write_report(cfg.output_dir, cfg)
         else:
             path = run_experiment(cfg, show_progress=not no_progress, only_arms=arm, only_seeds=seed) / "report.md"
-        Console().print(Markdown(path.read_text(encoding="utf-8").split("## Diagnostics")[0]))
-        Console(stderr=True).print(f"report: {path}")
+        from synthneg.experiment.terminal import print_results
+
+        print_results(path.parent)
+        Console(stderr=True).print(f"full report (every metric, 95% CIs, costs, diagnostics): {path}")
 
 
 def _print_status(cfg: ExperimentConfig) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from synthneg.console import log_to_folder
+
 logger = logging.getLogger(__name__)
 
 _BACKEND = typer.Option(
@@ -101,15 +103,18 @@ def register(app: typer.Typer) -> None:
         shown = read_examples(examples) if examples is not None else []
         corpus = read_passages(passages, text_field=text_field, id_field=id_field, limit=limit)
         sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens)
-        with _generator(
-            backend,
-            model,
-            parallel=parallel,
-            base_url=base_url,
-            api_key_env=api_key_env,
-            concurrency=concurrency,
-            timeout=timeout,
-        ) as gen:
+        with (
+            log_to_folder(out),
+            _generator(
+                backend,
+                model,
+                parallel=parallel,
+                base_url=base_url,
+                api_key_env=api_key_env,
+                concurrency=concurrency,
+                timeout=timeout,
+            ) as gen,
+        ):
             res = generate_queries(
                 list(corpus.documents),
                 gen,
@@ -162,15 +167,18 @@ def register(app: typer.Typer) -> None:
 
         records = read_query_records(queries)[:limit]
         sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens)
-        with _generator(
-            backend,
-            model,
-            parallel=parallel,
-            base_url=base_url,
-            api_key_env=api_key_env,
-            concurrency=concurrency,
-            timeout=timeout,
-        ) as gen:
+        with (
+            log_to_folder(out),
+            _generator(
+                backend,
+                model,
+                parallel=parallel,
+                base_url=base_url,
+                api_key_env=api_key_env,
+                concurrency=concurrency,
+                timeout=timeout,
+            ) as gen,
+        ):
             res = generate_negatives(
                 records,
                 gen,

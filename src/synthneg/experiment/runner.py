@@ -698,7 +698,11 @@ def run_experiment(
     """Run (or resume) ``config`` and write ``report.md``, ``results.json`` and ``plot.png`` in its output folder.
 
     ``only_arms`` / ``only_seeds`` run a subset of the config's stages now; the rest stay pending in the report.
+    The full log (debug lines included) is appended to ``synthneg.log`` there, whatever the console shows.
     """
-    return ExperimentRunner(config, show_progress=show_progress).run(
-        report=report, only_arms=only_arms, only_seeds=only_seeds
-    )
+    from synthneg.console import log_to_folder
+
+    with log_to_folder(config.output_dir):
+        return ExperimentRunner(config, show_progress=show_progress).run(
+            report=report, only_arms=only_arms, only_seeds=only_seeds
+        )

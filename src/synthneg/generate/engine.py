@@ -204,7 +204,7 @@ def run_tasks(
             pending = still
     for i in pending:
         ledger.gave_up += 1
-        logger.warning(
+        logger.debug(  # the stage's summary line counts them; the rejects file holds each one
             "task %s gave up after %d attempts: %s",
             tasks[i].task_id,
             max_attempts,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,31 @@ def run_stage(
     return outcomes, ledger
 
 
+REASON_LABELS = {
+    "near_duplicate_positive": "near-copy of the positive",
+    "copies_query": "repeats the query",
+    "copies_passage": "copies a sentence of the passage",
+    "copies_title": "copies the title",
+    "copies_example": "copies an example",
+    "too_short": "too short",
+    "too_long": "too long",
+    "truncated": "cut at max tokens",
+    "code": "code or SQL",
+    "empty": "empty",
+}
+
+
+def stage_summary(stem: str, outcomes: Sequence[TaskOutcome], ledger: CostLedger, accepted: int) -> str:
+    """One line: kept of asked, the rejected attempts by reason, the calls paid and reused."""
+    reasons = Counter(a.verdict.reason or "unknown" for o in outcomes for a in o.attempts if not a.verdict.ok)
+    rejected = ", ".join(f"{REASON_LABELS.get(r, r)} {n}" for r, n in reasons.most_common())
+    return (
+        f"{stem}: {accepted} of {len(outcomes)} kept"
+        + (f"; rejected attempts: {rejected}" if rejected else "")
+        + f"; {ledger.calls} paid calls, {ledger.cached_calls} reused (details: {stem}.rejects.jsonl)"
+    )
+
+
 def _same_tally(path: Path, ledger: CostLedger) -> bool:
     """Whether the cost file at ``path`` is for the same tasks and accepted outputs as ``ledger``."""
     try:
@@ -129,12 +155,5 @@ def finish_stage(
     ledger_path = out / f"{stem}.cost.json"
     if ledger.calls or ledger.failed_calls or not _same_tally(ledger_path, ledger):
         ledger.write(ledger_path)
-    logger.info(
-        "%s: %d accepted of %d, %d paid calls, %d reused",
-        stem,
-        accepted,
-        len(outcomes),
-        ledger.calls,
-        ledger.cached_calls,
-    )
+    logger.info("%s", stage_summary(stem, outcomes, ledger, accepted))
     return StageResult(output, rejects, ledger_path, ledger, out / f"{stem}.calls.jsonl")

@@ -1,16 +1,22 @@
-"""Load a GGUF with llama-cpp-python, working around the CPU back-end's AMX crash.
+"""Load a GGUF with llama-cpp-python, guarding against the CPU back-end's AMX crash.
 
-llama.cpp repacks the weights into "extra" CPU buffer types when it can. On CPUs with AMX (Intel
-Sapphire Rapids and later) that includes the AMX buffer, and ``ggml_backend_amx_mul_mat`` then
-segfaults on the first decode with Q4_K_M weights (llama.cpp issue 20824, closed without a fix;
-reproduced here with llama-cpp-python 0.3.36 and the embedded Qwen2.5-Coder-0.5B, single stream and
-batched alike). So on a CPU that reports AMX, synthneg loads models with ``use_extra_bufts=False``:
-the weights stay in the plain CPU buffer, which decodes correctly. Elsewhere the default (repacking)
-is kept. ``SYNTHNEG_LLAMA_EXTRA_BUFTS=1`` or ``0`` overrides the choice.
+llama.cpp repacks the weights into "extra" CPU buffer types when it can: ``CPU_REPACK`` (interleaved
+quant blocks for AVX2/AVX-512 kernels, about 2.7x the decode speed of plain buffers on this project's
+2-core machines) and, in a build for a CPU with AMX (Intel Sapphire Rapids and later), ``AMX`` first.
+With the AMX buffer, ``ggml_backend_amx_mul_mat`` segfaults on the first decode of a Q4_K_M model
+(llama.cpp issue 20824, closed without a fix; reproduced with llama-cpp-python 0.3.36 and the embedded
+Qwen2.5-Coder-0.5B, single stream and batched alike).
+
+``scripts/bootstrap.sh`` therefore builds llama-cpp-python without AMX on such CPUs; its buffer list
+is then ``CPU_REPACK`` only and models load as usual. When the installed build *does* offer the AMX
+buffer (a native build from pip's cache, say), synthneg loads models with ``use_extra_bufts=False``,
+which decodes correctly but slower, and says so once. ``SYNTHNEG_LLAMA_EXTRA_BUFTS=1`` or ``0``
+overrides the choice.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
@@ -23,17 +29,38 @@ _PATCH_LOCK = threading.Lock()
 
 
 @cache
-def cpu_has_amx() -> bool:
-    """Whether the CPU reports AMX (``amx_int8`` or ``amx_tile`` in /proc/cpuinfo; False where unknown)."""
+def cpu_extra_buffer_types() -> tuple[str, ...]:
+    """The names of the extra weight buffer types the installed llama.cpp CPU back-end offers here
+    (``("AMX", "CPU_REPACK")`` in a native build on an AMX CPU); empty when they cannot be read."""
     try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
+        import llama_cpp
+    except ImportError:
+        return ()
+    lib = Path(llama_cpp.__file__).parent / "lib"
+    try:
+        base = ctypes.CDLL(str(lib / "libggml-base.so"))
+        cpu = ctypes.CDLL(str(lib / "libggml-cpu.so"))
     except OSError:
-        return False
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[-1].split())
-            return bool(flags & {"amx_int8", "amx_tile"})
-    return False
+        return ()
+    cpu.ggml_backend_cpu_reg.restype = ctypes.c_void_p
+    base.ggml_backend_reg_get_proc_address.restype = ctypes.c_void_p
+    base.ggml_backend_reg_get_proc_address.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    base.ggml_backend_reg_dev_get.restype = ctypes.c_void_p
+    base.ggml_backend_reg_dev_get.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    base.ggml_backend_buft_name.restype = ctypes.c_char_p
+    base.ggml_backend_buft_name.argtypes = [ctypes.c_void_p]
+    reg = cpu.ggml_backend_cpu_reg()
+    fn = base.ggml_backend_reg_get_proc_address(reg, b"ggml_backend_dev_get_extra_bufts")
+    if not reg or not fn:
+        return ()
+    get = ctypes.CFUNCTYPE(ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)(fn)
+    bufts = get(base.ggml_backend_reg_dev_get(reg, 0))
+    names = []
+    i = 0
+    while bufts and bufts[i]:
+        names.append(base.ggml_backend_buft_name(bufts[i]).decode())
+        i += 1
+    return tuple(names)
 
 
 def use_extra_buffers() -> bool:
@@ -41,16 +68,27 @@ def use_extra_buffers() -> bool:
     env = os.environ.get("SYNTHNEG_LLAMA_EXTRA_BUFTS", "").strip()
     if env in ("0", "1"):
         return env == "1"
-    return not cpu_has_amx()
+    return "AMX" not in cpu_extra_buffer_types()
+
+
+@cache
+def _warn_amx_once() -> None:
+    logger.warning(
+        "this llama-cpp-python build offers llama.cpp's AMX weight buffer, whose kernels crash on Q4_K "
+        "models; loading without weight repacking (correct, about 2.7x slower decoding). "
+        "Rebuild it without AMX: rm -rf .venv && make install (scripts/bootstrap.sh)"
+    )
 
 
 def load_llama(model_path: str | Path, **kwargs: Any) -> Any:
-    """``llama_cpp.Llama(model_path, **kwargs)``, with extra weight buffers off on AMX CPUs."""
+    """``llama_cpp.Llama(model_path, **kwargs)``, without the AMX weight buffer (module docstring)."""
     import llama_cpp
     import llama_cpp.llama as llama_module
 
     if use_extra_buffers():
         return llama_cpp.Llama(model_path=str(model_path), **kwargs)
+    if "AMX" in cpu_extra_buffer_types():
+        _warn_amx_once()
     low = llama_module.llama_cpp
     original = low.llama_model_default_params
 
@@ -60,7 +98,6 @@ def load_llama(model_path: str | Path, **kwargs: Any) -> Any:
             p.use_extra_bufts = False
         return p
 
-    logger.debug("loading %s without extra buffer types (AMX CPU)", model_path)
     with _PATCH_LOCK:
         low.llama_model_default_params = params
         try:

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from synthneg.console import library_bars
 from synthneg.data.beir import Corpus
 from synthneg.data.triples import QueryRecord, Triple
 from synthneg.errors import ModelError
@@ -69,7 +70,7 @@ class CrossEncoderScorer:
 
     def score(self, pairs: Sequence[tuple[str, str]], *, show_progress: bool | None = None) -> np.ndarray:
         """Raw CrossEncoder scores (logits for one-label models) for the pairs."""
-        show = self.show_progress if show_progress is None else show_progress
+        show = (self.show_progress if show_progress is None else show_progress) and library_bars()
         scores = self._load().predict(
             [list(p) for p in pairs], batch_size=self.batch_size, show_progress_bar=show, convert_to_numpy=True
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from synthneg.console import library_bars
 from synthneg.data.beir import Corpus
 
 logger = logging.getLogger(__name__)
@@ -44,10 +45,10 @@ class BM25Index:
             self.corpus.texts(),
             stopwords=self.stopwords,
             stemmer=self._stemmer,
-            show_progress=self.show_progress,
+            show_progress=self.show_progress and library_bars(),
         )
         self._retriever = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
-        self._retriever.index(tokens, show_progress=self.show_progress)
+        self._retriever.index(tokens, show_progress=self.show_progress and library_bars())
 
     def search_arrays(self, texts: Sequence[str], k: int, n_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` corpus positions and scores per query text, as ``(n, k)`` arrays: by score, equal
@@ -68,7 +69,7 @@ class BM25Index:
         depth = min(k + TIE_PAD, n)
         q_tokens = bm25s.tokenize(list(texts), stopwords=self.stopwords, stemmer=self._stemmer, show_progress=False)
         positions, scores = self._retriever.retrieve(
-            q_tokens, k=depth, show_progress=self.show_progress, n_threads=n_threads
+            q_tokens, k=depth, show_progress=self.show_progress and library_bars(), n_threads=n_threads
         )
         positions = np.asarray(positions, dtype=np.int64)
         scores = np.asarray(scores, dtype=np.float32)

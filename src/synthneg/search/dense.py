@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
+from synthneg.console import library_bars, progress_bar
 from synthneg.data.beir import Corpus
 from synthneg.data.locate import cache_dir
 from synthneg.errors import SynthnegError
@@ -84,6 +85,10 @@ class DenseEncoder:
             return self.openvino.encode(texts, batch_size=self.batch_size, normalize=self.normalize, show_progress=show)
         if self.backend != "torch":
             raise SynthnegError(f"backend must be one of {', '.join(ENCODER_BACKENDS)}, got {self.backend!r}")
+        if show and not library_bars():
+            if len(texts) > self.batch_size:
+                return self._encode_with_bar(texts)
+            show = False  # one batch: no bar at all
         with self._autocast():
             emb = self.st.encode(
                 texts,
@@ -93,6 +98,28 @@ class DenseEncoder:
                 normalize_embeddings=self.normalize,
             )
         return np.asarray(emb, dtype=np.float32)
+
+    def _encode_with_bar(self, texts: list[str]) -> np.ndarray:
+        """Encode under synthneg's own bar: texts sorted by length as sentence-transformers sorts them,
+        then encoded in chunks of 8 batches (the same batches, so the same padding), then put back."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        chunk = self.batch_size * 8
+        parts = []
+        with progress_bar("encoding", len(texts), unit="texts") as bar, self._autocast():
+            for start in range(0, len(texts), chunk):
+                ids = order[start : start + chunk]
+                emb = self.st.encode(
+                    [texts[i] for i in ids],
+                    batch_size=self.batch_size,
+                    show_progress_bar=False,
+                    convert_to_numpy=True,
+                    normalize_embeddings=self.normalize,
+                )
+                parts.append(np.asarray(emb, dtype=np.float32))
+                bar.advance(len(ids))
+        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        out[order] = np.concatenate(parts)
+        return out
 
     @property
     def openvino(self) -> Any:

@@ -1,0 +1,145 @@
+"""What a user sees: synthneg's own lines and bars, not the inner libraries' ones.
+
+The CLI picks a level (``--quiet``: errors and the final summary; default: synthneg's stage lines and
+bars; ``-v``: also the libraries' own bars and logs) and calls :func:`configure`. At the default and
+quiet levels the libraries' progress bars (transformers' weight loading and shard writing, datasets,
+the Hugging Face hub, sentence-transformers' encode and model-card bars) and their info logs are
+silenced; synthneg's own bars stand for them. :func:`log_to_folder` writes the full log of a command
+to its output folder whatever the console shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.progress import ProgressColumn
+from rich.text import Text
+
+logger = logging.getLogger(__name__)
+
+_LIBRARY_LOGGERS = (
+    "httpx",
+    "sentence_transformers",
+    "transformers",
+    "datasets",
+    "bm25s",
+    "urllib3",
+    "filelock",
+    "huggingface_hub",
+    "torch",
+    "accelerate",
+)
+_state = {"library_bars": True}
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def library_bars() -> bool:
+    """Whether the inner libraries may show their own progress bars (only at ``-v``)."""
+    return _state["library_bars"]
+
+
+def configure(level: int, *, verbose: bool) -> None:
+    """Silence the libraries' bars and info logs unless ``verbose``; set their log level."""
+    _state["library_bars"] = verbose
+    for name in _LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(level if verbose else max(level, logging.WARNING))
+    if verbose:
+        return
+    os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is imported: bm25s, sentence-transformers
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _quiet_transformers()
+
+
+def _quiet_transformers() -> None:
+    """transformers' and datasets' own switches (when they are imported at all)."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # the extras without transformers
+        pass
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+    except ImportError:
+        pass
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    except ImportError:
+        pass
+
+
+@contextmanager
+def log_to_folder(folder: str | Path, name: str = "synthneg.log") -> Iterator[Path]:
+    """Append every log record (DEBUG and up, synthneg's and the libraries') to ``folder/name``."""
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    # the console handler keeps its own level; the root must let DEBUG records reach the file
+    for h in root.handlers:
+        if h is not handler and h.level == logging.NOTSET:
+            h.setLevel(old_level)
+    root.setLevel(logging.DEBUG)
+    syn = logging.getLogger("synthneg")
+    old_syn = syn.level
+    syn.setLevel(logging.DEBUG)
+    try:
+        yield path
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(old_level)
+        syn.setLevel(old_syn)
+
+
+@contextmanager
+def progress_bar(description: str, total: int, *, show: bool = True, unit: str = "items") -> Iterator[Any]:
+    """One rich bar (count, rate, ETA) for a long step; ``bar.advance(n)`` moves it. Transient: it gives
+    way to the step's summary line when done. A no-op bar when ``show`` is false."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(unit),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, disable=not show, transient=True) as prog:
+        task = prog.add_task(description, total=total)
+
+        class _Bar:
+            def advance(self, n: int = 1) -> None:
+                prog.advance(task, n)
+
+        yield _Bar()
+
+
+class RateColumn(ProgressColumn):
+    """Items per second of a rich task (``-`` until rich has measured a speed)."""
+
+    def __init__(self, unit: str = "items") -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Any) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-" if speed is None else f"{speed:,.1f} {self.unit}/s", style="progress.data.speed")

@@ -1,0 +1,145 @@
+"""What a user sees: at the default level no inner library's bar or dict dump reaches the console;
+the terminal results table reads at 80 columns; the full log lands in the run folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from synthneg.data.triples import Triple, write_triples
+from synthneg.experiment.terminal import results_table
+from synthneg.generate.engine import Attempt, Task, TaskOutcome
+from synthneg.generate.ledger import CostLedger
+from synthneg.generate.outputs import stage_summary
+from synthneg.llm import GenerationResult
+from synthneg.llm.parse import Verdict
+
+from conftest import make_beir, tiny_bert
+
+FOREIGN = (
+    "Batches:",
+    "Loading weights",
+    "Computing widget examples",
+    "Writing model shards",
+    "{'train_runtime'",
+    "{'loss'",
+    "'train_loss'",
+    "pin_memory",
+    "Split strings",
+    "BM25S",
+    "it/s]",
+)
+WORDS = ["plants", "sunlight", "gravity", "black", "hole", "bread", "yeast", "river", "fish", "music", "guitar"]
+
+
+@pytest.fixture(scope="module")
+def tiny_st(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Pooling, Transformer
+
+    root = tmp_path_factory.mktemp("console-st")
+    bert = tiny_bert(root / "bert", WORDS)
+    st = SentenceTransformer(modules=[Transformer(str(bert), max_seq_length=32), Pooling(32, "mean")], device="cpu")
+    st.save(str(root / "st"))
+    return root / "st"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "80", "HF_HUB_OFFLINE": "1"}
+    env.pop("TQDM_DISABLE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "synthneg", *args], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+
+
+def test_train_and_evaluate_show_no_foreign_bars_at_the_default_level(tiny_st: Path, tmp_path: Path) -> None:
+    pairs = [
+        ("plants sunlight", "plants sunlight leaves"),
+        ("black hole", "gravity black hole"),
+        ("bread", "bread yeast"),
+    ]
+    rows = [
+        Triple(f"q{i}-{r}", q, f"d{i}", p, pairs[(i + 1) % 3][1], "test")
+        for r in range(4)
+        for i, (q, p) in enumerate(pairs)
+    ]
+    data = write_triples(rows, tmp_path / "triples.jsonl")
+    out = tmp_path / "model"
+    train = _cli("train", "--triples", str(data), "--out", str(out), "--model", str(tiny_st), "--batch-size", "4")
+    assert train.returncode == 0, train.stderr[-2000:]
+    console = train.stdout + train.stderr
+    assert not [f for f in FOREIGN if f in console], console
+    assert "saved" in console and "steps" in console  # synthneg's own line
+
+    beir = make_beir(tmp_path / "tiny")
+    ev = _cli("evaluate", "--model", str(out), "--dataset", str(beir))
+    assert ev.returncode == 0, ev.stderr[-2000:]
+    console = ev.stdout + ev.stderr
+    assert not [f for f in FOREIGN if f in console], console
+    ev_bm25 = _cli("evaluate", "--model", "bm25", "--dataset", str(beir))
+    assert ev_bm25.returncode == 0 and not [f for f in FOREIGN if f in ev_bm25.stdout + ev_bm25.stderr]
+
+    verbose = _cli("-v", "train", "--triples", str(data), "--out", str(tmp_path / "m2"), "--model", str(tiny_st))
+    assert verbose.returncode == 0 and "train_runtime" in verbose.stdout + verbose.stderr  # -v: the libraries too
+
+
+def _summary() -> dict:
+    def entry(v: float) -> dict:
+        return {"seeds": 3, "nDCG@10": {"mean": v, "sd": 0.001}}
+
+    arms = {
+        a: {"scifact": entry(0.65), "nfcorpus": entry(0.32)}
+        for a in ("zero-shot", "bm25", "llm-query-positive", "bm25-matched", "labeled")
+    }
+    test = {"diff": -0.0106, "p_value": 0.021, "p_holm": 0.104, "ci_low": -0.02, "ci_high": -0.001, "n": 300}
+    sig = {a: {ds: {"bm25": test} for ds in ("scifact", "nfcorpus")} for a in arms if a != "bm25"}
+    return {"metric": "nDCG@10", "arms": arms, "significance": sig}
+
+
+def test_results_table_reads_at_80_columns() -> None:
+    console = Console(width=80, record=True)
+    console.print(results_table(_summary()))
+    lines = console.export_text().splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    rows = [line for line in lines if line.strip().startswith(("zero-shot", "BM25", "LLM", "labeled"))]
+    assert len(rows) == 5  # one line per arm: no cell wrapped onto a second line
+    assert all("-0.0106" in r and ".104" in r for r in rows if not r.strip().startswith("BM25 neg. "))
+
+
+def test_stage_summary_counts_rejections_in_one_line() -> None:
+    def attempt(ok: bool, reason: str | None) -> Attempt:
+        return Attempt(0, 1, "k", False, GenerationResult("x", "stop"), Verdict(ok, "x", reason))
+
+    t = Task("a", (), lambda r: Verdict(True, ""))
+    outcomes = [
+        TaskOutcome(t, [attempt(False, "near_duplicate_positive"), attempt(False, "near_duplicate_positive")]),
+        TaskOutcome(t, [attempt(False, "too_short"), attempt(True, None)]),
+    ]
+    ledger = CostLedger(stage="negatives-llm-query", calls=4)
+    line = stage_summary("negatives-llm-query", outcomes, ledger, 1)
+    assert line.startswith(
+        "negatives-llm-query: 1 of 2 kept; rejected attempts: near-copy of the positive 2, too short 1"
+    )
+    assert "\n" not in line
+
+
+def test_log_to_folder_keeps_debug_lines_whatever_the_console_shows(tmp_path: Path) -> None:
+    from synthneg.console import log_to_folder
+
+    log = logging.getLogger("synthneg.test")
+    with log_to_folder(tmp_path) as path:
+        log.debug("a debug line")
+        log.info("an info line")
+    log.info("after: not in the file")
+    text = path.read_text()
+    assert "a debug line" in text and "an info line" in text and "after" not in text
