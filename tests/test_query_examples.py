@@ -127,7 +127,7 @@ class Echo(Generator):
         return out
 
 
-def test_generate_queries_with_examples_puts_them_in_the_system_prompt(tmp_path):
+def test_generate_queries_with_examples_as_turns_or_as_a_list(tmp_path):
     from synthneg.data.beir import Document
 
     docs = [
@@ -135,18 +135,30 @@ def test_generate_queries_with_examples_puts_them_in_the_system_prompt(tmp_path)
     ]
     ex = [
         QueryExample("e1", "Statins reduce mortality in heart failure.", "Statin trial abstract."),
-        QueryExample("e2", "Gene Y causes disease Z."),
+        QueryExample("e2", "Gene Y causes disease Z.", "Gene Y abstract."),
     ]
     gen = Echo()
-    res = generate_queries(docs, gen, tmp_path, styles=["auto"], examples=ex, show_progress=False)
-    system = gen.prompts[0][0].content
-    assert "Query: Statins reduce mortality in heart failure." in system and "Passage: Statin trial abstract." in system
-    assert "factual claim" in gen.prompts[0][-1].content  # auto -> claim
+    res = generate_queries(docs, gen, tmp_path / "turns", styles=["auto"], examples=ex, show_progress=False)
+    msgs = gen.prompts[0]
+    # system, then (user: the example's passage, assistant: its query) per example, then the passage's own turn
+    assert [m.role for m in msgs] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert "Passage:\nStatin trial abstract." in msgs[1].content and msgs[2].content == ex[0].query
+    assert "Gene X0 regulates" in msgs[-1].content and "factual claim" in msgs[-1].content  # auto -> claim
+    assert gen.prompts[1][:-1] == msgs[:-1]  # every prompt shares the demonstrations: one prefill
     rows = [json.loads(x) for x in res.output.read_text().splitlines()]
     assert len(rows) == 3 and rows[0]["style"] == "claim" and rows[0]["provenance"]["examples"] == ["e1", "e2"]
-    assert rows[0]["provenance"]["template"] == load_template("query-examples").name
+
+    listed = Echo()
+    bare = [QueryExample(e.id, e.query) for e in ex]
+    res = generate_queries(docs, listed, tmp_path / "list", styles=["auto"], examples=bare, show_progress=False)
+    user = listed.prompts[0][-1].content
+    assert "- Statins reduce mortality in heart failure.\n- Gene Y causes disease Z." in user
+    assert (
+        json.loads(res.output.read_text().splitlines()[0])["provenance"]["template"]
+        == load_template("query-examples").name
+    )
     # other examples, other prompts: the calls are keyed apart (nothing reused)
-    again = generate_queries(docs, Echo(), tmp_path, styles=["auto"], examples=ex[:1], show_progress=False)
+    again = generate_queries(docs, Echo(), tmp_path / "list", styles=["auto"], examples=bare[:1], show_progress=False)
     assert again.ledger.cached_calls == 0 and again.ledger.calls == 3
     with pytest.raises(SynthnegError, match="auto"):
         generate_queries(docs, Echo(), tmp_path, styles=["auto"], show_progress=False)

@@ -96,7 +96,12 @@ def register(app: typer.Typer) -> None:
             from synthneg.data.beir import load_qrels
 
             judged = load_qrels(qrels)
-        result = train(triples, model=model, out=out, config=config, evaluator=evaluator, resume=resume, qrels=judged)
+        from synthneg.console import log_to_folder
+
+        with log_to_folder(out):
+            result = train(
+                triples, model=model, out=out, config=config, evaluator=evaluator, resume=resume, qrels=judged
+            )
         if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, one line from rank 0
             return
         s = result.summary

@@ -119,7 +119,7 @@ def load_corpus(path: str | Path) -> Corpus:
     docs: list[Document] = []
     first_line: dict[str, int] = {}
     for lineno, obj in iter_jsonl(path):
-        doc_id = require_str(obj, "_id", path=path, line=lineno)
+        doc_id = require_str(obj, "_id", path=path, line=lineno, number_ok=True)
         text = require_str(obj, "text", path=path, line=lineno, allow_empty=True)
         title = obj.get("title") or ""
         if not isinstance(title, str):
@@ -144,7 +144,7 @@ def load_queries(path: str | Path) -> Queries:
     queries: Queries = {}
     first_line: dict[str, int] = {}
     for lineno, obj in iter_jsonl(path):
-        qid = require_str(obj, "_id", path=path, line=lineno)
+        qid = require_str(obj, "_id", path=path, line=lineno, number_ok=True)
         text = require_str(obj, "text", path=path, line=lineno)
         if qid in first_line:
             raise DataError(

@@ -72,12 +72,18 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise DataError("file is empty", path=path)
 
 
-def require_str(obj: dict[str, Any], field: str, *, path: Path, line: int, allow_empty: bool = False) -> str:
-    """Return ``obj[field]`` as a string, or raise a located :class:`DataError`."""
+def require_str(
+    obj: dict[str, Any], field: str, *, path: Path, line: int, allow_empty: bool = False, number_ok: bool = False
+) -> str:
+    """Return ``obj[field]`` as a string, or raise a located :class:`DataError`.
+
+    A number is refused (a text field that holds ``42`` is a broken row, not a passage), except where
+    ``number_ok`` (ids: ``{"_id": 42}`` is common and unambiguous), where an integer becomes its string.
+    """
     if field not in obj or obj[field] is None:
         raise DataError(f"field '{field}' is missing", path=path, line=line, field=field)
     value = obj[field]
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if number_ok and isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
         raise DataError(

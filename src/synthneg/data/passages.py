@@ -110,7 +110,7 @@ def read_passages(
                     line=lineno,
                 )
         assert ftext is not None  # set on the first row
-        doc_id = require_str(row, fid, path=path, line=lineno) if fid else str(n + 1)
+        doc_id = require_str(row, fid, path=path, line=lineno, number_ok=True) if fid else str(n + 1)
         text = require_str(row, ftext, path=path, line=lineno)
         title = ""
         if ftitle and row.get(ftitle) is not None:

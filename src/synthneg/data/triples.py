@@ -66,7 +66,10 @@ def read_query_records(path: str | Path) -> list[QueryRecord]:
     for lineno, obj in iter_jsonl(path):
         out.append(
             QueryRecord(
-                *(require_str(obj, f, path=path, line=lineno) for f in ("query_id", "query", "positive_id", "positive"))
+                *(
+                    require_str(obj, f, path=path, line=lineno, number_ok=f.endswith("_id"))
+                    for f in ("query_id", "query", "positive_id", "positive")
+                )
             )
         )
     return out
@@ -74,7 +77,7 @@ def read_query_records(path: str | Path) -> list[QueryRecord]:
 
 def _triple_from(obj: dict[str, Any], path: Path, line: int) -> Triple:
     strs = {
-        f: require_str(obj, f, path=path, line=line)
+        f: require_str(obj, f, path=path, line=line, number_ok=f.endswith("_id"))
         for f in ("query_id", "query", "positive_id", "positive", "negative", "method")
     }
     neg_id = obj.get("negative_id")

@@ -30,6 +30,7 @@ __all__ = [
     "read_examples",
     "render_examples",
     "sample_beir_examples",
+    "shorten",
 ]
 
 MAX_EXAMPLES = 8
@@ -122,7 +123,8 @@ def _style_of(query: str) -> str:
     return "keyword" if n <= 8 else "claim"
 
 
-def _shorten(text: str, n_words: int) -> str:
+def shorten(text: str, n_words: int) -> str:
+    """The first ``n_words`` words of ``text`` (with ' ...' when cut)."""
     toks = text.split()
     return " ".join(toks) if len(toks) <= n_words else " ".join(toks[:n_words]) + " ..."
 
@@ -132,7 +134,7 @@ def render_examples(examples: Sequence[QueryExample]) -> str:
     if any(e.passage for e in examples):
         blocks = []
         for e in examples:
-            head = f"Passage: {_shorten(e.passage, EXAMPLE_PASSAGE_WORDS)}\n" if e.passage else ""
+            head = f"Passage: {shorten(e.passage, EXAMPLE_PASSAGE_WORDS)}\n" if e.passage else ""
             blocks.append(f"{head}Query: {e.query}")
         return "\n\n".join(blocks)
     return "\n".join(f"- {e.query}" for e in examples)

@@ -9,14 +9,30 @@ from pathlib import Path
 from synthneg.data.beir import Document
 from synthneg.errors import SynthnegError
 from synthneg.generate.engine import Task
-from synthneg.generate.examples import QueryExample, infer_style, render_examples
+from synthneg.generate.examples import EXAMPLE_PASSAGE_WORDS, QueryExample, infer_style, render_examples, shorten
 from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import QueryRules, Verdict, validate_query
-from synthneg.llm.prompts import QUERY_STYLES, load_template
-from synthneg.llm.types import GenerationResult, SamplingParams
+from synthneg.llm.prompts import QUERY_STYLES, PromptTemplate, load_template
+from synthneg.llm.types import ChatMessage, GenerationResult, SamplingParams
 
 QUERY_SAMPLING = SamplingParams(max_tokens=64)
+
+
+def demonstration_turns(
+    template: PromptTemplate, examples: Sequence[QueryExample], values: dict[str, str]
+) -> tuple[ChatMessage, ...]:
+    """The system message, then one user turn (the template with the example's passage, cut to
+    ``EXAMPLE_PASSAGE_WORDS``) and one assistant turn (the example query) per example: Promptagator's
+    few-shot prompt as chat turns. Every prompt of a run starts with the same turns, so both llama.cpp
+    paths prefill them once (the single stream's prefix snapshot covers all but the last message)."""
+    system = template.render(**{f: values.get(f, "") for f in template.fields})[:-1]
+    demos: list[ChatMessage] = []
+    for e in examples:
+        shown = {**values, "passage": shorten(e.passage or "", EXAMPLE_PASSAGE_WORDS), "title": ""}
+        demos.append(template.render(**{f: shown.get(f, "") for f in template.fields})[-1])
+        demos.append(ChatMessage("assistant", e.query))
+    return (*system, *demos)
 
 
 def generate_queries(
@@ -43,8 +59,9 @@ def generate_queries(
     resumable call store: rerunning reuses every finished call; ``force=True`` regenerates).
 
     ``examples`` (at most 8 real queries, with or without their passages) are shown to the LLM as
-    demonstrations (template ``query-examples``; Promptagator's few-shot prompt): the generated queries
-    take their form. The style ``auto`` is the one the examples show (:func:`infer_style`). A query
+    demonstrations (Promptagator's few-shot prompt): with passages, as chat turns before the passage's
+    own turn (:func:`demonstration_turns`); without, as a list in the template ``query-examples``. The
+    generated queries take their form. The style ``auto`` is the one the examples show (:func:`infer_style`). A query
     that copies an example is rejected (``copies_example``); the examples' ids go into provenance.
     """
     if "auto" in styles:
@@ -58,11 +75,13 @@ def generate_queries(
         raise SynthnegError("k must be at least 1")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tpl = load_template(template or ("query-examples" if examples else "query"))
-    if examples and "examples" not in tpl.fields:
+    turns = any(e.passage for e in examples)  # passage -> query demonstrations as chat turns
+    tpl = load_template(template or ("query-examples" if examples and not turns else "query"))
+    if examples and not turns and "examples" not in tpl.fields:
         raise SynthnegError(f"template {tpl.name!r} has no {{examples}} placeholder for the example queries")
-    shown = render_examples(examples) if examples else ""
-    example_queries = [e.query for e in examples]
+    shown = render_examples(examples) if examples and not turns else ""
+    # with examples, a query that copies one of them, or echoes the prompt's own instructions, is rejected
+    example_queries = [e.query for e in examples] + ([tpl.user] if examples else [])
     tasks: list[Task] = []
     meta: dict[str, tuple[Document, str]] = {}
     for doc in passages:
@@ -88,7 +107,10 @@ def generate_queries(
                 "style_instruction": QUERY_STYLES[style],
                 "examples": shown,
             }
-            tasks.append(Task(qid, tpl.render(**{f: values.get(f, "") for f in tpl.fields}), check))
+            messages = tpl.render(**{f: values.get(f, "") for f in tpl.fields})
+            if turns:
+                messages = demonstration_turns(tpl, examples, values) + messages[-1:]
+            tasks.append(Task(qid, messages, check))
             meta[qid] = (doc, style)
     outcomes, ledger = run_stage(
         "queries",

@@ -244,7 +244,7 @@ def validate_query(
     if examples:
         copied = copies_example(text, examples)
         if copied is not None:
-            return reject("copies_example", f"the query copies the example {copied[:80]!r}", text)
+            return reject("copies_example", f"the query copies the example (or the prompt) {copied[:80]!r}", text)
     return Verdict(True, text)
 
 
