@@ -27,6 +27,8 @@ def _cmd(passages, out, model):
         "--model",
         str(model),
         "--no-progress",
+        "--parallel",
+        "1",  # the single stream: byte-identical replay after a crash (the batched default is not bit-stable)
         "--max-attempts",
         "2",
         "--seed",

@@ -141,6 +141,7 @@ def test_validate_negative():
 def test_builtin_templates_render_and_say_plain_text():
     for task, fields in (
         ("query", {"passage", "style_instruction"}),
+        ("query-examples", {"examples", "passage", "style_instruction"}),
         ("negative-query", {"query"}),
         ("negative-query-positive", {"query", "positive"}),
     ):
@@ -149,7 +150,7 @@ def test_builtin_templates_render_and_say_plain_text():
         msgs = tpl.render(**dict.fromkeys(fields, "{braces} stay"))
         assert msgs[0].role == "system" and "plain" in msgs[0].content
         assert "{braces} stay" in msgs[-1].content
-    assert set(QUERY_STYLES) == {"keyword", "question", "claim"}
+    assert set(QUERY_STYLES) == {"keyword", "question", "claim", "title"}
 
 
 def test_template_errors_name_the_problem(tmp_path):

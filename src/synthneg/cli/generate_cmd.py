@@ -25,7 +25,12 @@ _KEY_ENV = typer.Option(
 )
 _CONC = typer.Option(8, "--concurrency", help="openai back-end: requests in flight.")
 _TIMEOUT = typer.Option(120.0, "--timeout", help="openai back-end: seconds per attempt.")
-_PARALLEL = typer.Option(1, "--parallel", help="llamacpp: sequences decoded together (4-8 raises tok/s on CPU).")
+_PARALLEL = typer.Option(
+    8,
+    "--parallel",
+    help="llamacpp: sequences decoded together (shared prompt prefixes prefilled once); "
+    "1 = the single stream, for byte-identical replay after a crash.",
+)
 _SEED = typer.Option(0, "--seed", help="Base seed; each call's seed derives from it, the item and the attempt.")
 _ATTEMPTS = typer.Option(3, "--max-attempts", help="Tries per item (a new seed each) before giving up.")
 _FORCE = typer.Option(False, "--force", help="Regenerate every call instead of reusing the call store.")

@@ -83,7 +83,7 @@ class BatchedDecoder:
         params.n_batch = n_batch
         params.n_ubatch = n_batch
         params.n_seq_max = parallel
-        params.kv_unified = True
+        params.kv_unified = True  # seq_cp of a prefix needs one unified cache (streams copy whole buffers only)
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
         self.ctx = llama_cpp.llama_init_from_model(llm._model.model, params)

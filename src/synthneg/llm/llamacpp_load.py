@@ -1,8 +1,8 @@
 """Load a GGUF with llama-cpp-python, guarding against the CPU back-end's AMX crash.
 
 llama.cpp repacks the weights into "extra" CPU buffer types when it can: ``CPU_REPACK`` (interleaved
-quant blocks for AVX2/AVX-512 kernels, about 2.7x the decode speed of plain buffers on this project's
-2-core machines) and, in a build for a CPU with AMX (Intel Sapphire Rapids and later), ``AMX`` first.
+quant blocks for AVX2/AVX-512 kernels) and, in a build for a CPU with AMX (Intel Sapphire Rapids and
+later), ``AMX`` first.
 With the AMX buffer, ``ggml_backend_amx_mul_mat`` segfaults on the first decode of a Q4_K_M model
 (llama.cpp issue 20824, closed without a fix; reproduced with llama-cpp-python 0.3.36 and the embedded
 Qwen2.5-Coder-0.5B, single stream and batched alike).
@@ -10,7 +10,8 @@ Qwen2.5-Coder-0.5B, single stream and batched alike).
 ``scripts/bootstrap.sh`` therefore builds llama-cpp-python without AMX on such CPUs; its buffer list
 is then ``CPU_REPACK`` only and models load as usual. When the installed build *does* offer the AMX
 buffer (a native build from pip's cache, say), synthneg loads models with ``use_extra_bufts=False``,
-which decodes correctly but slower, and says so once. ``SYNTHNEG_LLAMA_EXTRA_BUFTS=1`` or ``0``
+which decodes correctly (on a 2-core AMX machine about 3% slower than with ``CPU_REPACK``), and says
+so once. ``SYNTHNEG_LLAMA_EXTRA_BUFTS=1`` or ``0``
 overrides the choice.
 """
 
@@ -75,7 +76,7 @@ def use_extra_buffers() -> bool:
 def _warn_amx_once() -> None:
     logger.warning(
         "this llama-cpp-python build offers llama.cpp's AMX weight buffer, whose kernels crash on Q4_K "
-        "models; loading without weight repacking (correct, about 2.7x slower decoding). "
+        "models; loading without weight repacking (correct, slightly slower). "
         "Rebuild it without AMX: rm -rf .venv && make install (scripts/bootstrap.sh)"
     )
 
