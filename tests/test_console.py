@@ -34,6 +34,8 @@ FOREIGN = (
     "Split strings",
     "BM25S",
     "it/s]",
+    "[transformers]",
+    "Running training",
 )
 WORDS = ["plants", "sunlight", "gravity", "black", "hole", "bread", "yeast", "river", "fish", "music", "guitar"]
 

@@ -34,7 +34,7 @@ _LIBRARY_LOGGERS = (
     "torch",
     "accelerate",
 )
-_state = {"library_bars": True}
+_state: dict[str, Any] = {"library_bars": True, "level": logging.INFO}
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -43,9 +43,15 @@ def library_bars() -> bool:
     return _state["library_bars"]
 
 
+def console_shows(level: int) -> bool:
+    """Whether the console shows records of ``level`` (the CLI's choice; INFO when not configured)."""
+    return level >= _state["level"]
+
+
 def configure(level: int, *, verbose: bool) -> None:
     """Silence the libraries' bars and info logs unless ``verbose``; set their log level."""
     _state["library_bars"] = verbose
+    _state["level"] = level
     for name in _LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(level if verbose else max(level, logging.WARNING))
     if verbose:

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
-from synthneg.console import library_bars, progress_bar
+from synthneg.console import console_shows, library_bars, progress_bar
 from synthneg.data.beir import BeirDataset
 from synthneg.data.io import iter_jsonl
 from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples
@@ -300,7 +300,7 @@ def build_trainer(
         ddp_backend=None if torch.cuda.is_available() or _world_size() == 1 else "gloo",
         disable_tqdm=not verbose,
         logging_nan_inf_filter=False,
-        log_level="info" if logger.isEnabledFor(logging.DEBUG) else "warning",
+        log_level="info" if verbose else "warning",
         report_to="none",
     )
     logger.info(
@@ -337,7 +337,7 @@ def step_bar() -> Any:
             self._bar: Any = None
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if state.is_world_process_zero and logger.isEnabledFor(logging.INFO):
+            if state.is_world_process_zero and console_shows(logging.INFO):
                 self._ctx = progress_bar("training", state.max_steps, unit="steps")
                 self._bar = self._ctx.__enter__()
                 self._bar.advance(state.global_step)

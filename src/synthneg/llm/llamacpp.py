@@ -73,7 +73,7 @@ class LlamaCppGenerator(Generator):
     Args:
         model: embedded model name or ``.gguf`` path (default ``qwen2.5-coder-0.5b``).
         parallel: sequences decoded together (1 = the plain high-level API).
-        n_ctx: context per sequence (prompt + answer).
+        n_ctx: context per sequence (prompt + answer); 4096 holds 8 few-shot demonstrations and a passage.
         n_threads: CPU threads (default: all cores ``os.cpu_count()``).
         reuse_prefix: how a single-stream call reuses earlier work. ``"fixed"`` (default): the
             part of the prompt before the last user message (system prompt + chat markup) is
@@ -95,7 +95,7 @@ class LlamaCppGenerator(Generator):
         model: str | None = None,
         *,
         parallel: int = 1,
-        n_ctx: int = 2048,
+        n_ctx: int = 4096,
         n_threads: int | None = None,
         n_batch: int = 512,
         reuse_prefix: Literal["fixed", "none", "any"] = "fixed",
