@@ -224,4 +224,11 @@ def load_beir(folder: str | Path, split: str = "test", *, name: str | None = Non
     if unknown_d:
         logger.warning("%s: %d judged documents are not in the corpus; kept for recall", qrels_path, unknown_d)
     queries = {q: all_queries[q] for q in qrels}
+    if not queries:
+        raise DataError(
+            f"nothing to evaluate: no judged query id is in {queries_path.name} (or the file has only a header)",
+            path=qrels_path,
+        )
+    if not any(d in corpus for rels in qrels.values() for d in rels):
+        raise DataError(f"nothing to evaluate: no judged document id is in {corpus_path.name}", path=qrels_path)
     return BeirDataset(name or folder.name, folder, split, corpus, queries, qrels)

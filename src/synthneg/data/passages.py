@@ -34,16 +34,26 @@ def _iter_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     delimiter = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
     with open_binary(path) as raw:
         try:
-            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            reader = csv.DictReader(text, delimiter=delimiter)
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            # strict: a stray or unterminated quote is an error (not a field running to the end of the file)
+            reader = csv.DictReader(text, delimiter=delimiter, strict=True)
             seen = False
             for row in reader:
                 seen = True
+                extra = row.pop(None, None)  # type: ignore[call-overload]
+                if extra or any(v is None for v in row.values()):
+                    have = sum(v is not None for v in row.values()) + len(extra or [])
+                    raise DataError(
+                        f"{have} fields where the header has {len(reader.fieldnames or [])}",
+                        path=path,
+                        line=reader.line_num,
+                    )
                 yield reader.line_num, row
         except UnicodeDecodeError as exc:
             raise DataError(f"not valid UTF-8: {exc.reason}", path=path) from None
         except csv.Error as exc:
-            raise DataError(f"invalid CSV: {exc}", path=path, line=reader.line_num) from None
+            hint = " (a quote opened after this line is never closed)" if "end of data" in str(exc) else ""
+            raise DataError(f"invalid CSV: {exc}{hint}", path=path, line=reader.line_num) from None
     if not seen:
         raise DataError("file is empty (no rows after the header)", path=path)
 
