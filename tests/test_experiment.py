@@ -130,7 +130,7 @@ def test_config_errors_name_file_line_and_field(tmp_path: Path) -> None:
 
 def test_subsample_corpus_keeps_judged_documents(scifact_dir: Path) -> None:
     from synthneg.data import load_beir
-    from synthneg.experiment.runner import subsample_corpus
+    from synthneg.data.sampling import subsample_corpus
 
     ds = load_beir(scifact_dir)
     small = subsample_corpus(ds, 1000)

@@ -149,3 +149,35 @@ class RateColumn(ProgressColumn):
     def render(self, task: Any) -> Text:
         speed = task.finished_speed or task.speed
         return Text("-" if speed is None else f"{speed:,.1f} {self.unit}/s", style="progress.data.speed")
+
+
+def step_bar() -> Any:
+    """synthneg's training bar, as a transformers callback: steps done of the run's total, steps/s and
+    ETA; each logged loss goes to the debug log (and so to the run folder's log file)."""
+    from transformers import TrainerCallback
+
+    class StepBar(TrainerCallback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._ctx: Any = None
+            self._bar: Any = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.is_world_process_zero and console_shows(logging.INFO):
+                self._ctx = progress_bar("training", state.max_steps, unit="steps")
+                self._bar = self._ctx.__enter__()
+                self._bar.advance(state.global_step)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self._bar is not None:
+                self._bar.advance(1)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if logs and "loss" in logs:
+                logger.debug("step %d: loss %.4f", state.global_step, float(logs["loss"]))
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self._ctx is not None:
+                self._ctx.__exit__(None, None, None)
+                self._ctx = self._bar = None
+
+    return StepBar()

@@ -4,10 +4,54 @@ generated queries look (title copies, passage mentions, generic queries, length 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from synthneg.data.beir import Corpus, load_beir
+from synthneg.data.locate import resolve_dataset
+from synthneg.data.triples import QueryRecord
+from synthneg.experiment.stages import write_json
+from synthneg.generate.examples import QueryExample, read_examples, sample_beir_examples
+from synthneg.generate.query_quality import query_quality
+
+if TYPE_CHECKING:
+    from synthneg.experiment.config import ExperimentConfig
 
 QUALITY_FILE = Path("generation") / "queries.quality.json"
+
+
+def load_examples(config: ExperimentConfig) -> list[QueryExample]:
+    """The few-shot example queries of ``queries.examples``: a file, or a seeded draw from a split of the
+    labeled set (``labeled_dataset`` or ``passages.beir``); none when unset."""
+    ex = config.queries.examples
+    if ex is None:
+        return []
+    if ex.path is not None:
+        return read_examples(ex.path)
+    folder = resolve_dataset(config.labeled_source or "", data_dir=config.eval.data_dir)
+    return sample_beir_examples(folder, split=ex.split or "train", n=ex.n, seed=ex.seed, with_passages=ex.passages)
+
+
+def write_quality(
+    out: Path,
+    records: Sequence[QueryRecord],
+    passages: Corpus,
+    config: ExperimentConfig,
+    examples: Sequence[QueryExample],
+) -> Path:
+    """Write ``generation/queries.quality.json``: title copies, passage mentions, generic queries, and the
+    length against the target collection's train queries (when it has a train split)."""
+    target: list[str] = []
+    if config.labeled_source:
+        folder = resolve_dataset(config.labeled_source, data_dir=config.eval.data_dir)
+        if (folder / "qrels" / "train.tsv").is_file():
+            target = list(load_beir(folder, "train").queries.values())
+    quality = query_quality(records, {d.id: d.title for d in passages.documents}, target)
+    quality["examples"] = [{"id": e.id} for e in examples]  # ids only: the texts stay in the data
+    path = out / QUALITY_FILE
+    write_json(path, quality)
+    return path
 
 
 def load_quality(out: Path) -> dict[str, Any] | None:

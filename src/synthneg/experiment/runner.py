@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 from synthneg.data.beir import BeirDataset, Corpus, Qrels, load_beir, load_corpus, load_qrels
 from synthneg.data.locate import resolve_dataset
 from synthneg.data.passages import read_passages
+from synthneg.data.sampling import subsample_corpus
 from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples, write_triples
 from synthneg.errors import DataError, SynthnegError
 from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_label
+from synthneg.experiment.query_report import load_examples, write_quality
 from synthneg.experiment.stages import (
     NEW_OUTPUT,
     StageLog,
@@ -29,9 +31,10 @@ from synthneg.experiment.stages import (
     write_json,
     write_marker,
 )
-from synthneg.generate.examples import QueryExample, read_examples, sample_beir_examples
+from synthneg.generate.examples import QueryExample
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, QueryRules
+from synthneg.mine.random_negatives import random_negatives
 
 if TYPE_CHECKING:
     from synthneg.search.bm25 import BM25Index
@@ -63,30 +66,6 @@ def load_training_passages(config: ExperimentConfig) -> Corpus:
     return corpus
 
 
-def random_negatives(records: list[QueryRecord], corpus: Corpus, seed: int) -> list[Triple]:
-    """One uniformly random passage per record (never its positive): the ``random`` arm."""
-    rng = random.Random(seed)
-    docs = corpus.documents
-    out = []
-    for rec in records:
-        neg = docs[rng.randrange(len(docs))]
-        while neg.id == rec.positive_id and len(docs) > 1:
-            neg = docs[rng.randrange(len(docs))]
-        out.append(
-            Triple(
-                rec.query_id,
-                rec.query,
-                rec.positive_id,
-                rec.positive,
-                neg.full_text(),
-                "random",
-                negative_id=neg.id,
-                provenance={"method": "random", "seed": seed},
-            )
-        )
-    return out
-
-
 def matched_records(records: list[QueryRecord], triples: list[Triple]) -> list[QueryRecord]:
     """The records whose query has a triple in ``triples`` (another arm's), in the records' order: the
     ``bm25-matched`` control trains on the same queries as that arm, with BM25 negatives."""
@@ -105,16 +84,6 @@ def load_labeled_qrels(config: ExperimentConfig, *, download: bool = True) -> Qr
     """The judgments of the ``labeled`` ceiling's split (``labeled_split`` of ``labeled_source``)."""
     folder = resolve_dataset(config.labeled_source or "", data_dir=config.eval.data_dir, download=download)
     return load_qrels(folder / "qrels" / f"{config.labeled_split}.tsv")
-
-
-def subsample_corpus(ds: BeirDataset, size: int, seed: int = 0) -> BeirDataset:
-    """Every judged document plus a seeded sample of the others, up to ``size`` documents in all."""
-    judged = {d for rels in ds.qrels.values() for d in rels}
-    others = [i for i, d in enumerate(ds.corpus.documents) if d.id not in judged]
-    room = max(0, size - (len(ds.corpus) - len(others)))
-    keep = set(random.Random(seed).sample(others, min(room, len(others))))
-    docs = [d for i, d in enumerate(ds.corpus.documents) if d.id in judged or i in keep]
-    return BeirDataset(ds.name, ds.path, ds.split, Corpus.from_documents(docs, ds.corpus.source), ds.queries, ds.qrels)
 
 
 @dataclass
@@ -212,21 +181,8 @@ class ExperimentRunner:
         return self._with_quality(read_query_records(res.output))
 
     def _with_quality(self, records: list[QueryRecord]) -> list[QueryRecord]:
-        """Write ``generation/queries.quality.json`` (title copies, passage mentions, generic queries, length
-        against the target collection's train queries) for the report; return ``records``."""
-        from synthneg.generate.query_quality import query_quality
-
-        target: list[str] = []
-        source = self.config.labeled_source
-        if source:
-            folder = resolve_dataset(source, data_dir=self.config.eval.data_dir)
-            train = folder / "qrels" / "train.tsv"
-            if train.is_file():
-                target = list(load_beir(folder, "train").queries.values())
-        titles = {d.id: d.title for d in self.passages.documents}
-        quality = query_quality(records, titles, target)
-        quality["examples"] = [{"id": e.id} for e in self.examples()]  # ids only: the texts stay in the data
-        write_json(self.out / "generation" / "queries.quality.json", quality)
+        """Write the queries' quality figures for the report (:func:`write_quality`); return ``records``."""
+        write_quality(self.out, records, self.passages, self.config, self.examples())
         return records
 
     def queries_key(self) -> str:
@@ -242,17 +198,8 @@ class ExperimentRunner:
 
     def examples(self) -> list[QueryExample]:
         """The few-shot example queries of ``queries.examples`` (none when unset), read once."""
-        ex = self.config.queries.examples
-        if ex is None:
-            return []
         if self._examples is None:
-            if ex.path is not None:
-                self._examples = read_examples(ex.path)
-            else:
-                folder = resolve_dataset(self.config.labeled_source or "", data_dir=self.config.eval.data_dir)
-                self._examples = sample_beir_examples(
-                    folder, split=ex.split or "train", n=ex.n, seed=ex.seed, with_passages=ex.passages
-                )
+            self._examples = load_examples(self.config)
         return self._examples
 
     def negatives_key(self, arm: str) -> str | None:
