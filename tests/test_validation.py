@@ -57,7 +57,10 @@ def test_qrels_that_leave_nothing_to_evaluate_are_a_clear_error(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('id,text\n1,"fine"\n2,"unterminated\n3,more\n', "invalid CSV: unexpected end of data"),
+        (
+            'id,text\n1,"fine"\n2,"unterminated\n3,more\n',
+            "line 3: invalid CSV: a quote opened in the record that starts on this line is never closed",
+        ),
         ("id,text\n1,a,b\n", "line 2: 3 fields where the header has 2"),
         ("id,text\n1\n", "line 2: 1 fields where the header has 2"),
     ],

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sized
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from rich.console import Console
 from rich.progress import ProgressColumn
 from rich.text import Text
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _LIBRARY_LOGGERS = (
     "httpx",
@@ -115,10 +117,30 @@ def log_to_folder(folder: str | Path, name: str = "synthneg.log") -> Iterator[Pa
         syn.setLevel(old_syn)
 
 
+def stderr_console() -> Console:
+    """The one console that synthneg's log lines and bars share (standard error), so that they never tear."""
+    if _state.get("console") is None:
+        _state["console"] = Console(stderr=True)
+    return _state["console"]
+
+
+def track(
+    iterable: Iterable[T], description: str, *, total: int | None = None, show: bool = True, unit: str = "items"
+) -> Iterator[T]:
+    """``iterable`` with a :func:`progress_bar` over it (``total`` defaults to ``len(iterable)``)."""
+    if total is None:
+        total = len(iterable) if isinstance(iterable, Sized) else 0
+    with progress_bar(description, total, show=show, unit=unit) as bar:
+        for item in iterable:
+            yield item
+            bar.advance(1)
+
+
 @contextmanager
 def progress_bar(description: str, total: int, *, show: bool = True, unit: str = "items") -> Iterator[Any]:
     """One rich bar (count, rate, ETA) for a long step; ``bar.advance(n)`` moves it. Transient: it gives
-    way to the step's summary line when done. A no-op bar when ``show`` is false."""
+    way to the step's summary line when done. Shown only on a terminal (a log file gets the summary line,
+    not a bar's last frame); a no-op bar when ``show`` is false."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (
@@ -129,7 +151,8 @@ def progress_bar(description: str, total: int, *, show: bool = True, unit: str =
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, disable=not show, transient=True) as prog:
+    console = stderr_console()
+    with Progress(*columns, console=console, disable=not (show and console.is_terminal), transient=True) as prog:
         task = prog.add_task(description, total=total)
 
         class _Bar:

@@ -9,13 +9,13 @@ import logging
 import sys
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 
 from synthneg import __version__
+from synthneg.console import stderr_console
 from synthneg.errors import SynthnegError
 
-console = Console(stderr=True)
+console = stderr_console()
 
 app = typer.Typer(
     name="synthneg",

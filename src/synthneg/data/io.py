@@ -12,6 +12,8 @@ from typing import IO, Any
 from synthneg.errors import DataError
 
 _GZIP_MAGIC = b"\x1f\x8b"
+#: what a damaged or truncated gzip stream raises while it is read
+GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
 
 def open_binary(path: Path) -> IO[bytes]:
@@ -47,8 +49,39 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
                     text = text.removeprefix("\ufeff")
                 if text.strip():
                     yield lineno, text.rstrip("\r\n")
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+    except GZIP_ERRORS as exc:
         raise DataError(f"unreadable gzip data after line {lineno}: {exc}", path=path) from None
+
+
+def read_text_strict(path: Path) -> str:
+    """The whole file as UTF-8 text; a byte that is not UTF-8 is an error naming its line."""
+    with open_binary(path) as fh:
+        try:
+            data = fh.read()
+        except GZIP_ERRORS as exc:
+            raise DataError(f"unreadable gzip data: {exc}", path=path) from None
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"not valid UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 4]!r})", path=path, line=line
+        ) from None
+
+
+def read_parquet_rows(path: Path) -> list[dict[str, Any]]:
+    """Every row of a Parquet file as a dict; a file pyarrow cannot read, or one without rows, is a DataError."""
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise DataError("file not found", path=path)
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError and others for damaged files
+        raise DataError(f"unreadable Parquet file: {exc}", path=path) from None
+    if table.num_rows == 0:
+        raise DataError("file is empty (no rows)", path=path)
+    return table.to_pylist()
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from synthneg.data.beir import Corpus, Document
-from synthneg.data.io import iter_jsonl, open_binary, require_str
+from synthneg.data.io import GZIP_ERRORS, iter_jsonl, open_binary, read_parquet_rows, require_str
 from synthneg.errors import DataError
 
 PassageFormat = Literal["auto", "jsonl", "csv", "parquet"]
@@ -30,16 +29,31 @@ def _detect_format(path: Path) -> Literal["jsonl", "csv", "parquet"]:
     raise DataError("unknown passage file type; use .jsonl[.gz], .csv[.gz] or .parquet, or pass format=", path=path)
 
 
+def _decoded_lines(raw: IO[bytes], path: Path) -> Iterator[str]:
+    """Physical lines decoded one by one, so that a byte that is not UTF-8 is reported with its own line."""
+    for lineno, line in enumerate(raw, start=1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"not valid UTF-8 (byte {exc.start}: {line[exc.start : exc.start + 4]!r})", path=path, line=lineno
+            ) from None
+        yield text.removeprefix("\ufeff") if lineno == 1 else text
+
+
 def _iter_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     delimiter = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
     with open_binary(path) as raw:
+        # strict: a stray or unterminated quote is an error (not a field running to the end of the file)
+        reader = csv.DictReader(_decoded_lines(raw, path), delimiter=delimiter, strict=True)
+        seen = False
+        start = 1  # the line where the record being read begins
         try:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            # strict: a stray or unterminated quote is an error (not a field running to the end of the file)
-            reader = csv.DictReader(text, delimiter=delimiter, strict=True)
-            seen = False
+            reader.fieldnames  # noqa: B018 - reads the header, so that ``start`` is the first record's line
+            start = reader.line_num + 1
             for row in reader:
                 seen = True
+                start = reader.line_num + 1
                 extra = row.pop(None, None)  # type: ignore[call-overload]
                 if extra or any(v is None for v in row.values()):
                     have = sum(v is not None for v in row.values()) + len(extra or [])
@@ -49,25 +63,22 @@ def _iter_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                         line=reader.line_num,
                     )
                 yield reader.line_num, row
-        except UnicodeDecodeError as exc:
-            raise DataError(f"not valid UTF-8: {exc.reason}", path=path) from None
+        except GZIP_ERRORS as exc:
+            raise DataError(f"unreadable gzip data after line {reader.line_num}: {exc}", path=path) from None
         except csv.Error as exc:
-            hint = " (a quote opened after this line is never closed)" if "end of data" in str(exc) else ""
-            raise DataError(f"invalid CSV: {exc}{hint}", path=path, line=reader.line_num) from None
+            if "end of data" in str(exc):
+                raise DataError(
+                    f"invalid CSV: a quote opened in the record that starts on this line is never closed ({exc})",
+                    path=path,
+                    line=start,
+                ) from None
+            raise DataError(f"invalid CSV: {exc}", path=path, line=reader.line_num) from None
     if not seen:
         raise DataError("file is empty (no rows after the header)", path=path)
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise DataError(f"unreadable Parquet file: {exc}", path=path) from None
-    if table.num_rows == 0:
-        raise DataError("file is empty (no rows)", path=path)
-    yield from enumerate(table.to_pylist(), start=1)
+    yield from enumerate(read_parquet_rows(path), start=1)
 
 
 def _pick(fields: set[str], wanted: str | None, candidates: tuple[str, ...], role: str, path: Path) -> str | None:

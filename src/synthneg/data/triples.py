@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synthneg.data.io import iter_jsonl, require_str
+from synthneg.data.io import iter_jsonl, read_parquet_rows, require_str
 from synthneg.errors import DataError
 
 
@@ -80,13 +80,15 @@ def _triple_from(obj: dict[str, Any], path: Path, line: int) -> Triple:
         f: require_str(obj, f, path=path, line=line, number_ok=f.endswith("_id"))
         for f in ("query_id", "query", "positive_id", "positive", "negative", "method")
     }
-    neg_id = obj.get("negative_id")
+    neg_id = None
+    if obj.get("negative_id") is not None:
+        neg_id = require_str(obj, "negative_id", path=path, line=line, number_ok=True)
     for f in ("scores", "provenance"):
         if not isinstance(obj.get(f) or {}, dict):
             raise DataError(f"field '{f}' must be an object", path=path, line=line, field=f)
     return Triple(
         **strs,
-        negative_id=None if neg_id is None else str(neg_id),
+        negative_id=neg_id,
         scores=dict(obj.get("scores") or {}),
         provenance=dict(obj.get("provenance") or {}),
     )
@@ -96,13 +98,14 @@ def read_triples(path: str | Path) -> list[Triple]:
     """Read triples from ``.jsonl[.gz]`` or ``.parquet``."""
     path = Path(path)
     if path.suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        rows = pq.read_table(path).to_pylist()
-        for r in rows:
+        rows = read_parquet_rows(path)
+        for i, r in enumerate(rows, start=1):
             for f in ("scores", "provenance"):
                 if isinstance(r.get(f), str):
-                    r[f] = json.loads(r[f])
+                    try:
+                        r[f] = json.loads(r[f])
+                    except json.JSONDecodeError as exc:
+                        raise DataError(f"invalid JSON ({exc.msg})", path=path, line=i, field=f) from None
         return [_triple_from(r, path, i) for i, r in enumerate(rows, start=1)]
     return [_triple_from(obj, path, lineno) for lineno, obj in iter_jsonl(path)]
 

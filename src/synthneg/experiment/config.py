@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from synthneg.data.io import read_text_strict
 from synthneg.errors import DataError
 
 Arm = Literal[
@@ -268,7 +269,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
     path = Path(path)
     if not path.is_file():
         raise DataError("config file not found", path=path)
-    text = path.read_text(encoding="utf-8")
+    text = read_text_strict(path)
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text) or {}

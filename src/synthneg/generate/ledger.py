@@ -77,13 +77,16 @@ class _TokRate(ProgressColumn):
 
 
 def make_progress(ledger: CostLedger, *, show: bool) -> Progress:
-    """A bar with description, count, generated tokens/s (paid calls) and ETA."""
+    """A bar with description, count, generated tokens/s (paid calls) and ETA, on synthneg's console."""
+    from synthneg.console import stderr_console
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         _TokRate(ledger),
         TimeRemainingColumn(),
+        console=stderr_console(),
         disable=not show,
         transient=False,
     )

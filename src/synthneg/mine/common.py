@@ -90,10 +90,10 @@ def build_triples(
 
 
 def progress(iterable: Any, *, total: int | None = None, desc: str, enabled: bool) -> Any:
-    """A tqdm bar when ``enabled`` (the CLI turns it on; library calls pass ``show_progress``)."""
-    from tqdm.auto import tqdm
+    """synthneg's bar over ``iterable`` when ``enabled`` (the CLI turns it on; library calls pass ``show_progress``)."""
+    from synthneg.console import track
 
-    return tqdm(iterable, total=total, desc=desc, disable=not enabled, unit="q")
+    return track(iterable, desc, total=total, show=enabled, unit="queries")
 
 
 def records_from_beir(corpus: Corpus, queries: dict[str, str], qrels: dict[str, dict[str, int]]) -> list[QueryRecord]:

@@ -219,7 +219,7 @@ class LLMReranker:
 
     def score(self, pairs: Sequence[tuple[str, str]], *, show_progress: bool | None = None) -> np.ndarray:
         """Scores (higher = more relevant) for ``(query, passage)`` pairs; cached pairs cost nothing."""
-        from tqdm.auto import tqdm
+        from synthneg.console import progress_bar
 
         keys = [self._key(q, p) for q, p in pairs]
         store = self._store_or_none()
@@ -233,13 +233,13 @@ class LLMReranker:
         self.pairs_cached += len(pairs) - n_todo
         logger.info("llm reranker: %d pairs, %d cached, %d to score", len(pairs), len(pairs) - n_todo, n_todo)
         show = self.show_progress if show_progress is None else show_progress
-        with tqdm(total=n_todo, desc="llm rerank", unit="pair", disable=not show or n_todo == 0) as bar:
+        with progress_bar("llm rerank", n_todo, show=bool(show) and n_todo > 0, unit="pairs") as bar:
             for query, items in todo.items():
                 scores = dict(zip(items, self._score_query(query, list(items.values())), strict=True))
                 known.update(scores)
                 if store is not None:
                     store.put_many(scores)
-                bar.update(len(items))
+                bar.advance(len(items))
         return np.asarray([known[k] for k in keys], dtype=np.float32)
 
     def close(self) -> None:

@@ -168,7 +168,7 @@ class OpenVINOEncoder:
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, normalize: bool = True, show_progress: bool = False
     ) -> np.ndarray:
-        from tqdm.auto import tqdm
+        from synthneg.console import progress_bar
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
@@ -177,7 +177,7 @@ class OpenVINOEncoder:
         # so memory stays flat with corpus size (a whole corpus of Encoding objects costs hundreds of MB)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         inputs = self.meta["inputs"]
-        with tqdm(total=len(texts), desc="encode", unit="text", disable=not show_progress) as bar:
+        with progress_bar("encode", len(texts), show=show_progress, unit="texts") as bar:
             for start in range(0, len(texts), batch_size):
                 idx = order[start : start + batch_size]
                 encodings = self.tokenizer.encode_batch([texts[i] for i in idx])
@@ -198,7 +198,7 @@ class OpenVINOEncoder:
                 if normalize or self.meta["normalize"]:
                     vec = vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
                 out[idx] = vec
-                bar.update(len(idx))
+                bar.advance(len(idx))
         return out
 
 
