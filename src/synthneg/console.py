@@ -89,12 +89,37 @@ def _quiet_transformers() -> None:
         pass
 
 
+class _FolderLog(logging.FileHandler):
+    """The run folder's log file; if it cannot be written (disk full), it says so once and stops, instead of
+    logging's traceback per record. The run itself goes on (the console still shows its lines)."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        import sys
+
+        exc = sys.exc_info()[1]
+        stderr_console().print(
+            f"[yellow]warning:[/] cannot write the log file {self.baseFilename} ({exc}); "
+            "it stops here, the console goes on",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+
 @contextmanager
 def log_to_folder(folder: str | Path, name: str = "synthneg.log") -> Iterator[Path]:
     """Append every log record (DEBUG and up, synthneg's and the libraries') to ``folder/name``."""
     path = Path(folder) / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _FolderLog(path, encoding="utf-8")
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -39,3 +40,30 @@ class DataError(SynthnegError):
 
 class ModelError(SynthnegError):
     """A model could not be found, assembled or loaded."""
+
+
+#: what the operating system says when an output cannot be written: the user frees space or picks another folder
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def storage_error(exc: BaseException) -> str | None:
+    """A one-line explanation if ``exc`` is a full disk or an unwritable place (else None).
+
+    Covers ``OSError`` (no space, quota, file too large, read-only file system, permission denied) and SQLite's
+    "database or disk is full" / "readonly database". Every store synthneg writes survives such a failure (an
+    append-only call store whose torn tail is repaired on the next open; atomic replace for the other outputs), so
+    the message says that a rerun resumes.
+    """
+    import sqlite3
+
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        where = f"{exc.filename}: " if exc.filename else ""
+        reason = exc.strerror or str(exc)
+    elif isinstance(exc, sqlite3.OperationalError) and ("disk is full" in str(exc) or "readonly" in str(exc)):
+        where, reason = "", f"SQLite: {exc}"
+    else:
+        return None
+    return (
+        f"{where}cannot write: {reason}. Everything finished before this point is kept; "
+        "free space (or choose a writable folder) and rerun the same command to resume"
+    )

@@ -82,9 +82,20 @@ _register_all()
 
 def main() -> None:
     """Console entry point: user errors print one clear line and exit with code 2 (usage errors too,
-    as click reports them)."""
+    as click reports them); so do a full disk, a read-only or forbidden output folder."""
+    from synthneg.errors import storage_error
+
     try:
         app()  # standalone: click prints usage errors and exits 2
     except SynthnegError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(2)
+        _fail(str(exc))
+    except Exception as exc:
+        message = storage_error(exc)
+        if message is None:
+            raise
+        _fail(message)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line, any width
+    sys.exit(2)

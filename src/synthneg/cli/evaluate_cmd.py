@@ -72,7 +72,6 @@ def register(app: typer.Typer) -> None:
         save_run: Path | None = typer.Option(None, help="Write the TREC run here (one dataset only)."),
     ) -> None:
         """Evaluate a retriever on BEIR: nDCG@10, P@10, R@100, MAP@100, MRR@10 (trec_eval semantics)."""
-        import json
 
         from synthneg.errors import SynthnegError
         from synthneg.evaluate import evaluate
@@ -86,6 +85,9 @@ def register(app: typer.Typer) -> None:
             raise SynthnegError(f"--encoder must be one of {', '.join(ENCODER_BACKENDS)}, got {encoder!r}")
         if len(dataset) > 1 and (save_run or run):
             raise SynthnegError("--save-run and --run take a single --dataset")
+        from synthneg.atomic import check_writable, write_json
+
+        check_writable(output, save_run)
         results = []
         for ds in dataset:
             results.append(
@@ -110,6 +112,5 @@ def register(app: typer.Typer) -> None:
             )
         Console().print(results_table(results))
         if output is not None:
-            output.parent.mkdir(parents=True, exist_ok=True)
             payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
-            output.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+            write_json(output, payload, sort_keys=False)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from synthneg.console import log_to_folder
+from synthneg.locking import exclusive_folder
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ def register(app: typer.Typer) -> None:
         corpus = read_passages(passages, text_field=text_field, id_field=id_field, limit=limit)
         sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens)
         with (
+            exclusive_folder(out),
             log_to_folder(out),
             _generator(
                 backend,
@@ -173,6 +175,7 @@ def register(app: typer.Typer) -> None:
         records = read_query_records(queries)[:limit]
         sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens)
         with (
+            exclusive_folder(out),
             log_to_folder(out),
             _generator(
                 backend,

@@ -85,6 +85,8 @@ def _done(triples: list[Triple], out: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from synthneg.atomic import check_writable
+
     mine_app = typer.Typer(help="Mine hard negatives from a corpus: BM25, dense, cross-encoder.", no_args_is_help=True)
     app.add_typer(mine_app, name="mine")
 
@@ -112,6 +114,7 @@ def register(app: typer.Typer) -> None:
         cfg = _config(
             num_negatives, range_min, range_max, absolute_margin, relative_margin, max_score, min_score, sampling, seed
         )
+        check_writable(out)
         corp = load_corpus_spec(corpus, id_field, text_field)
         _done(mine_bm25(read_query_records(queries), corp, cfg, show_progress=True), out)
 
@@ -175,6 +178,7 @@ def register(app: typer.Typer) -> None:
             precision=precision,  # type: ignore[arg-type]
             backend=encoder_backend,  # type: ignore[arg-type]
         )
+        check_writable(out)
         corp = load_corpus_spec(corpus, id_field, text_field)
         triples = mine_dense(
             read_query_records(queries), corp, cfg, encoder=encoder, backend=backend, show_progress=True
@@ -218,6 +222,7 @@ def register(app: typer.Typer) -> None:
         cfg = _config(
             num_negatives, range_min, range_max, absolute_margin, relative_margin, max_score, min_score, sampling, seed
         )
+        check_writable(out)
         corp = load_corpus_spec(corpus, id_field, text_field)
         triples = mine_ce(
             read_query_records(queries),

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synthneg.atomic import atomic_path, write_jsonl
 from synthneg.data.io import iter_jsonl, read_parquet_rows, require_str
 from synthneg.errors import DataError
 
@@ -113,20 +114,15 @@ def read_triples(path: str | Path) -> list[Triple]:
 def write_triples(triples: Iterable[Triple], path: str | Path) -> Path:
     """Write triples as JSONL or Parquet (by suffix); ``scores``/``provenance`` are JSON strings in Parquet."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     rows = [t.to_dict() for t in triples]
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix in (".parquet", ".pq"):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    if path.suffix not in (".parquet", ".pq"):
+        return write_jsonl(rows, path)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-        for r in rows:
-            r["scores"] = json.dumps(r["scores"], sort_keys=True)
-            r["provenance"] = json.dumps(r["provenance"], sort_keys=True)
+    for r in rows:
+        r["scores"] = json.dumps(r["scores"], sort_keys=True)
+        r["provenance"] = json.dumps(r["provenance"], sort_keys=True)
+    with atomic_path(path) as tmp:
         pq.write_table(pa.Table.from_pylist(rows), tmp)
-    else:
-        with tmp.open("w", encoding="utf-8") as fh:
-            for r in rows:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(path)
     return path

@@ -648,8 +648,9 @@ def run_experiment(
     The full log (debug lines included) is appended to ``synthneg.log`` there, whatever the console shows.
     """
     from synthneg.console import log_to_folder
+    from synthneg.locking import exclusive_folder
 
-    with log_to_folder(config.output_dir):
+    with exclusive_folder(config.output_dir, what="experiment folder"), log_to_folder(config.output_dir):
         return ExperimentRunner(config, show_progress=show_progress).run(
             report=report, only_arms=only_arms, only_seeds=only_seeds
         )

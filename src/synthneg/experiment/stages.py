@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from synthneg import atomic
 
 
 def file_digest(path: Path) -> str:
@@ -24,10 +25,7 @@ def file_digest(path: Path) -> str:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_json(path, data)
 
 
 def _read_marker(marker: Path) -> dict[str, Any]:

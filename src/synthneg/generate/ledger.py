@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,11 +58,9 @@ class CostLedger:
 
     def write(self, path: str | Path) -> Path:
         """Write the ledger as JSON (atomically)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        from synthneg.atomic import write_json
+
+        return write_json(path, self.to_dict(), sort_keys=False)
 
 
 class _TokRate(ProgressColumn):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synthneg import atomic
 from synthneg.generate.engine import Attempt, Task, TaskOutcome, run_tasks
 from synthneg.generate.ledger import CostLedger
 from synthneg.generate.store import CallStore
@@ -34,13 +34,7 @@ class StageResult:
 
 def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> Path:
     """Write rows atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic.write_jsonl(rows, path)
 
 
 def reject_rows(outcomes: Sequence[TaskOutcome]) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from synthneg.errors import DataError
 from synthneg.llm.types import ChatRequest, GenerationResult
+from synthneg.locking import exclusive_file
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ def _crc(key: str, result_json: str) -> str:
 
 
 class CallStore:
-    """Finished calls by key; ``put`` is durable when it returns. Not shared between processes."""
+    """Finished calls by key; ``put`` is durable when it returns. One process at a time: a second one opening the
+    same store gets :class:`~synthneg.locking.InUseError` (the lock dies with its process, even on kill -9)."""
 
     def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
         self.path = Path(path)
@@ -49,8 +51,15 @@ class CallStore:
         self._data: dict[str, GenerationResult] = {}
         self.torn_records = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._load()
-        self._fh = self.path.open("ab")
+        # one writer per store: taken before the torn-tail repair in _load, released by close()
+        self._lock = exclusive_file(self.path, what="call store")
+        self._lock.__enter__()
+        try:
+            self._load()
+            self._fh = self.path.open("ab")
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
 
     def _load(self) -> None:
         if not self.path.exists():
@@ -121,6 +130,7 @@ class CallStore:
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
+            self._lock.__exit__(None, None, None)
 
     def __enter__(self) -> CallStore:
         return self
