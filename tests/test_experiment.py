@@ -522,7 +522,7 @@ def test_capped_labeled_arm_never_takes_another_judged_document_as_negative(tmp_
     base = f"name: cap\noutput_dir: out\npassages:\n  beir: {folder}\narms: [labeled]\n"
     cfg.write_text(base + "labeled_per_query: 1\n", encoding="utf-8")
     runner = ExperimentRunner(load_config(cfg), show_progress=False)
-    triples = runner._labeled_triples()
+    triples = runner.labeled_triples()
     judged = {"q1": {"d1", "d2"}, "q2": {"d3"}, "q3": {"d5"}}
     assert triples and all(t.negative_id not in judged[t.query_id] for t in triples)
     assert "q1" not in {t.query_id for t in triples}  # its BM25 hits are its two judged documents only
@@ -537,7 +537,7 @@ def test_capped_labeled_arm_never_takes_another_judged_document_as_negative(tmp_
     # uncapped, both of q1's documents are positives, so neither is a negative either; the key stays apart
     cfg.write_text(base, encoding="utf-8")
     uncapped_runner = ExperimentRunner(load_config(cfg), show_progress=False)
-    assert all(t.negative_id not in judged[t.query_id] for t in uncapped_runner._labeled_triples())
+    assert all(t.negative_id not in judged[t.query_id] for t in uncapped_runner.labeled_triples())
     assert uncapped_runner.negatives_key("labeled") != runner.negatives_key("labeled")
 
 
@@ -565,7 +565,7 @@ def test_labeled_positive_bm25_top_keeps_the_judged_documents_bm25_scores_highes
     base = {"passages": {"beir": str(folder)}, "arms": ["labeled"], "labeled_per_query": 1}
     top = ExperimentRunner(ExperimentConfig(**base, labeled_positive="bm25-top"), show_progress=False)
     assert top.negatives_key("labeled") != ExperimentRunner(ExperimentConfig(**base)).negatives_key("labeled")
-    triples = top._labeled_triples()
+    triples = top.labeled_triples()
     assert {t.query_id: t.positive_id for t in triples} == {"q3": "d5"}  # q1 and q2: every BM25 hit is judged
     from synthneg.experiment.report import render_markdown, summarize
 
@@ -679,3 +679,45 @@ def test_negatives_llm_writes_only_the_llm_arms_negatives(monkeypatch: pytest.Mo
     config = big.config.model_copy(update={"output_dir": tmp_path})
     header = render_markdown(summarize(tmp_path, config), config, None)
     assert "LLM `qwen2.5-coder-0.5b` (llamacpp) for the queries, `qwen2.5-coder-1.5b` (llamacpp) for the LLM" in header
+
+
+def test_an_arm_is_one_registry_entry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A new arm is one ArmSpec plus its data function: the config accepts it, the runner keys and builds its
+    triples, --status lists its stages, and it trains and is evaluated like the built-in arms."""
+    from synthneg.data.triples import Triple
+    from synthneg.experiment import arms
+    from synthneg.experiment.runner import ExperimentRunner
+    from synthneg.experiment.status import run_status
+
+    def next_passage(runner, arm, records, info):  # the next query's positive as the negative
+        info["made_by"] = arm
+        return [
+            Triple(
+                r.query_id, r.query, r.positive_id, r.positive, nxt.positive, negative_id=nxt.positive_id, method=arm
+            )
+            for r, nxt in zip(records, records[1:] + records[:1], strict=True)
+        ]
+
+    spec = arms.ArmSpec(
+        "next-passage", "next passage", "the next query's positive", reads_corpus=True, make=next_passage
+    )
+    monkeypatch.setitem(arms.ARMS, spec.name, spec)
+    cfg = load_config(_setup(tmp_path, ["zero-shot", "next-passage"], [0]))
+    runner = ExperimentRunner(cfg, show_progress=False)
+    assert [s.stage for s in run_status(runner).stages] == [
+        "eval:zero-shot",
+        "queries",
+        "negatives:next-passage",
+        "train+eval:next-passage/seed0",
+    ]
+    out = run_experiment(cfg, show_progress=False)
+    rows = [json.loads(line) for line in (out / "triples" / "next-passage.jsonl").read_text().splitlines()]
+    assert len(rows) == len(QUERIES) and rows[0]["negative_id"] == "p2" and rows[0]["method"] == "next-passage"
+    log = json.loads((out / "stages.json").read_text())
+    assert log["negatives:next-passage"]["made_by"] == "next-passage" and log["negatives:next-passage"]["reads_corpus"]
+    summary = json.loads((out / "results.json").read_text())
+    assert "next-passage" in summary["arms"]
+    assert all(s.done for s in run_status(ExperimentRunner(cfg, show_progress=False)).stages)
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(DataError, match="unknown arm 'nope'; the arms are: zero-shot"):
+        load_config(_setup(tmp_path / "bad", ["zero-shot", "nope"], [0]))

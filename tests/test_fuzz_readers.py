@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,13 @@ from synthneg.errors import DataError
 from synthneg.evaluate.runs import read_trec_run
 from synthneg.experiment.config import load_config
 
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CI runs the same examples every time (a red CI must be reproducible); a local run explores new ones
+SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=os.environ.get("CI") == "true",
+)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
@@ -164,7 +171,7 @@ def test_passages_parquet_reader_on_any_columns(rows: list[dict[str, Any]]) -> N
         path = Path(tmp) / "passages.parquet"
         try:
             pq.write_table(pa.table(table), path)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError, OverflowError):
             return  # not representable as parquet: nothing to read
         data = path.read_bytes()
     corpus = _check(read_passages, "passages.parquet", data, "plain")

@@ -6,21 +6,25 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthneg.data.io import read_text_strict
 from synthneg.errors import DataError
+from synthneg.experiment.arms import ARMS, DEFAULT_ARMS
 
-Arm = Literal[
-    "zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random", "labeled", "bm25-matched"
-]
-ALL_ARMS: tuple[str, ...] = ("zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random")
-# ``labeled`` (the dataset's own train queries and qrels with BM25 negatives) is the ceiling of in-domain runs;
-# ``bm25-matched`` (BM25 negatives for only the queries another arm kept) is a control, not a method
-READS_CORPUS = {"bm25": True, "ce": True, "random": True, "labeled": True, "bm25-matched": True}  # others: none
+
+def _known_arm(name: str) -> str:
+    if name not in ARMS:
+        raise ValueError(f"unknown arm {name!r}; the arms are: {', '.join(ARMS)}")
+    return name
+
+
+#: an arm's name, checked against the registry (synthneg.experiment.arms)
+Arm = Annotated[str, AfterValidator(_known_arm)]
+ALL_ARMS: tuple[str, ...] = DEFAULT_ARMS
 
 
 class _Strict(BaseModel):
@@ -199,8 +203,8 @@ class ExperimentConfig(_Strict):
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: each seed may appear once")
         for arm, n in self.arm_seeds.items():
-            if arm == "zero-shot":
-                raise ValueError("arm_seeds: zero-shot is not trained, so it has no seeds to cut")
+            if not ARMS[arm].trained:
+                raise ValueError(f"arm_seeds: {arm} is not trained, so it has no seeds to cut")
             if arm not in self.arms:
                 raise ValueError(f"arm_seeds: {arm!r} is not one of the arms")
             if not 1 <= n <= len(self.seeds):
@@ -227,7 +231,7 @@ class ExperimentConfig(_Strict):
 
     def seeds_of(self, arm: str) -> list[int]:
         """The seeds an arm is trained with: ``seeds``, or its first ``arm_seeds[arm]`` (zero-shot: none)."""
-        if arm == "zero-shot":
+        if not ARMS[arm].trained:
             return []
         return self.seeds[: self.arm_seeds.get(arm, len(self.seeds))]  # type: ignore[call-overload]
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthneg.evaluate.significance import format_p
-from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_label
+from synthneg.experiment.arms import ARMS
+from synthneg.experiment.config import ExperimentConfig, dataset_label
 from synthneg.experiment.contamination import seen_split
 from synthneg.experiment.query_report import load_quality, quality_lines
 from synthneg.experiment.stages import StageLog, file_digest, write_json
@@ -208,7 +209,7 @@ def setting(config: ExperimentConfig) -> str:
 def pending(found: dict[str, Any], config: ExperimentConfig) -> list[str]:
     missing = []
     for arm in config.arms:
-        want = 1 if arm == "zero-shot" else len(config.seeds_of(arm))
+        want = len(config.seeds_of(arm)) if ARMS[arm].trained else 1
         for ds in _labels(config):
             have = len(found.get(arm, {}).get(ds, []))
             if have < want:
@@ -240,7 +241,8 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
     q_ledger = q.get("ledger", {})
     out: dict[str, Any] = {}
     for arm in config.arms:
-        if arm == "zero-shot":
+        spec = ARMS[arm]
+        if not spec.trained:
             out[arm] = {
                 "llm_calls": 0,
                 "llm_tokens": 0,
@@ -249,7 +251,7 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
                 "reads_corpus": False,
             }
             continue
-        uses_queries = arm != "labeled"
+        uses_queries = spec.uses_queries
         key = f"negatives:{arm}"
         neg = stages.get(key, {})
         ledger = neg.get("ledger", {})
@@ -269,8 +271,8 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
             "data_cpu_s": round(sum(st.get("cpu_s", 0.0) for st, _ in parts), 1),
             "data_wall_s": round(sum(st.get("wall_s", 0.0) for st, _ in parts), 1),
             "train_cpu_s_per_seed": round(statistics.fmean([t["cpu_s"] for t in trains]), 1) if trains else None,
-            "reads_corpus": READS_CORPUS.get(arm, False),
-            "data_pending": arm != "in-batch" and key not in stages,
+            "reads_corpus": spec.reads_corpus,
+            "data_pending": spec.has_negatives and key not in stages,
             "note": "CE scores pairs with the LLM reranker; its cost is in data_cpu_s" if arm == "ce" else "",
         }
         if any(sc is None for _, sc in parts):

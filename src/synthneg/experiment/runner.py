@@ -9,7 +9,7 @@ import logging
 import random
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,9 +18,10 @@ from synthneg.data.beir import BeirDataset, Corpus, Qrels, load_beir, load_corpu
 from synthneg.data.locate import resolve_dataset
 from synthneg.data.passages import read_passages
 from synthneg.data.sampling import subsample_corpus
-from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples, write_triples
+from synthneg.data.triples import QueryRecord, Triple, read_query_records, write_triples
 from synthneg.errors import DataError, SynthnegError
-from synthneg.experiment.config import READS_CORPUS, ExperimentConfig, dataset_label
+from synthneg.experiment.arms import ARMS
+from synthneg.experiment.config import ExperimentConfig, dataset_label
 from synthneg.experiment.query_report import load_examples, write_quality
 from synthneg.experiment.stages import (
     NEW_OUTPUT,
@@ -33,16 +34,15 @@ from synthneg.experiment.stages import (
 )
 from synthneg.generate.examples import QueryExample
 from synthneg.llm.base import Generator
-from synthneg.llm.parse import NegativeRules, QueryRules
-from synthneg.mine.random_negatives import random_negatives
+from synthneg.llm.parse import QueryRules
 
 if TYPE_CHECKING:
     from synthneg.search.bm25 import BM25Index
 
 logger = logging.getLogger(__name__)
 
-TRAINED_ARMS = ("in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random", "labeled", "bm25-matched")
-LLM_ARMS = {"llm-query": "query", "llm-query-positive": "query+positive"}
+TRAINED_ARMS = tuple(name for name, spec in ARMS.items() if spec.trained)
+LLM_ARMS = {name: spec.llm_mode for name, spec in ARMS.items() if spec.llm_mode is not None}
 
 
 def load_training_passages(config: ExperimentConfig) -> Corpus:
@@ -203,36 +203,19 @@ class ExperimentRunner:
         return self._examples
 
     def negatives_key(self, arm: str) -> str | None:
-        """What an arm's triples depend on; None while the query file they are made for does not exist."""
-        cfg = self.config
-        if arm == "labeled":
-            spec: dict[str, Any] = {
-                "arm": arm,
-                "dataset": cfg.labeled_source,
-                "split": cfg.labeled_split,
-                # with a cap, the judged-relevant documents left out are excluded from the negatives too
-                **(
-                    {"per_query": cfg.labeled_per_query, "excludes": "judged-relevant"} if cfg.labeled_per_query else {}
-                ),
-                **({"positive": cfg.labeled_positive} if cfg.labeled_positive != "random" else {}),  # keys unchanged
-            }
-        else:
+        """What an arm's triples depend on; None while an input they are made from does not exist yet (the query
+        file, or the matched arm's triples). The parts are the arm's spec's (synthneg.experiment.arms)."""
+        spec = ARMS[arm]
+        parts: dict[str, Any] = {"arm": arm}
+        if spec.uses_queries:
             queries = self.data_digest("in-batch")
             if queries is None:
                 return None
-            spec = {"arm": arm, "queries": queries, "passages": self.passages.fingerprint}
-        if arm == "bm25-matched":
-            matched = self.data_digest(cfg.matched_arm)
-            if matched is None:
-                return None
-            spec["matched"] = {"arm": cfg.matched_arm, "triples": matched}
-        if arm in LLM_ARMS:
-            spec["llm"] = cfg.negatives_llm_config.model_dump()  # `llm` when unset: keys unchanged
-            if cfg.rules_revision != 1:
-                spec["rules_revision"] = cfg.rules_revision
-        if arm == "ce":
-            spec["mining"] = cfg.mining.model_dump()
-        return cfg.digest(spec)
+            parts.update(queries=queries, passages=self.passages.fingerprint)
+        extra = spec.key(self) if spec.key is not None else {}
+        if extra is None:
+            return None
+        return self.config.digest({**parts, **extra})
 
     def data_digest(self, arm: str) -> str | None:
         """The digest of an arm's training data (the query file for ``in-batch``): the file's, when it is
@@ -258,8 +241,6 @@ class ExperimentRunner:
         """The training file of an arm: triples (JSONL) or, for ``in-batch``, the query records."""
         if arm == "in-batch":
             return self.out / "generation" / "queries.jsonl"
-        if arm == "bm25-matched":
-            self.negatives(self.config.matched_arm, records)  # the queries to match (cached when made before)
         target = self.out / "triples" / f"{arm}.jsonl"
         marker = self.out / "markers" / f"negatives-{arm}.json"
         key = self.negatives_key(arm)
@@ -268,7 +249,7 @@ class ExperimentRunner:
         if is_done(marker, key) and target.is_file():
             _record_output(marker, key, target)
             return target
-        with self.log.timed(f"negatives:{arm}", key, reads_corpus=READS_CORPUS.get(arm, False)) as info:
+        with self.log.timed(f"negatives:{arm}", key, reads_corpus=ARMS[arm].reads_corpus) as info:
             triples = self._make_negatives(arm, records, info)
             info["triples"] = len(triples)
             write_triples(triples, target)
@@ -277,64 +258,12 @@ class ExperimentRunner:
         return target
 
     def _make_negatives(self, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
-        cfg = self.config
-        if arm in LLM_ARMS:
-            from synthneg.generate import generate_negatives
+        make = ARMS[arm].make
+        if make is None:
+            raise DataError(f"arm {arm!r} has no negatives stage")
+        return make(self, arm, records, info)
 
-            res = generate_negatives(
-                records,
-                self.negatives_generator,
-                self.out / "generation",
-                mode=LLM_ARMS[arm],  # type: ignore[arg-type]
-                rules=NegativeRules(revision=cfg.rules_revision),
-                max_attempts=cfg.negatives_llm_config.max_attempts,
-                show_progress=self.show_progress,
-            )
-            info["ledger"] = res.ledger.to_dict()
-            return read_triples(res.output)
-        if arm == "bm25":
-            from synthneg.mine.bm25 import mine_bm25
-
-            return mine_bm25(records, self.passages, show_progress=self.show_progress)
-        if arm == "ce":
-            from synthneg.mine.cross_encoder import load_scorer, mine_ce
-
-            # the reranker's scores live with the run (hashes only, committed with the call stores), so a
-            # resumed run on another machine pays for no scored pair twice
-            scores = self.out / "generation" / "negatives-ce.scores.jsonl"
-            scorer = load_scorer(cfg.mining.ce_scorer, show_progress=self.show_progress, cache=scores)
-            try:
-                return mine_ce(
-                    records,
-                    self.passages,
-                    scorer,
-                    first_stage=cfg.mining.ce_first_stage,
-                    candidates=cfg.mining.ce_candidates,
-                    show_progress=self.show_progress,
-                )
-            finally:
-                if hasattr(scorer, "pairs_scored"):  # the LLM reranker: pairs paid now vs reused from the store
-                    info["ledger"] = {"pairs_scored": scorer.pairs_scored, "pairs_cached": scorer.pairs_cached}
-                close = getattr(scorer, "close", None)
-                if callable(close):
-                    close()
-        if arm == "random":
-            return random_negatives(records, self.passages, seed=0)
-        if arm == "bm25-matched":
-            from synthneg.mine.bm25 import mine_bm25
-
-            matched = self.out / "triples" / f"{cfg.matched_arm}.jsonl"
-            subset = matched_records(records, read_triples(matched))
-            info["matched"] = {"arm": cfg.matched_arm, "queries": len(subset), "of": len(records)}
-            return [
-                replace(t, method="bm25-matched", provenance={**t.provenance, "matched_to": cfg.matched_arm})
-                for t in mine_bm25(subset, self.passages, show_progress=self.show_progress)
-            ]
-        if arm == "labeled":
-            return self._labeled_triples()
-        raise DataError(f"unknown arm {arm!r}")
-
-    def _labeled_triples(self) -> list[Triple]:
+    def labeled_triples(self) -> list[Triple]:
         """The ceiling: the dataset's own labeled train pairs, with BM25 negatives from its corpus."""
         from synthneg.mine.bm25 import mine_bm25
         from synthneg.mine.common import records_from_beir
@@ -500,7 +429,7 @@ class ExperimentRunner:
                 from synthneg.models import model_identity, resolve_bi_encoder
 
                 self.evaluate("zero-shot", cfg.base_model, model_identity(resolve_bi_encoder(cfg.base_model)))
-            trained = [a for a in arms if a in TRAINED_ARMS]
+            trained = [a for a in arms if ARMS[a].trained]
             if trained and not _current_contamination(self.out / "contamination.json"):
                 from synthneg.experiment.contamination import contamination_report
 
@@ -618,11 +547,7 @@ def _subset(what: str, chosen: Sequence[Any] | None, configured: Sequence[Any]) 
         return list(configured)
     unknown = [c for c in chosen if c not in configured]
     if what == "arm":
-        from typing import get_args
-
-        from synthneg.experiment.config import Arm
-
-        valid = get_args(Arm)
+        valid = tuple(ARMS)
         not_arms = [c for c in unknown if c not in valid]
         if not_arms:
             raise SynthnegError(f"no arm named {', '.join(map(str, not_arms))}; the arms are: {', '.join(valid)}")

@@ -17,8 +17,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from synthneg.experiment.arms import ARMS
 from synthneg.experiment.config import dataset_label
-from synthneg.experiment.runner import LLM_ARMS, TRAINED_ARMS, ExperimentRunner
+from synthneg.experiment.runner import ExperimentRunner
 from synthneg.experiment.stages import is_done, recorded_output
 
 REBUILT = "file not here: the next run rebuilds it, with no new LLM call"
@@ -67,8 +68,8 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
     base = model_identity(resolve_bi_encoder(cfg.base_model))
     if "zero-shot" in cfg.arms:
         states.append(StageState("eval:zero-shot", runner.evaluated("zero-shot", base)))
-    trained = [a for a in cfg.arms if a in TRAINED_ARMS]
-    if any(a != "labeled" for a in trained):
+    trained = [a for a in cfg.arms if ARMS[a].trained]
+    if any(ARMS[a].uses_queries for a in trained):
         here = (gen / "queries.jsonl").is_file()
         if cfg.queries.path is not None:
             states.append(
@@ -85,15 +86,15 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
     pending_train = pending_eval = 0
     for arm in trained:
         data = runner.data_digest(arm)
-        if arm != "in-batch":
+        if ARMS[arm].has_negatives:
             key = runner.negatives_key(arm)
             done = data is not None
             detail = REBUILT if done and not (out / "triples" / f"{arm}.jsonl").is_file() else ""
             if not done:
-                if arm in LLM_ARMS:
-                    detail = _store_detail(gen / f"negatives-{arm}.calls.jsonl", "LLM calls")
-                elif arm == "ce":
-                    detail = _store_detail(gen / "negatives-ce.scores.jsonl", "reranker scores")
+                store = ARMS[arm].store
+                if store is not None:
+                    what = "LLM calls" if store.endswith(".calls.jsonl") else "reranker scores"
+                    detail = _store_detail(gen / store, what)
                 elif key is None:
                     detail = f"after negatives:{cfg.matched_arm}" if arm == "bm25-matched" else "after the queries"
             states.append(StageState(f"negatives:{arm}", done, detail))

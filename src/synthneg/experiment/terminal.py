@@ -15,17 +15,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-SHORT_NAMES = {
-    "zero-shot": "zero-shot",
-    "labeled": "labeled ceiling",
-    "bm25": "BM25 neg.",
-    "llm-query": "LLM neg. (query)",
-    "llm-query-positive": "LLM neg. (query+pos.)",
-    "in-batch": "in-batch only",
-    "random": "random neg.",
-    "ce": "CE neg.",
-    "bm25-matched": "BM25 neg. (matched)",
-}
+from synthneg.experiment.arms import ARMS
+
+SHORT_NAMES = {name: spec.short for name, spec in ARMS.items()}  # the registry's order: the table's
 
 
 def _p(p: float) -> str:

@@ -1,0 +1,217 @@
+"""The arms of an experiment, one entry each: what an arm trains on, what it reads, and how its data is made.
+
+Config validation, the runner, ``--status``, the report and the terminal table look arms up here instead of comparing
+names. Adding an arm (a new negative strategy, a verified variant) is one :class:`ArmSpec` in :data:`ARMS` plus its
+data function. An arm's stage key is ``{"arm", "queries", "passages"}`` (the run's query file and passages) for arms
+that train on the generated queries, plus what :attr:`ArmSpec.key` adds; keys of the committed runs depend on those
+parts exactly, so a change to a ``key`` function must keep the old parts for the old settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from synthneg.data.triples import QueryRecord, Triple
+    from synthneg.experiment.runner import ExperimentRunner
+
+MakeTriples = Callable[["ExperimentRunner", str, "list[QueryRecord]", "dict[str, Any]"], "list[Triple]"]
+KeyParts = Callable[["ExperimentRunner"], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class ArmSpec:
+    """One arm. ``make(runner, arm, records, info)`` builds its training triples (None: the arm has no negatives
+    stage; ``info`` is the stage's log entry, for ledgers and counts); ``key`` adds the parts
+    its stage key depends on beyond the queries and passages (None from it: not computable yet)."""
+
+    name: str
+    short: str  # the terminal table's label (fits 80 columns)
+    title: str  # the report's label
+    trained: bool = True
+    reads_corpus: bool = False  # its negatives come from the passage collection (the corpus-free arms do not)
+    default: bool = True  # among a config's arms when it lists none
+    uses_queries: bool = True  # trains on the run's generated queries
+    llm_mode: str | None = None  # LLM negatives: the generation mode
+    store: str | None = None  # its generation store under generation/, whose progress --status shows
+    make: MakeTriples | None = None
+    key: KeyParts | None = None
+
+    @property
+    def has_negatives(self) -> bool:
+        """Whether the arm has a negatives stage (a triples file) before training."""
+        return self.make is not None
+
+
+def _llm(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+    from synthneg.data.triples import read_triples
+    from synthneg.generate import generate_negatives
+    from synthneg.llm.parse import NegativeRules
+
+    cfg = runner.config
+    res = generate_negatives(
+        records,
+        runner.negatives_generator,
+        runner.out / "generation",
+        mode=ARMS[arm].llm_mode,  # type: ignore[arg-type]
+        rules=NegativeRules(revision=cfg.rules_revision),
+        max_attempts=cfg.negatives_llm_config.max_attempts,
+        show_progress=runner.show_progress,
+    )
+    info["ledger"] = res.ledger.to_dict()
+    return read_triples(res.output)
+
+
+def _llm_key(runner: ExperimentRunner) -> dict[str, Any]:
+    cfg = runner.config
+    parts: dict[str, Any] = {"llm": cfg.negatives_llm_config.model_dump()}  # `llm` when unset: keys unchanged
+    if cfg.rules_revision != 1:
+        parts["rules_revision"] = cfg.rules_revision
+    return parts
+
+
+def _bm25(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+    from synthneg.mine.bm25 import mine_bm25
+
+    return mine_bm25(records, runner.passages, show_progress=runner.show_progress)
+
+
+def _ce(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+    from synthneg.mine.cross_encoder import load_scorer, mine_ce
+
+    cfg = runner.config
+    # the reranker's scores live with the run (hashes only, committed with the call stores), so a resumed run on
+    # another machine pays for no scored pair twice
+    scores = runner.out / "generation" / "negatives-ce.scores.jsonl"
+    scorer = load_scorer(cfg.mining.ce_scorer, show_progress=runner.show_progress, cache=scores)
+    try:
+        return mine_ce(
+            records,
+            runner.passages,
+            scorer,
+            first_stage=cfg.mining.ce_first_stage,
+            candidates=cfg.mining.ce_candidates,
+            show_progress=runner.show_progress,
+        )
+    finally:
+        if hasattr(scorer, "pairs_scored"):  # the LLM reranker: pairs paid now vs reused from the store
+            info["ledger"] = {"pairs_scored": scorer.pairs_scored, "pairs_cached": scorer.pairs_cached}
+        close = getattr(scorer, "close", None)
+        if callable(close):
+            close()
+
+
+def _random(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+    from synthneg.mine.random_negatives import random_negatives
+
+    return random_negatives(records, runner.passages, seed=0)
+
+
+def _bm25_matched(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+    from synthneg.data.triples import read_triples
+    from synthneg.experiment.runner import matched_records
+    from synthneg.mine.bm25 import mine_bm25
+
+    matched_arm = runner.config.matched_arm
+    runner.negatives(matched_arm, records)  # the queries to match (cached when made before)
+    subset = matched_records(records, read_triples(runner.out / "triples" / f"{matched_arm}.jsonl"))
+    info["matched"] = {"arm": matched_arm, "queries": len(subset), "of": len(records)}
+    return [
+        replace(t, method="bm25-matched", provenance={**t.provenance, "matched_to": matched_arm})
+        for t in mine_bm25(subset, runner.passages, show_progress=runner.show_progress)
+    ]
+
+
+def _bm25_matched_key(runner: ExperimentRunner) -> dict[str, Any] | None:
+    matched_arm = runner.config.matched_arm
+    matched = runner.data_digest(matched_arm)
+    return None if matched is None else {"matched": {"arm": matched_arm, "triples": matched}}
+
+
+def _labeled(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+    return runner.labeled_triples()
+
+
+def _labeled_key(runner: ExperimentRunner) -> dict[str, Any]:
+    cfg = runner.config
+    return {
+        "dataset": cfg.labeled_source,
+        "split": cfg.labeled_split,
+        # with a cap, the judged-relevant documents left out are excluded from the negatives too
+        **({"per_query": cfg.labeled_per_query, "excludes": "judged-relevant"} if cfg.labeled_per_query else {}),
+        **({"positive": cfg.labeled_positive} if cfg.labeled_positive != "random" else {}),  # keys unchanged
+    }
+
+
+def _mining_key(runner: ExperimentRunner) -> dict[str, Any]:
+    return {"mining": runner.config.mining.model_dump()}
+
+
+_SPECS = (
+    ArmSpec("zero-shot", "zero-shot", "zero-shot base model (no training)", trained=False, uses_queries=False),
+    ArmSpec(
+        "labeled",
+        "labeled ceiling",
+        "labeled ceiling (own train queries, BM25 negatives)",
+        reads_corpus=True,
+        default=False,
+        uses_queries=False,
+        make=_labeled,
+        key=_labeled_key,
+    ),
+    ArmSpec("bm25", "BM25 neg.", "BM25 negatives", reads_corpus=True, make=_bm25),
+    ArmSpec(
+        "llm-query",
+        "LLM neg. (query)",
+        "LLM negatives from the query alone (the paper's method)",
+        llm_mode="query",
+        store="negatives-llm-query.calls.jsonl",
+        make=_llm,
+        key=_llm_key,
+    ),
+    ArmSpec(
+        "llm-query-positive",
+        "LLM neg. (query+pos.)",
+        "LLM negatives from query + positive",
+        llm_mode="query+positive",
+        store="negatives-llm-query-positive.calls.jsonl",
+        make=_llm,
+        key=_llm_key,
+    ),
+    ArmSpec("in-batch", "in-batch only", "in-batch negatives only"),
+    ArmSpec("random", "random neg.", "random passage as negative", reads_corpus=True, make=_random),
+    ArmSpec(
+        "ce",
+        "CE neg.",
+        "CE negatives (LLM reranker)",
+        reads_corpus=True,
+        store="negatives-ce.scores.jsonl",
+        make=_ce,
+        key=_mining_key,
+    ),
+    ArmSpec(
+        "bm25-matched",
+        "BM25 neg. (matched)",
+        "control: BM25 negatives, same queries as the matched arm",
+        reads_corpus=True,
+        default=False,
+        make=_bm25_matched,
+        key=_bm25_matched_key,
+    ),
+)
+
+#: every arm by name, in the order of the terminal table
+ARMS: dict[str, ArmSpec] = {spec.name: spec for spec in _SPECS}
+#: the arms a config runs when it lists none, in their order of old (keys and reports of committed runs use it)
+DEFAULT_ARMS: tuple[str, ...] = ("zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random")
+assert set(DEFAULT_ARMS) == {s.name for s in _SPECS if s.default}
+
+
+def arm(name: str) -> ArmSpec:
+    """The spec of arm ``name`` (a ``KeyError`` naming the known arms otherwise)."""
+    try:
+        return ARMS[name]
+    except KeyError:
+        raise KeyError(f"unknown arm {name!r}; known: {', '.join(ARMS)}") from None
