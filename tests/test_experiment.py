@@ -721,3 +721,28 @@ def test_an_arm_is_one_registry_entry(monkeypatch: pytest.MonkeyPatch, tmp_path:
     (tmp_path / "bad").mkdir()
     with pytest.raises(DataError, match="unknown arm 'nope'; the arms are: zero-shot"):
         load_config(_setup(tmp_path / "bad", ["zero-shot", "nope"], [0]))
+
+
+def test_title_arm_is_the_free_baseline(tmp_path: Path) -> None:
+    """The `title` arm: each passage's title (4+ words) as its query, the text without the title as the positive,
+    a BM25 negative, no LLM; short titles are skipped and counted."""
+    from synthneg.data.beir import Document
+    from synthneg.generate.title_queries import title_records
+
+    records, skipped = title_records(
+        [Document("a", "Heat flow in thin films", "Phonons scatter at film edges."), Document("b", "Results", "x")]
+    )
+    assert skipped == 1 and [(r.query_id, r.query, r.positive) for r in records] == [
+        ("title-a", "Heat flow in thin films", "Phonons scatter at film edges.")
+    ]
+    cfg_path = _setup(tmp_path, ["zero-shot", "title"], [0])
+    long_titles = [{**p, "title": f"How {p['title'].lower()} work in nature"} for p in PASSAGES[:6]] + PASSAGES[6:]
+    write_jsonl(tmp_path / "passages.jsonl", long_titles)
+    out = run_experiment(load_config(cfg_path), show_progress=False)
+    rows = [json.loads(line) for line in (out / "triples" / "title.jsonl").read_text().splitlines()]
+    assert len(rows) == 6 and all(r["method"] == "title" and r["negative_id"] != r["positive_id"] for r in rows)
+    assert rows[0]["query"] == "How photosynthesis work in nature" and "Photosynthesis" not in rows[0]["positive"]
+    log = json.loads((out / "stages.json").read_text())
+    assert log["negatives:title"]["title_queries"] == {"kept": 6, "skipped_without_title": 6}
+    assert not (out / "generation" / "queries.calls.jsonl").exists()  # no LLM call
+    assert "title" in json.loads((out / "results.json").read_text())["arms"]

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from synthneg.errors import SynthnegError
+
 if TYPE_CHECKING:
     from synthneg.data.triples import QueryRecord, Triple
     from synthneg.experiment.runner import ExperimentRunner
@@ -54,7 +56,7 @@ def _llm(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: d
     res = generate_negatives(
         records,
         runner.negatives_generator,
-        runner.out / "generation",
+        runner.layout.generation,
         mode=ARMS[arm].llm_mode,  # type: ignore[arg-type]
         rules=NegativeRules(revision=cfg.rules_revision),
         max_attempts=cfg.negatives_llm_config.max_attempts,
@@ -84,7 +86,7 @@ def _ce(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: di
     cfg = runner.config
     # the reranker's scores live with the run (hashes only, committed with the call stores), so a resumed run on
     # another machine pays for no scored pair twice
-    scores = runner.out / "generation" / "negatives-ce.scores.jsonl"
+    scores = runner.layout.store("negatives-ce.scores.jsonl")
     scorer = load_scorer(cfg.mining.ce_scorer, show_progress=runner.show_progress, cache=scores)
     try:
         return mine_ce(
@@ -116,7 +118,7 @@ def _bm25_matched(runner: ExperimentRunner, arm: str, records: list[QueryRecord]
 
     matched_arm = runner.config.matched_arm
     runner.negatives(matched_arm, records)  # the queries to match (cached when made before)
-    subset = matched_records(records, read_triples(runner.out / "triples" / f"{matched_arm}.jsonl"))
+    subset = matched_records(records, read_triples(runner.layout.triples(matched_arm)))
     info["matched"] = {"arm": matched_arm, "queries": len(subset), "of": len(records)}
     return [
         replace(t, method="bm25-matched", provenance={**t.provenance, "matched_to": matched_arm})
@@ -143,6 +145,23 @@ def _labeled_key(runner: ExperimentRunner) -> dict[str, Any]:
         **({"per_query": cfg.labeled_per_query, "excludes": "judged-relevant"} if cfg.labeled_per_query else {}),
         **({"positive": cfg.labeled_positive} if cfg.labeled_positive != "random" else {}),  # keys unchanged
     }
+
+
+def _title(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+    from synthneg.generate.title_queries import title_records
+    from synthneg.mine.bm25 import mine_bm25
+
+    titled, skipped = title_records(runner.passages.documents)
+    info["title_queries"] = {"kept": len(titled), "skipped_without_title": skipped}
+    if not titled:
+        raise SynthnegError(f"{arm}: no passage has a title of 4 or more words")
+    return [replace(t, method=arm) for t in mine_bm25(titled, runner.passages, show_progress=runner.show_progress)]
+
+
+def _title_key(runner: ExperimentRunner) -> dict[str, Any]:
+    from synthneg.generate.title_queries import MIN_TITLE_WORDS
+
+    return {"passages": runner.passages.fingerprint, "min_title_words": MIN_TITLE_WORDS}
 
 
 def _mining_key(runner: ExperimentRunner) -> dict[str, Any]:
@@ -190,6 +209,16 @@ _SPECS = (
         store="negatives-ce.scores.jsonl",
         make=_ce,
         key=_mining_key,
+    ),
+    ArmSpec(
+        "title",
+        "title as query",
+        "free baseline: each passage's title as its query, BM25 negatives (no LLM)",
+        reads_corpus=True,
+        default=False,
+        uses_queries=False,
+        make=_title,
+        key=_title_key,
     ),
     ArmSpec(
         "bm25-matched",

@@ -16,6 +16,7 @@ from synthneg.evaluate.significance import format_p
 from synthneg.experiment.arms import ARMS
 from synthneg.experiment.config import ExperimentConfig, dataset_label
 from synthneg.experiment.contamination import seen_split
+from synthneg.experiment.layout import RunLayout
 from synthneg.experiment.query_report import load_quality, quality_lines
 from synthneg.experiment.stages import StageLog, file_digest, write_json
 
@@ -45,7 +46,7 @@ def collect(out: Path, config: ExperimentConfig) -> dict[str, dict[str, list[dic
         labels = ["zero-shot"] if arm == "zero-shot" else [f"{arm}/seed{s}" for s in config.seeds_of(arm)]
         for label in labels:
             for ds in _labels(config):
-                path = out / "eval" / label / f"{ds}.json"
+                path = RunLayout(out).evaluation(label, ds)
                 if path.is_file():
                     res = _load(path)
                     made_in = res.get("timing", {}).get("precision", "fp32")  # absent: before precision existed
@@ -151,7 +152,7 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
     for entries in families.values():
         for entry, adj in zip(entries, holm([e["p_value"] for e in entries]), strict=True):
             entry["p_holm"] = adj
-    contamination = _load(out / "contamination.json") if (out / "contamination.json").is_file() else None
+    contamination = _load(RunLayout(out).contamination) if RunLayout(out).contamination.is_file() else None
     seen: dict[str, Any] = {}
     for row in contamination or []:
         ids = row.get("query_ids_with_a_training_passage")
@@ -161,7 +162,7 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
             if row["dataset"] in by_ds:
                 per_query = mean_per_query(by_ds[row["dataset"]], HEADLINE)
                 seen.setdefault(arm, {})[row["dataset"]] = seen_split(per_query, ids)
-    stages = StageLog(out / "stages.json").data
+    stages = StageLog(RunLayout(out).stages).data
     return {
         "name": config.name,
         "setting": setting(config),
@@ -184,7 +185,7 @@ def labeled_in_batch(out: Path, config: ExperimentConfig) -> dict[str, Any] | No
     """In-batch false negatives of the labeled ceiling: judged-relevant passages that other rows bring
     into a query's batch (:func:`synthneg.diagnostics.in_batch_judged`). None without its triples, or
     when its qrels are not on this machine (never downloaded for a report)."""
-    path = out / "triples" / "labeled.jsonl"
+    path = RunLayout(out).triples("labeled")
     if "labeled" not in config.arms or not path.is_file():
         return None
     from synthneg.data.triples import read_triples
@@ -530,8 +531,8 @@ def _arm_diagnostics(out: Path, arm: str, encoder: Callable[[], DenseEncoder]) -
     from synthneg.data.triples import read_triples
     from synthneg.diagnostics import example_lines, inspect_triples, table_row
 
-    path, cache = out / "triples" / f"{arm}.jsonl", out / "diagnostics" / f"{arm}.json"
-    marker = out / "markers" / f"negatives-{arm}.json"
+    path, cache = RunLayout(out).triples(arm), RunLayout(out).diagnostics(arm)
+    marker = RunLayout(out).marker(f"negatives-{arm}")
     if path.is_file():
         digest = file_digest(path)
     elif marker.is_file():
@@ -572,10 +573,10 @@ def write_report(out: Path, config: ExperimentConfig, *, with_diagnostics: bool 
     """Write ``results.json``, ``report.md`` and ``plot.png`` into ``out``; returns the report path."""
     summary = summarize(out, config)
     diag = diagnostics(out, config) if with_diagnostics else None
-    write_json(out / "results.json", summary)
+    write_json(RunLayout(out).results, summary)
     if summary["arms"]:
         plot(summary, config, out / "plot.png")
-    path = out / "report.md"
+    path = RunLayout(out).report
     path.write_text(render_markdown(summary, config, diag), encoding="utf-8")
     logger.info("report written to %s", path)
     return path

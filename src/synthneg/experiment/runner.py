@@ -22,6 +22,7 @@ from synthneg.data.triples import QueryRecord, Triple, read_query_records, write
 from synthneg.errors import DataError, SynthnegError
 from synthneg.experiment.arms import ARMS
 from synthneg.experiment.config import ExperimentConfig, dataset_label
+from synthneg.experiment.layout import RunLayout
 from synthneg.experiment.query_report import load_examples, write_quality
 from synthneg.experiment.stages import (
     NEW_OUTPUT,
@@ -100,9 +101,14 @@ class ExperimentRunner:
     def out(self) -> Path:
         return self.config.output_dir
 
+    @property
+    def layout(self) -> RunLayout:
+        """Every path of the run folder (synthneg.experiment.layout)."""
+        return RunLayout(self.config.output_dir)
+
     @cached_property
     def log(self) -> StageLog:
-        return StageLog(self.out / "stages.json")
+        return StageLog(self.layout.stages)
 
     @cached_property
     def passages(self) -> Corpus:
@@ -150,7 +156,7 @@ class ExperimentRunner:
         from synthneg.generate import generate_queries
 
         cfg = self.config
-        out = self.out / "generation"
+        out = self.layout.generation
         path = out / "queries.jsonl"
         key = self.queries_key()
         if cfg.queries.path is not None:
@@ -158,10 +164,10 @@ class ExperimentRunner:
 
             records = read_query_records(cfg.queries.path)
             write_jsonl((asdict(r) for r in records), path)  # the shared copy every arm reads
-            write_marker(self.out / "markers" / "queries.json", key, path)
+            write_marker(self.layout.marker("queries"), key, path)
             return records
-        if is_done(self.out / "markers" / "queries.json", key) and path.is_file():
-            _record_output(self.out / "markers" / "queries.json", key, path)
+        if is_done(self.layout.marker("queries"), key) and path.is_file():
+            _record_output(self.layout.marker("queries"), key, path)
             return self._with_quality(read_query_records(path))
         with self.log.timed("queries", key) as info:
             res = generate_queries(
@@ -176,8 +182,8 @@ class ExperimentRunner:
                 show_progress=self.show_progress,
             )
             info["ledger"] = res.ledger.to_dict()
-            info[NEW_OUTPUT] = _differs(self.out / "markers" / "queries.json", key, res.output)
-        _mark_rebuilt("queries", self.out / "markers" / "queries.json", key, res.output)
+            info[NEW_OUTPUT] = _differs(self.layout.marker("queries"), key, res.output)
+        _mark_rebuilt("queries", self.layout.marker("queries"), key, res.output)
         return self._with_quality(read_query_records(res.output))
 
     def _with_quality(self, records: list[QueryRecord]) -> list[QueryRecord]:
@@ -224,12 +230,12 @@ class ExperimentRunner:
         known. A file that its marker does not vouch for counts as absent (queries read from ``queries.path``
         are copied afresh by every run, so their copy is taken as it is)."""
         if arm == "in-batch":
-            path, marker = self.out / "generation" / "queries.jsonl", self.out / "markers" / "queries.json"
+            path, marker = self.layout.queries, self.layout.marker("queries")
             given = self.config.queries.path
             if path.is_file() and (given is not None or is_done(marker, self.queries_key())):
                 return file_digest(path)
             return None if given is not None and not given.is_file() else recorded_output(marker, self.queries_key())
-        path, marker = self.out / "triples" / f"{arm}.jsonl", self.out / "markers" / f"negatives-{arm}.json"
+        path, marker = self.layout.triples(arm), self.layout.marker(f"negatives-{arm}")
         key = self.negatives_key(arm)
         if key is None:
             return None
@@ -240,9 +246,9 @@ class ExperimentRunner:
     def negatives(self, arm: str, records: list[QueryRecord]) -> Path:
         """The training file of an arm: triples (JSONL) or, for ``in-batch``, the query records."""
         if arm == "in-batch":
-            return self.out / "generation" / "queries.jsonl"
-        target = self.out / "triples" / f"{arm}.jsonl"
-        marker = self.out / "markers" / f"negatives-{arm}.json"
+            return self.layout.queries
+        target = self.layout.triples(arm)
+        marker = self.layout.marker(f"negatives-{arm}")
         key = self.negatives_key(arm)
         if key is None:
             raise SynthnegError(f"{arm}: no query file yet; the queries stage runs before any arm's negatives")
@@ -318,7 +324,7 @@ class ExperimentRunner:
         from synthneg.train import TrainConfig, train
 
         cfg = self.config
-        out = self.out / "models" / arm / f"seed{seed}"
+        out = self.layout.model(arm, seed)
         marker = out / "synthneg_done.json"
         if is_done(marker, key) and (out / "config.json").is_file():
             return out
@@ -370,7 +376,7 @@ class ExperimentRunner:
     def evaluated(self, label: str, identity: str) -> bool:
         """Whether every dataset's results for ``label`` exist under these inputs."""
         for name in self.config.eval.datasets:
-            path = self.out / "eval" / label / f"{dataset_label(name)}.json"
+            path = self.layout.evaluation(label, dataset_label(name))
             if not (is_done(path.with_suffix(".done.json"), self.eval_key(identity, name)) and path.is_file()):
                 return False
         return True
@@ -383,7 +389,7 @@ class ExperimentRunner:
         cfg = self.config
         paths = {}
         for name in cfg.eval.datasets:
-            path = self.out / "eval" / label / f"{dataset_label(name)}.json"
+            path = self.layout.evaluation(label, dataset_label(name))
             key = self.eval_key(identity, name)
             marker = path.with_suffix(".done.json")
             if not (is_done(marker, key) and path.is_file()):
@@ -430,18 +436,19 @@ class ExperimentRunner:
 
                 self.evaluate("zero-shot", cfg.base_model, model_identity(resolve_bi_encoder(cfg.base_model)))
             trained = [a for a in arms if ARMS[a].trained]
-            if trained and not _current_contamination(self.out / "contamination.json"):
+            if trained and not _current_contamination(self.layout.contamination):
                 from synthneg.experiment.contamination import contamination_report
 
                 sets = [(dataset_label(n), ds.corpus, ds.qrels) for n, ds in self.eval_sets.items()]
-                write_json(self.out / "contamination.json", contamination_report(self.passages, sets))
+                write_json(self.layout.contamination, contamination_report(self.passages, sets))
             if trained:
-                records = self.queries() if any(a != "labeled" for a in trained) else []
-                if not records and trained != ["labeled"]:
+                on_queries = any(ARMS[a].uses_queries for a in trained)
+                records = self.queries() if on_queries else []
+                if not records and on_queries:
                     raise DataError(
                         "no query records: every query generation attempt was rejected (see "
                         "generation/queries.rejects.jsonl)",
-                        path=self.out / "generation",
+                        path=self.layout.generation,
                     )
                 # seed-major, in the config's arm order, each arm's data made when first needed: a run
                 # that is stopped early has every arm of the first seed before any second seed

@@ -62,8 +62,8 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
     """Every stage of ``runner``'s config with its state; see the module docstring."""
     from synthneg.models import model_identity, resolve_bi_encoder
 
-    cfg, out = runner.config, runner.out
-    gen = out / "generation"
+    cfg, layout = runner.config, runner.layout
+    gen = layout.generation
     states: list[StageState] = []
     base = model_identity(resolve_bi_encoder(cfg.base_model))
     if "zero-shot" in cfg.arms:
@@ -76,7 +76,7 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
                 StageState("queries", runner.data_digest("in-batch") is not None, f"read from {cfg.queries.path}")
             )
         else:
-            marker, key = out / "markers" / "queries.json", runner.queries_key()
+            marker, key = layout.marker("queries"), runner.queries_key()
             if is_done(marker, key) and here:
                 states.append(StageState("queries", True))
             elif recorded_output(marker, key) is not None:
@@ -89,7 +89,7 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
         if ARMS[arm].has_negatives:
             key = runner.negatives_key(arm)
             done = data is not None
-            detail = REBUILT if done and not (out / "triples" / f"{arm}.jsonl").is_file() else ""
+            detail = REBUILT if done and not layout.triples(arm).is_file() else ""
             if not done:
                 store = ARMS[arm].store
                 if store is not None:
@@ -104,7 +104,7 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
             if tkey is not None and runner.evaluated(label, tkey):
                 states.append(StageState(f"train+eval:{label}", True))
                 continue
-            marker = out / "models" / arm / f"seed{seed}" / "synthneg_done.json"
+            marker = layout.model(arm, seed) / "synthneg_done.json"
             trained_now = tkey is not None and is_done(marker, tkey)
             pending_train += not trained_now
             pending_eval += 1
