@@ -146,6 +146,15 @@ def register(app: typer.Typer) -> None:
         queries: Path = typer.Option(..., "--queries", help="Query records (queries.jsonl from `synthneg queries`)."),
         out: Path = typer.Option(..., "--out", help="Output folder."),
         mode: str = typer.Option("query", "--mode", help="query (from the query alone) or query+positive."),
+        strategy: str = typer.Option(
+            "direct",
+            "--strategy",
+            help="direct (one call: a negative for the query) or near-miss (two calls: a query about something "
+            "different, then a passage answering it; --mode query only).",
+        ),
+        rewrite_model: str | None = typer.Option(
+            None, "--rewrite-model", help="near-miss: the model of step 1 (the rewrite); default: --model."
+        ),
         limit: int | None = typer.Option(None, "--limit", help="Only the first N queries."),
         template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
         max_tokens: int = typer.Option(256, "--max-tokens"),
@@ -168,25 +177,49 @@ def register(app: typer.Typer) -> None:
         progress: bool = _PROGRESS,
     ) -> None:
         """Write one LLM hard negative per query: no corpus, no BM25, no cross-encoder."""
+        from contextlib import nullcontext
+
         from synthneg.data.triples import read_query_records
+        from synthneg.errors import SynthnegError
         from synthneg.generate import generate_negatives
         from synthneg.llm import SamplingParams
 
+        if strategy not in ("direct", "near-miss"):
+            raise SynthnegError(f"--strategy must be 'direct' or 'near-miss', got {strategy!r}")
+        if strategy == "near-miss" and mode != "query":
+            raise SynthnegError("--strategy near-miss writes from the query alone: use it with --mode query")
         records = read_query_records(queries)[:limit]
         sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens)
-        with (
-            exclusive_folder(out),
-            log_to_folder(out),
-            _generator(
-                backend,
-                model,
-                parallel=parallel,
-                base_url=base_url,
-                api_key_env=api_key_env,
-                concurrency=concurrency,
-                timeout=timeout,
-            ) as gen,
-        ):
+        opts = {
+            "parallel": parallel,
+            "base_url": base_url,
+            "api_key_env": api_key_env,
+            "concurrency": concurrency,
+            "timeout": timeout,
+        }
+        with exclusive_folder(out), log_to_folder(out), _generator(backend, model, **opts) as gen:
+            if strategy == "near-miss":
+                from synthneg.generate.near_miss import REWRITE_SAMPLING, generate_near_miss_negatives
+
+                second = _generator(backend, rewrite_model, **opts) if rewrite_model else nullcontext(gen)
+                with second as rewriter:
+                    res = generate_near_miss_negatives(
+                        records,
+                        rewriter,
+                        gen,
+                        out,
+                        candidates=candidates,
+                        rewrite_sampling=SamplingParams(
+                            temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=REWRITE_SAMPLING.max_tokens
+                        ),
+                        passage_sampling=sampling,
+                        max_attempts=max_attempts,
+                        seed=seed,
+                        force=force,
+                        show_progress=progress,
+                    )
+                _summary(res)
+                return
             res = generate_negatives(
                 records,
                 gen,

@@ -21,6 +21,8 @@ BUILTIN_TEMPLATES = {
     "query-examples": "query_from_passage_examples.txt",
     "negative-query": "negative_from_query.txt",
     "negative-query-positive": "negative_from_query_positive.txt",
+    "near-miss-query": "near_miss_query.txt",  # near-miss strategy, step 1: a query about something different
+    "passage-for-query": "passage_for_query.txt",  # near-miss strategy, step 2: a passage answering it
 }
 
 QUERY_STYLES: dict[str, str] = {

@@ -1,0 +1,81 @@
+"""The near-miss strategy: a rewritten query (step 1), then a passage answering it (step 2), with the real 0.5B on
+SciFact train claims; both steps' calls stored and replayed; the drift check's rules on hand-made rewrites."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synthneg.data.beir import load_beir
+from synthneg.data.triples import QueryRecord, read_triples
+from synthneg.generate.near_miss import REWRITE_STEM, DriftRules, generate_near_miss_negatives, validate_rewrite
+from synthneg.llm.llamacpp import LlamaCppGenerator
+from synthneg.search.dense import DenseEncoder
+
+from llm_support import gguf_path
+
+CLAIM = "IFI16 interferes with STING phosphorylation and translocation."
+
+
+def test_drift_rejects_paraphrases_and_prompt_echoes_and_keeps_a_replaced_term() -> None:
+    ok = validate_rewrite("IFI16 interferes with cGAS phosphorylation and translocation.", CLAIM)
+    assert ok.ok and "sting" in (ok.detail or "") and "cgas" in (ok.detail or "")
+    assert validate_rewrite("IFI16 interferes with STING translocation and phosphorylation.", CLAIM).reason == (
+        "paraphrase"
+    )
+    assert validate_rewrite("IFI16 interferes with STING phosphorylation.", CLAIM).reason == "paraphrase"  # only drops
+    echo = validate_rewrite(
+        "No explanation, no quotes, no labels.", CLAIM, prompt=["no explanation, no quotes, no labels."]
+    )
+    assert echo.reason == "copies_example"
+    assert not validate_rewrite("SELECT * FROM genes WHERE name = 'cGAS'", CLAIM).ok
+    assert validate_rewrite("IFI16 binds cGAS.", CLAIM, DriftRules(min_changed_terms=3)).reason == "paraphrase"
+
+
+@pytest.fixture(scope="module")
+def records(scifact_dir: Path) -> list[QueryRecord]:
+    ds = load_beir(scifact_dir, "train")
+    out = []
+    for qid in sorted(ds.qrels)[:4]:
+        doc = ds.corpus[next(d for d, g in sorted(ds.qrels[qid].items()) if g > 0 and d in ds.corpus)]
+        out.append(QueryRecord(qid, ds.queries[qid], doc.id, doc.full_text()))
+    return out
+
+
+def test_two_steps_with_the_embedded_model_store_and_replay(records: list[QueryRecord], tmp_path: Path) -> None:
+    gen = LlamaCppGenerator(str(gguf_path()), parallel=4, n_ctx=2048)
+    encoder = DenseEncoder("minilm", show_progress=False)  # the embedded MiniLM: the drift's similarity
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return encoder.encode(texts)
+
+    try:
+        res = generate_near_miss_negatives(
+            records, gen, gen, tmp_path, candidates=2, encode=encode, show_progress=False
+        )
+        rows = [json.loads(line) for line in (tmp_path / "negatives-llm-near-miss.candidates.jsonl").open()]
+        assert len(rows) == 2 * len(records)  # every candidate of every query, kept or not
+        triples = read_triples(res.output)
+        for t in triples:
+            nm = t.provenance["near_miss_query"]
+            assert t.method == "llm-near-miss" and nm != t.query and t.negative != t.positive
+            assert validate_rewrite(nm, t.query).ok  # what was kept passes the drift check
+            assert t.provenance["rewrite_call"] and t.provenance["call_key"]
+            assert 0.0 < t.scores["rewrite_similarity"] <= DriftRules().max_similarity  # measured, under the ceiling
+            kept = [r for r in rows if r["query_id"] == t.query_id and r["kept"]]
+            assert len(kept) == 1 and kept[0]["passage"]["text"] == t.negative
+        stores = [tmp_path / f"{REWRITE_STEM}.calls.jsonl", tmp_path / "negatives-llm-near-miss.calls.jsonl"]
+        before = [p.read_bytes() for p in stores]
+        assert all(before), "both steps store their calls"
+        again = generate_near_miss_negatives(
+            records, gen, gen, tmp_path, candidates=2, encode=encode, show_progress=False
+        )
+        assert again.ledger.calls == 0  # step 2 paid nothing; step 1 neither (its ledger below)
+        assert json.loads((tmp_path / f"{REWRITE_STEM}.cost.json").read_text())["calls"] > 0  # the paying run's
+        assert [p.read_bytes() for p in stores] == before
+        assert read_triples(again.output) == triples
+    finally:
+        gen.close()
