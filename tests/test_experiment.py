@@ -746,3 +746,21 @@ def test_title_arm_is_the_free_baseline(tmp_path: Path) -> None:
     assert log["negatives:title"]["title_queries"] == {"kept": 6, "skipped_without_title": 6}
     assert not (out / "generation" / "queries.calls.jsonl").exists()  # no LLM call
     assert "title" in json.loads((out / "results.json").read_text())["arms"]
+
+
+def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`llm-near-miss` is an arm of the registry: keyed apart from `llm-query`, and by its rewrite model and K."""
+    from synthneg.experiment.config import ExperimentConfig
+    from synthneg.experiment.runner import ExperimentRunner
+
+    base = {"passages": {"beir": "scifact", "sample": 5}, "arms": ["zero-shot", "llm-query", "llm-near-miss"]}
+    runners = [
+        ExperimentRunner(ExperimentConfig(**base)),
+        ExperimentRunner(ExperimentConfig(**base, near_miss={"rewrite_llm": {"model": "qwen2.5-coder-1.5b"}})),
+        ExperimentRunner(ExperimentConfig(**base, near_miss={"candidates": 4})),
+    ]
+    for runner in runners:
+        monkeypatch.setattr(runner, "data_digest", lambda arm: "q" if arm == "in-batch" else None)
+    keys = [r.negatives_key("llm-near-miss") for r in runners]
+    assert len(set(keys)) == 3 and keys[0] != runners[0].negatives_key("llm-query")
+    assert runners[1].negatives_key("llm-query") == runners[0].negatives_key("llm-query")

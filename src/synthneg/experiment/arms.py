@@ -74,6 +74,43 @@ def _llm_key(runner: ExperimentRunner) -> dict[str, Any]:
     return parts
 
 
+def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+    from synthneg.data.triples import read_triples
+    from synthneg.generate.near_miss import DriftRules, generate_near_miss_negatives
+    from synthneg.llm.base import make_generator
+    from synthneg.llm.parse import NegativeRules
+
+    cfg = runner.config
+    nm = cfg.near_miss
+    writer = runner.negatives_generator
+    rewriter = (
+        writer
+        if nm.rewrite_llm is None
+        else make_generator(nm.rewrite_llm.backend, nm.rewrite_llm.model, **nm.rewrite_llm.generator_options())
+    )
+    try:
+        res = generate_near_miss_negatives(
+            records,
+            rewriter,
+            writer,
+            runner.layout.generation,
+            candidates=nm.candidates,
+            drift=DriftRules(min_changed_terms=nm.min_changed_terms),
+            rules=NegativeRules(revision=cfg.rules_revision),
+            max_attempts=cfg.negatives_llm_config.max_attempts,
+            show_progress=runner.show_progress,
+        )
+    finally:
+        if rewriter is not writer:
+            rewriter.close()
+    info["ledger"] = res.ledger.to_dict()
+    return read_triples(res.output)
+
+
+def _near_miss_key(runner: ExperimentRunner) -> dict[str, Any]:
+    return {**_llm_key(runner), "near_miss": runner.config.near_miss.model_dump()}
+
+
 def _bm25(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
     from synthneg.mine.bm25 import mine_bm25
 
@@ -198,6 +235,15 @@ _SPECS = (
         store="negatives-llm-query-positive.calls.jsonl",
         make=_llm,
         key=_llm_key,
+    ),
+    ArmSpec(
+        "llm-near-miss",
+        "LLM near-miss",
+        "LLM negatives: a near-miss query, then a passage for it (no corpus)",
+        default=False,
+        store="negatives-llm-near-miss.calls.jsonl",
+        make=_near_miss,
+        key=_near_miss_key,
     ),
     ArmSpec("in-batch", "in-batch only", "in-batch negatives only"),
     ArmSpec("random", "random neg.", "random passage as negative", reads_corpus=True, make=_random),

@@ -85,6 +85,15 @@ class ExamplesConfig(_Strict):
         return self
 
 
+class NearMissConfig(_Strict):
+    """The ``llm-near-miss`` arm: step 1 (the rewritten query) on ``rewrite_llm`` (default: the negatives' LLM),
+    step 2 (the passage) on the negatives' LLM; ``candidates`` per query, the first that passes both steps kept."""
+
+    rewrite_llm: LLMConfig | None = None
+    candidates: int = Field(default=2, ge=1, le=8)
+    min_changed_terms: int = Field(default=1, ge=1)
+
+
 class QueriesConfig(_Strict):
     """LLM queries (``k`` per passage), or an existing file of query records (``path``: JSONL with
     ``query_id, query, positive_id, positive``) that every arm then shares. ``examples``: few-shot
@@ -175,11 +184,12 @@ class ExperimentConfig(_Strict):
         description="train the 'labeled' arm with its qrels masking in-batch candidates judged relevant to a "
         "query (synthneg.losses): NFCorpus batches of 32 bring about one such passage per query",
     )
-    matched_arm: Literal["llm-query", "llm-query-positive", "ce"] = Field(
+    matched_arm: Literal["llm-query", "llm-query-positive", "llm-near-miss", "ce"] = Field(
         default="llm-query-positive",
         description="the 'bm25-matched' control trains on BM25 negatives for exactly the queries this arm kept "
         "a triple for, so that a gain from the arm's query subset is not read as a gain from its negatives",
     )
+    near_miss: NearMissConfig = NearMissConfig()
     train: TrainSettings = TrainSettings()
     eval: EvalConfig = EvalConfig()
     seeds: list[int] = Field(default=[0], min_length=1)
