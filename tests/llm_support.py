@@ -68,3 +68,15 @@ def subprocess_env(cache: Path) -> dict[str, str]:
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     env["SYNTHNEG_CACHE"] = str(cache)
     return env
+
+
+def queries_run(arxiv_path: Path, tmp_path: Path, n: int = 3) -> tuple[list[str], Path, dict[str, str]]:
+    """A real ``synthneg queries`` command line on ``n`` arXiv passages with the embedded 0.5B, single stream (so
+    reruns replay byte for byte): the argv, its output folder and the environment to run it in."""
+    import sys
+
+    passages = write_passages(tmp_path / "p.jsonl", arxiv_documents(arxiv_path, n))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "synthneg", "queries", str(passages), "--out", str(out), "--model", str(gguf_path())]
+    cmd += ["--no-progress", "--parallel", "1", "--seed", "5"]
+    return cmd, out, subprocess_env(tmp_path / "cache")

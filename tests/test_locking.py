@@ -17,7 +17,7 @@ from synthneg.generate.store import CallStore
 from synthneg.llm.types import GenerationResult
 from synthneg.locking import FOLDER_LOCK, InUseError, exclusive_folder
 
-from llm_support import arxiv_documents, gguf_path, subprocess_env, write_passages
+from llm_support import queries_run
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -89,12 +89,7 @@ def test_call_store_has_one_writer_at_a_time(tmp_path: Path) -> None:
 
 
 def test_two_queries_runs_into_one_folder(arxiv_path: Path, tmp_path: Path) -> None:
-    model = gguf_path()
-    passages = write_passages(tmp_path / "p.jsonl", arxiv_documents(arxiv_path, 3))
-    out = tmp_path / "out"
-    env = subprocess_env(tmp_path / "cache")
-    cmd = [sys.executable, "-m", "synthneg", "queries", str(passages), "--out", str(out), "--model", str(model)]
-    cmd += ["--no-progress", "--parallel", "1", "--seed", "5"]
+    cmd, out, env = queries_run(arxiv_path, tmp_path)
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     info = out / (FOLDER_LOCK + ".json")
     deadline = time.monotonic() + 120

@@ -17,7 +17,7 @@ import pytest
 from synthneg.errors import STORAGE_ERRNOS
 
 from conftest import make_beir
-from llm_support import arxiv_documents, gguf_path, subprocess_env, write_passages
+from llm_support import queries_run
 
 
 def _limited(limit: int):
@@ -33,12 +33,7 @@ def _error_lines(stderr: str) -> list[str]:
 
 
 def test_disk_full_during_generation_keeps_the_store_and_the_rerun_resumes(arxiv_path: Path, tmp_path: Path) -> None:
-    model = gguf_path()
-    passages = write_passages(tmp_path / "p.jsonl", arxiv_documents(arxiv_path, 3))
-    out = tmp_path / "out"
-    env = subprocess_env(tmp_path / "cache")
-    cmd = [sys.executable, "-m", "synthneg", "queries", str(passages), "--out", str(out), "--model", str(model)]
-    cmd += ["--no-progress", "--parallel", "1", "--seed", "5"]
+    cmd, out, env = queries_run(arxiv_path, tmp_path)
     full = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, preexec_fn=_limited(3000))
     assert full.returncode == 2, full.stderr
     errors = _error_lines(full.stderr)
