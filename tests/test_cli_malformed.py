@@ -127,6 +127,8 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
             p,
             bad,
         )
+        argv = ["filter-queries", "-q", str(p), "-c", str(good_passages), "-o", str(out / "f.jsonl")]
+        add(f"filter-queries --queries {bad.name}", argv, p, bad)
         for miner in ("bm25", "dense", "ce"):
             argv = ["mine", miner, "-q", str(p), "-c", str(good_passages), "-o", str(out / "t.jsonl")]
             add(f"mine {miner} --queries {bad.name}", argv, p, bad)

@@ -94,6 +94,13 @@ class BM25Index:
         )[0]
         return [t for t in tokens if t in self._retriever.vocab_dict]
 
+    def all_scores(self, text: str) -> np.ndarray:
+        """BM25 scores of one query text against every document, in corpus order."""
+        known = self._known_tokens(text)
+        if not known:
+            return np.zeros(len(self.corpus), dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(known), dtype=np.float32)
+
     def score_positions(self, text: str, positions: Sequence[int]) -> np.ndarray:
         """BM25 scores of one query text against the given corpus positions (e.g. its positives)."""
         known = self._known_tokens(text)

@@ -1,0 +1,66 @@
+"""``synthneg filter-queries``: keep the generated queries that their own passage answers best (no labels read)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("filter-queries")
+    def filter_queries_command(
+        queries: Path = typer.Option(
+            ..., "--queries", "-q", help="Query records (queries.jsonl of `synthneg queries`)."
+        ),
+        passages: str = typer.Option(
+            ..., "--passages", "-c", help="The passage collection: a passage file, BEIR folder or BEIR name."
+        ),
+        out: Path = typer.Option(
+            ..., "--out", "-o", help="The kept query records (JSONL); scores in <out>.filter.jsonl."
+        ),
+        round_trip_k: int = typer.Option(
+            1, "--round-trip-k", min=0, help="Keep a query whose passage ranks in the top k for it (0: no round trip)."
+        ),
+        retriever: str = typer.Option("bm25", "--retriever", help="Ranker of the round trip: bm25 or dense."),
+        model: str = typer.Option("minilm", "--model", "-m", help="dense: the zero-shot encoder."),
+        content_word: bool = typer.Option(
+            True, "--content-word/--no-content-word", help="Reject a query with no content word of its passage."
+        ),
+        min_passage_words: int = typer.Option(0, "--min-passage-words", min=0, help="Skip shorter passages."),
+        id_field: str | None = typer.Option(None, "--id-field", help="Id field of the passage file (default: auto)."),
+        text_field: str | None = typer.Option(None, "--text-field", help="Text field of the passage file."),
+    ) -> None:
+        """Round-trip and generic-query filters for generated queries; every query's scores and verdict are kept."""
+        from dataclasses import asdict
+
+        from synthneg.atomic import check_writable, write_jsonl
+        from synthneg.cli.mine_cmd import load_corpus_spec
+        from synthneg.data.triples import read_query_records
+        from synthneg.errors import SynthnegError
+        from synthneg.generate.query_filters import QueryFilter, filter_queries
+
+        if retriever not in ("bm25", "dense"):
+            raise SynthnegError(f"--retriever must be 'bm25' or 'dense', got {retriever!r}")
+        records = read_query_records(queries)
+        check_writable(out)
+        corpus = load_corpus_spec(passages, id_field, text_field)
+        encoder = None
+        if retriever == "dense" and round_trip_k:
+            from synthneg.search.dense import DenseEncoder
+
+            encoder = DenseEncoder(model)
+        config = QueryFilter(
+            round_trip_k=round_trip_k or None,
+            retriever=retriever,  # type: ignore[arg-type]
+            require_content_word=content_word,
+            min_passage_words=min_passage_words,
+        )
+        result = filter_queries(records, corpus, config, encoder=encoder)
+        write_jsonl(result.rows, out.with_name(out.name + ".filter.jsonl"))
+        write_jsonl((asdict(r) for r in result.kept), out)
+        counts = result.counts()
+        rejected = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "kept") or "none"
+        Console(stderr=True).print(f"kept {counts['kept']} of {len(records)} queries; rejected: {rejected}")
+        typer.echo(out)

@@ -1,0 +1,128 @@
+"""Query quality filters that read only the user's own passages, never labels.
+
+- **round trip** (Promptagator): a generated query is kept only if its own passage ranks in the top ``k`` of the
+  passage collection for it, under BM25 or the zero-shot encoder. A query that its passage does not answer better than
+  the others (a generic question, a claim the passage does not make, one about another passage's topic) falls out.
+- **content word**: a query that shares no content term (stemmed, stopwords out) with its passage is generic ("What
+  is the purpose of the passage?") and is rejected.
+- **short passages**: a passage under ``min_passage_words`` is too thin to write a query about; its queries are
+  skipped and counted.
+
+Every query gets a row with its scores and verdict (:func:`filter_queries`), so that the rates can be reported and the
+threshold chosen afterwards without recomputing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from synthneg.data.beir import Corpus
+from synthneg.data.triples import QueryRecord
+from synthneg.errors import SynthnegError
+
+Retriever = Literal["bm25", "dense"]
+
+
+@dataclass(frozen=True)
+class QueryFilter:
+    """Which filters run. ``round_trip_k=None`` turns the round trip off; ``retriever`` ranks for it."""
+
+    round_trip_k: int | None = 1
+    retriever: Retriever = "bm25"
+    require_content_word: bool = True
+    min_passage_words: int = 0
+
+
+@dataclass
+class FilterResult:
+    kept: list[QueryRecord]
+    rows: list[dict[str, Any]]  # one per input record: scores and verdict
+
+    def counts(self) -> dict[str, int]:
+        """How many were kept, and how many each reason rejected."""
+        out: dict[str, int] = {"kept": len(self.kept)}
+        for row in self.rows:
+            if not row["kept"]:
+                out[row["reason"]] = out.get(row["reason"], 0) + 1
+        return out
+
+
+def _rank(scores: np.ndarray, pos: int) -> float:
+    """1-based rank of corpus position ``pos`` by score (higher first, equal scores by position); inf if its score is
+    not positive (BM25: no query term in the passage)."""
+    s = scores[pos]
+    if not s > 0:
+        return math.inf
+    return float(1 + np.count_nonzero(scores > s) + np.count_nonzero(scores[:pos] == s))
+
+
+def round_trip_ranks(
+    records: Sequence[QueryRecord],
+    corpus: Corpus,
+    *,
+    retriever: Retriever = "bm25",
+    encoder: Any = None,
+) -> list[float]:
+    """The rank of each record's own passage among ``corpus`` for its query (``inf`` when BM25 scores it zero).
+
+    ``retriever="dense"`` needs ``encoder`` (a :class:`~synthneg.search.dense.DenseEncoder`; its corpus embeddings
+    are cached on disk).
+    """
+    position = {doc_id: i for i, doc_id in enumerate(corpus.ids)}
+    missing = [r.positive_id for r in records if r.positive_id not in position]
+    if missing:
+        raise SynthnegError(f"{len(missing)} query records' passages are not in the collection (first: {missing[0]!r})")
+    if retriever == "bm25":
+        from synthneg.search.bm25 import BM25Index
+
+        index = BM25Index(corpus)
+        return [_rank(index.all_scores(r.query), position[r.positive_id]) for r in records]
+    if retriever == "dense":
+        if encoder is None:
+            raise SynthnegError("the dense round trip needs an encoder")
+        docs, _ = encoder.encode_corpus(corpus)
+        queries = encoder.encode_queries([r.query for r in records])
+        return [_rank(docs @ q, position[r.positive_id]) for r, q in zip(records, queries, strict=True)]
+    raise SynthnegError(f"retriever must be 'bm25' or 'dense', got {retriever!r}")
+
+
+def filter_queries(
+    records: Sequence[QueryRecord], corpus: Corpus, config: QueryFilter = QueryFilter(), *, encoder: Any = None
+) -> FilterResult:
+    """Apply ``config``'s filters to ``records`` (whose passages are in ``corpus``); see the module docstring."""
+    from synthneg.diagnostics import terms
+
+    ranks = (
+        round_trip_ranks(records, corpus, retriever=config.retriever, encoder=encoder)
+        if config.round_trip_k is not None
+        else [None] * len(records)
+    )
+    kept: list[QueryRecord] = []
+    rows: list[dict[str, Any]] = []
+    for rec, rank in zip(records, ranks, strict=True):
+        q_terms, p_terms = terms(rec.query), terms(rec.positive)
+        overlap = len(q_terms & p_terms) / len(q_terms) if q_terms else 0.0
+        row: dict[str, Any] = {
+            "query_id": rec.query_id,
+            "positive_id": rec.positive_id,
+            "content_overlap": round(overlap, 4),
+        }
+        if rank is not None:
+            row[f"rank_{config.retriever}"] = None if math.isinf(rank) else int(rank)
+        reason = None
+        if len(rec.positive.split()) < config.min_passage_words:
+            reason = "short_passage"
+        elif config.require_content_word and not q_terms & p_terms:
+            reason = "no_content_word"
+        elif rank is not None and config.round_trip_k is not None and rank > config.round_trip_k:
+            reason = "round_trip"
+        row["kept"], row["reason"] = reason is None, reason
+        rows.append(row)
+        if reason is None:
+            kept.append(rec)
+    return FilterResult(kept, rows)

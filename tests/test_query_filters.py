@@ -1,0 +1,85 @@
+"""Query filters that read only the user's passages: round trip under BM25 and the zero-shot encoder, generic
+queries, short passages; every query's scores recorded; the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from synthneg.cli import app
+from synthneg.data.beir import Corpus, Document
+from synthneg.data.triples import QueryRecord
+from synthneg.generate.query_filters import QueryFilter, _rank, filter_queries, round_trip_ranks
+from synthneg.search.dense import DenseEncoder
+
+DOCS = [
+    Document("d1", "Photosynthesis", "Plants turn sunlight, water and carbon dioxide into glucose and oxygen."),
+    Document("d2", "Black holes", "Gravity near a black hole is so strong that not even light can escape it."),
+    Document("d3", "Sourdough", "Sourdough bread rises thanks to wild yeast and lactic acid bacteria."),
+    Document("d4", "Tides", "Ocean tides are caused mainly by the gravitational pull of the moon on the sea."),
+    Document("d5", "Note", "Short."),
+]
+CORPUS = Corpus.from_documents(DOCS)
+
+
+def _rec(qid: str, query: str, doc: str) -> QueryRecord:
+    return QueryRecord(qid, query, doc, CORPUS[doc].full_text())
+
+
+RECORDS = [
+    _rec("good", "how do plants turn sunlight into glucose", "d1"),
+    _rec("other-topic", "can light make sourdough bread rise with yeast", "d2"),  # answered by d3, not its own d2
+    _rec("generic", "what is this about", "d4"),
+    _rec("short", "what is short", "d5"),
+]
+
+
+def test_rank_orders_by_score_then_position_and_zero_is_not_retrieved() -> None:
+    scores = np.array([0.5, 2.0, 2.0, 1.0, 0.0], dtype=np.float32)
+    assert [_rank(scores, i) for i in range(4)] == [4.0, 1.0, 2.0, 3.0]
+    assert math.isinf(_rank(scores, 4))
+
+
+def test_bm25_round_trip_content_word_and_short_passages() -> None:
+    ranks = round_trip_ranks(RECORDS, CORPUS)
+    assert ranks[0] == 1 and ranks[1] > 1
+    result = filter_queries(RECORDS, CORPUS, QueryFilter(round_trip_k=1, min_passage_words=3))
+    assert [r.query_id for r in result.kept] == ["good"]
+    reasons = {row["query_id"]: row["reason"] for row in result.rows}
+    assert reasons == {
+        "good": None,
+        "other-topic": "round_trip",
+        "generic": "no_content_word",
+        "short": "short_passage",
+    }
+    assert result.counts() == {"kept": 1, "round_trip": 1, "no_content_word": 1, "short_passage": 1}
+    row = result.rows[0]
+    assert row["rank_bm25"] == 1 and row["content_overlap"] > 0.5
+    loose = filter_queries(RECORDS, CORPUS, QueryFilter(round_trip_k=None, require_content_word=False))
+    assert len(loose.kept) == 4 and "rank_bm25" not in loose.rows[0]
+
+
+def test_dense_round_trip_with_the_embedded_encoder(tmp_path: Path) -> None:
+    encoder = DenseEncoder("minilm", cache_root=tmp_path, show_progress=False)
+    ranks = round_trip_ranks(RECORDS[:2], CORPUS, retriever="dense", encoder=encoder)
+    assert ranks[0] == 1 and ranks[1] > 1  # MiniLM also finds that the sourdough query is about d3
+    result = filter_queries(RECORDS[:2], CORPUS, QueryFilter(retriever="dense"), encoder=encoder)
+    assert [r.query_id for r in result.kept] == ["good"] and result.rows[0]["rank_dense"] == 1
+
+
+def test_cli_writes_kept_records_and_every_querys_scores(tmp_path: Path) -> None:
+    passages = tmp_path / "p.jsonl"
+    passages.write_text("".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}) + "\n" for d in DOCS))
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("".join(json.dumps(r.__dict__) + "\n" for r in RECORDS))
+    out = tmp_path / "kept.jsonl"
+    res = CliRunner().invoke(app, ["filter-queries", "-q", str(queries), "-c", str(passages), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(line)["query_id"] for line in out.read_text().splitlines()] == ["good", "short"]
+    rows = [json.loads(line) for line in (tmp_path / "kept.jsonl.filter.jsonl").read_text().splitlines()]
+    assert [r["reason"] for r in rows] == [None, "round_trip", "no_content_word", None]
+    assert "kept 2 of 4 queries; rejected: round_trip 1, no_content_word 1" in res.output
