@@ -4,6 +4,7 @@ SciFact train claims; both steps' calls stored and replayed; the drift check's r
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from synthneg.data.beir import load_beir
 from synthneg.data.triples import QueryRecord, read_triples
 from synthneg.generate.near_miss import REWRITE_STEM, DriftRules, generate_near_miss_negatives, validate_rewrite
 from synthneg.llm.llamacpp import LlamaCppGenerator
+from synthneg.mine.cross_encoder import load_scorer
 from synthneg.search.dense import DenseEncoder
 
 from llm_support import gguf_path
@@ -58,7 +60,7 @@ def test_two_steps_with_the_embedded_model_store_and_replay(records: list[QueryR
         )
         rows = [json.loads(line) for line in (tmp_path / "negatives-llm-near-miss.candidates.jsonl").open()]
         assert len(rows) == 2 * len(records)  # every candidate of every query, kept or not
-        triples = read_triples(res.output)
+        triples = read_triples(res.output) if res.output.stat().st_size else []
         for t in triples:
             nm = t.provenance["near_miss_query"]
             assert t.method == "llm-near-miss" and nm != t.query and t.negative != t.positive
@@ -76,6 +78,34 @@ def test_two_steps_with_the_embedded_model_store_and_replay(records: list[QueryR
         assert again.ledger.calls == 0  # step 2 paid nothing; step 1 neither (its ledger below)
         assert json.loads((tmp_path / f"{REWRITE_STEM}.cost.json").read_text())["calls"] > 0  # the paying run's
         assert [p.read_bytes() for p in stores] == before
-        assert read_triples(again.output) == triples
+        assert (read_triples(again.output) if again.output.stat().st_size else []) == triples
+
+        # verified: the same stored calls (nothing paid again), the judge on the original query, the hardest kept
+        verified_dir = tmp_path / "verified"
+        verified_dir.mkdir()
+        for store in stores:
+            shutil.copy(store, verified_dir / store.name)
+        judge = load_scorer("llm", cache=verified_dir / "judge.scores.jsonl")
+        try:
+            res = generate_near_miss_negatives(
+                records, gen, gen, verified_dir, candidates=2, encode=encode, judge=judge, method="llm-query-verified"
+            )
+        finally:
+            judge.close()
+        assert res.ledger.calls == 0
+        rows = [json.loads(line) for line in (verified_dir / "negatives-llm-query-verified.candidates.jsonl").open()]
+        judged = [r for r in rows if "judge" in r]
+        assert judged and all(set(r["judge"]) == {"negative", "positive", "answers_query"} for r in judged)
+        verified = read_triples(res.output) if res.output.stat().st_size else []
+        assert len(verified) == len({r["query_id"] for r in rows if r["kept"]})
+        for t in verified:
+            assert t.method == "llm-query-verified" and t.scores["judge_negative"] < t.scores["judge_positive"]
+            mine = [r for r in rows if r["query_id"] == t.query_id]
+            passing = [
+                r for r in mine if "judge" in r and not r["judge"]["answers_query"] and r["passage"]["reason"] is None
+            ]
+            assert max(r["hardness"] for r in passing) == pytest.approx(t.scores["hardness"], abs=1e-4)  # the hardest
+        refused = [r for r in judged if r["judge"]["answers_query"]]
+        assert all(not r["kept"] for r in refused)
     finally:
         gen.close()

@@ -155,6 +155,15 @@ def register(app: typer.Typer) -> None:
         rewrite_model: str | None = typer.Option(
             None, "--rewrite-model", help="near-miss: the model of step 1 (the rewrite); default: --model."
         ),
+        judge: str | None = typer.Option(
+            None,
+            "--judge",
+            help="near-miss: verify with this judge ('llm', 'llm:<name>' or a CrossEncoder): a candidate it finds "
+            "answering the original query is refused, and the hardest accepted one (MiniLM) is kept.",
+        ),
+        judge_margin: float = typer.Option(
+            0.0, "--judge-margin", help="Refuse if judge(negative) >= judge(positive) - margin."
+        ),
         limit: int | None = typer.Option(None, "--limit", help="Only the first N queries."),
         template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
         max_tokens: int = typer.Option(256, "--max-tokens"),
@@ -201,6 +210,13 @@ def register(app: typer.Typer) -> None:
             if strategy == "near-miss":
                 from synthneg.generate.near_miss import REWRITE_SAMPLING, generate_near_miss_negatives
 
+                scorer, encode = None, None
+                if judge is not None:
+                    from synthneg.mine.cross_encoder import load_scorer
+                    from synthneg.search.dense import DenseEncoder
+
+                    scorer = load_scorer(judge, show_progress=progress, cache=out / "judge.scores.jsonl")
+                    encode = DenseEncoder("minilm", show_progress=False).encode
                 second = _generator(backend, rewrite_model, **opts) if rewrite_model else nullcontext(gen)
                 with second as rewriter:
                     res = generate_near_miss_negatives(
@@ -209,6 +225,10 @@ def register(app: typer.Typer) -> None:
                         gen,
                         out,
                         candidates=candidates,
+                        judge=scorer,
+                        judge_margin=judge_margin,
+                        encode=encode,
+                        method="llm-query-verified" if judge is not None else "llm-near-miss",
                         rewrite_sampling=SamplingParams(
                             temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=REWRITE_SAMPLING.max_tokens
                         ),
@@ -218,6 +238,9 @@ def register(app: typer.Typer) -> None:
                         force=force,
                         show_progress=progress,
                     )
+                close = getattr(scorer, "close", None)
+                if callable(close):
+                    close()
                 _summary(res)
                 return
             res = generate_negatives(

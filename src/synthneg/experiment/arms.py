@@ -75,6 +75,7 @@ def _llm_key(runner: ExperimentRunner) -> dict[str, Any]:
 
 
 def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+    """``llm-near-miss`` (the two steps) and ``llm-query-verified`` (the two steps, the judge, the hardest kept)."""
     from synthneg.data.triples import read_triples
     from synthneg.generate.near_miss import DriftRules, generate_near_miss_negatives
     from synthneg.llm.base import make_generator
@@ -82,13 +83,26 @@ def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], i
 
     cfg = runner.config
     nm = cfg.near_miss
+    verified = arm == "llm-query-verified"
     writer = runner.negatives_generator
-    rewriter = (
-        writer
-        if nm.rewrite_llm is None
-        else make_generator(nm.rewrite_llm.backend, nm.rewrite_llm.model, **nm.rewrite_llm.generator_options())
-    )
+    rewriter = writer
+    if nm.rewrite_llm is not None:
+        rewriter = make_generator(nm.rewrite_llm.backend, nm.rewrite_llm.model, **nm.rewrite_llm.generator_options())
+    judge = encode = None
     try:
+        if verified:
+            from synthneg.mine.cross_encoder import load_scorer
+            from synthneg.search.dense import DenseEncoder
+
+            # the judge's scores live with the run, like the CE arm's: committed, reused on another machine
+            judge = load_scorer(
+                nm.judge, show_progress=runner.show_progress, cache=runner.layout.store("judge.scores.jsonl")
+            )
+            encoder = DenseEncoder(cfg.base_model, show_progress=False)
+
+            def encode(texts: list[str]) -> Any:
+                return encoder.encode(texts)
+
         res = generate_near_miss_negatives(
             records,
             rewriter,
@@ -96,6 +110,10 @@ def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], i
             runner.layout.generation,
             candidates=nm.candidates,
             drift=DriftRules(min_changed_terms=nm.min_changed_terms),
+            judge=judge,
+            judge_margin=nm.judge_margin,
+            encode=encode,
+            method=arm,
             rules=NegativeRules(revision=cfg.rules_revision),
             max_attempts=cfg.negatives_llm_config.max_attempts,
             show_progress=runner.show_progress,
@@ -103,8 +121,11 @@ def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], i
     finally:
         if rewriter is not writer:
             rewriter.close()
+        close = getattr(judge, "close", None)
+        if callable(close):
+            close()
     info["ledger"] = res.ledger.to_dict()
-    return read_triples(res.output)
+    return read_triples(res.output) if res.output.stat().st_size else []  # every candidate refused: no triple
 
 
 def _near_miss_key(runner: ExperimentRunner) -> dict[str, Any]:
@@ -240,6 +261,15 @@ _SPECS = (
         "llm-near-miss",
         "LLM near-miss",
         "LLM negatives: a near-miss query, then a passage for it (no corpus)",
+        default=False,
+        store="negatives-llm-near-miss.calls.jsonl",
+        make=_near_miss,
+        key=_near_miss_key,
+    ),
+    ArmSpec(
+        "llm-query-verified",
+        "LLM verified",
+        "LLM negatives, verified: near-miss query, passage, refused if the judge finds it answers the query",
         default=False,
         store="negatives-llm-near-miss.calls.jsonl",
         make=_near_miss,

@@ -92,6 +92,12 @@ class NearMissConfig(_Strict):
     rewrite_llm: LLMConfig | None = None
     candidates: int = Field(default=2, ge=1, le=8)
     min_changed_terms: int = Field(default=1, ge=1)
+    judge: str = Field(
+        default="llm",
+        description="llm-query-verified: the judge that refuses a negative answering the original query "
+        "('llm', 'llm:<name>' or a CrossEncoder)",
+    )
+    judge_margin: float = Field(default=0.0, description="refuse when judge(negative) >= judge(positive) - margin")
 
 
 class QueriesConfig(_Strict):
@@ -184,7 +190,7 @@ class ExperimentConfig(_Strict):
         description="train the 'labeled' arm with its qrels masking in-batch candidates judged relevant to a "
         "query (synthneg.losses): NFCorpus batches of 32 bring about one such passage per query",
     )
-    matched_arm: Literal["llm-query", "llm-query-positive", "llm-near-miss", "ce"] = Field(
+    matched_arm: Literal["llm-query", "llm-query-positive", "llm-near-miss", "llm-query-verified", "ce"] = Field(
         default="llm-query-positive",
         description="the 'bm25-matched' control trains on BM25 negatives for exactly the queries this arm kept "
         "a triple for, so that a gain from the arm's query subset is not read as a gain from its negatives",

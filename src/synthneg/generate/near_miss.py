@@ -85,6 +85,9 @@ def generate_near_miss_negatives(
     candidates: int = 1,
     drift: DriftRules = DriftRules(),
     encode: Encode | None = None,
+    judge: Any = None,
+    judge_margin: float = 0.0,
+    method: str = METHOD,
     rules: NegativeRules = NegativeRules(),
     rewrite_sampling: SamplingParams = REWRITE_SAMPLING,
     passage_sampling: SamplingParams = PASSAGE_SAMPLING,
@@ -93,10 +96,15 @@ def generate_near_miss_negatives(
     force: bool = False,
     show_progress: bool = True,
 ) -> StageResult:
-    """Near-miss negatives for ``records`` into ``out_dir/negatives-llm-near-miss.jsonl`` (see the module docstring).
+    """Near-miss negatives for ``records`` into ``out_dir/negatives-{method}.jsonl`` (see the module docstring).
 
     Step 1's calls go to ``negatives-near-miss-rewrite.calls.jsonl`` (its rejects and cost beside it), step 2's to
     ``negatives-llm-near-miss.calls.jsonl``. A rerun reuses every stored call of both steps.
+
+    Verification (the ``llm-query-verified`` arm): with a ``judge`` (a pair scorer, e.g. the LLM reranker:
+    higher = the passage answers the query), a candidate whose judge score for the *original* query reaches the
+    positive's score minus ``judge_margin`` answers the query and is refused (``answers_query``). With ``encode``,
+    the kept candidate is the hardest accepted one (highest cosine with the query under the encoder), else the first.
     """
     if candidates < 1:
         raise SynthnegError(f"candidates must be at least 1, got {candidates}")
@@ -179,16 +187,31 @@ def generate_near_miss_negatives(
         show_progress=show_progress,
     )
     passages = {o.task.task_id: o for o in outcomes2}
+    accepted = [tid for tid, o in passages.items() if o.accepted is not None]
+    judged: dict[str, tuple[float, float]] = {}
+    if judge is not None and accepted:
+        queries = [by_id[t.split("#")[0]] for t in accepted]
+        pairs = [(r.query, passages[t].accepted.verdict.text) for r, t in zip(queries, accepted, strict=True)]  # type: ignore[union-attr]
+        pairs += [(r.query, r.positive) for r in queries]
+        scores = judge.score(pairs)
+        n = len(accepted)
+        judged = {t: (float(scores[i]), float(scores[n + i])) for i, t in enumerate(accepted)}
+    hardness: dict[str, float] = {}
+    if encode is not None and accepted:
+        q = encode([by_id[t.split("#")[0]].query for t in accepted])
+        d = encode([passages[t].accepted.verdict.text for t in accepted])  # type: ignore[union-attr]
+        hardness = {t: float(s) for t, s in zip(accepted, np.sum(q * d, axis=1), strict=True)}
 
     triples: list[Triple] = []
     rows: list[dict[str, Any]] = []
     for group in group_candidates(outcomes1, candidates):
         rec = by_id[group[0].task.task_id]
-        kept: int | None = None
+        group_rows: list[dict[str, Any]] = []
+        passing: list[int] = []
         for c, o1 in enumerate(group):
             tid = o1.task.task_id
-            row: dict[str, Any] = {"query_id": rec.query_id, "candidate": c, "kept": False}
             step1 = o1.attempts[-1]
+            row: dict[str, Any] = {"query_id": rec.query_id, "candidate": c, "kept": False}
             row["rewrite"] = {
                 "text": step1.verdict.text,
                 "reason": step1.verdict.reason,
@@ -202,33 +225,55 @@ def generate_near_miss_negatives(
             if o2 is not None:
                 step2 = o2.attempts[-1]
                 row["passage"] = {"text": step2.verdict.text, "reason": step2.verdict.reason}
-                if o2.accepted is not None and kept is None:
-                    kept = c
-                    row["kept"] = True
-                    triples.append(
-                        Triple(
-                            query_id=rec.query_id,
-                            query=rec.query,
-                            positive_id=rec.positive_id,
-                            positive=rec.positive,
-                            negative=o2.accepted.verdict.text,
-                            method=METHOD,
-                            scores={"rewrite_similarity": similarity[tid]} if tid in similarity else {},
-                            provenance=provenance(
-                                writer,
-                                tpl2,
-                                passage_sampling,
-                                o2.accepted,
-                                mode="near-miss",
-                                near_miss_query=rewrites[tid].verdict.text,
-                                rewrite_call=rewrites[tid].key,
-                                rewrite_model=rewriter.model_id,
-                                drift=asdict(drift),
-                                **({"candidate": c, "candidates": candidates} if candidates > 1 else {}),
-                            ),
-                        )
-                    )
-            rows.append(row)
-    write_jsonl(rows, out / f"{stem}.candidates.jsonl")
-    output = write_triples(triples, out / f"{stem}.jsonl")
+                ok = o2.accepted is not None
+                if tid in judged:
+                    neg, pos = judged[tid]
+                    answers = neg >= pos - judge_margin
+                    row["judge"] = {"negative": round(neg, 4), "positive": round(pos, 4), "answers_query": answers}
+                    ok = ok and not answers
+                if tid in hardness:
+                    row["hardness"] = round(hardness[tid], 4)
+                if ok:
+                    passing.append(c)
+            group_rows.append(row)
+        if passing:
+            kept = max(passing, key=lambda c: hardness.get(group[c].task.task_id, 0.0)) if hardness else passing[0]
+            group_rows[kept]["kept"] = True
+            tid = group[kept].task.task_id
+            acc = passages[tid].accepted
+            assert acc is not None
+            scores: dict[str, float] = {}
+            if tid in similarity:
+                scores["rewrite_similarity"] = similarity[tid]
+            if tid in judged:
+                scores["judge_negative"], scores["judge_positive"] = judged[tid]
+            if tid in hardness:
+                scores["hardness"] = hardness[tid]
+            triples.append(
+                Triple(
+                    query_id=rec.query_id,
+                    query=rec.query,
+                    positive_id=rec.positive_id,
+                    positive=rec.positive,
+                    negative=acc.verdict.text,
+                    method=method,
+                    scores=scores,
+                    provenance=provenance(
+                        writer,
+                        tpl2,
+                        passage_sampling,
+                        acc,
+                        mode="near-miss",
+                        near_miss_query=rewrites[tid].verdict.text,
+                        rewrite_call=rewrites[tid].key,
+                        rewrite_model=rewriter.model_id,
+                        drift=asdict(drift),
+                        **({"judge": judge.identity, "judge_margin": judge_margin} if judge is not None else {}),
+                        **({"candidate": kept, "candidates": candidates} if candidates > 1 else {}),
+                    ),
+                )
+            )
+        rows.extend(group_rows)
+    write_jsonl(rows, out / f"negatives-{method}.candidates.jsonl")
+    output = write_triples(triples, out / f"negatives-{method}.jsonl")
     return finish_stage(stem, out, output, outcomes2, ledger2, len(triples))
