@@ -764,3 +764,47 @@ def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch)
     keys = [r.negatives_key("llm-near-miss") for r in runners]
     assert len(set(keys)) == 3 and keys[0] != runners[0].negatives_key("llm-query")
     assert runners[1].negatives_key("llm-query") == runners[0].negatives_key("llm-query")
+
+
+def test_queries_filter_in_a_run_keeps_what_the_arms_train_on(tmp_path: Path) -> None:
+    """`queries.filter`: the round trip and the content-word rule run before any arm; the arms train on the kept
+    queries; every query's verdict is kept; runs without a filter keep their keys."""
+    from synthneg.experiment.runner import ExperimentRunner
+
+    cfg_path = _setup(tmp_path, ["bm25"], [0], extra="queries:\n  path: queries.jsonl\n  filter: {round_trip_k: 1}\n")
+    text = cfg_path.read_text().replace("queries:\n  path: queries.jsonl\ntrain:", "train:", 1)
+    cfg_path.write_text(text)
+    texts = {p["id"]: f"{p['title']} {p['text']}" for p in PASSAGES}
+    rows = [json.loads(line) for line in (tmp_path / "queries.jsonl").read_text().splitlines()]
+    rows.append({"query_id": "generic", "query": "what is this about", "positive_id": "p6", "positive": texts["p6"]})
+    rows.append(
+        {
+            "query_id": "elsewhere",
+            "query": "how do honeybees use a waggle dance to show flowers",
+            "positive_id": "n5",
+            "positive": texts["n5"],
+        }
+    )
+    write_jsonl(tmp_path / "queries.jsonl", rows)
+    cfg = load_config(cfg_path)
+    out = run_experiment(cfg, show_progress=False)
+    kept = [json.loads(line)["query_id"] for line in (out / "generation" / "queries.jsonl").read_text().splitlines()]
+    verdicts = {
+        r["query_id"]: r["reason"]
+        for r in map(json.loads, (out / "generation" / "queries.filter.jsonl").read_text().splitlines())
+    }
+    assert verdicts["generic"] == "no_content_word" and verdicts["elsewhere"] == "round_trip"
+    # the tiny set's distractors are built to beat some positives under BM25 ("how do plants make glucose": n1
+    # "Plants make oxygen; how plants store glucose ..."), so the round trip removes those queries too
+    assert verdicts["q0"] == "round_trip" and verdicts["q1"] is None
+    assert kept == [q for q, reason in verdicts.items() if reason is None]
+    report = (out / "report.md").read_text()
+    n_kept = len(kept)
+    assert f"**{n_kept} of {len(QUERIES) + 2} kept**" in report and "no content word 1" in report
+    assert len((out / "generation" / "queries.all.jsonl").read_text().splitlines()) == len(QUERIES) + 2
+    triples = (out / "triples" / "bm25.jsonl").read_text().splitlines()
+    assert {json.loads(t)["query_id"] for t in triples} <= set(kept)
+    unfiltered = (
+        load_config(_setup(tmp_path / "plain", ["bm25"], [0])) if (tmp_path / "plain").mkdir() is None else None
+    )
+    assert ExperimentRunner(unfiltered).queries_key() != ExperimentRunner(cfg).queries_key()

@@ -100,6 +100,17 @@ class NearMissConfig(_Strict):
     judge_margin: float = Field(default=0.0, description="refuse when judge(negative) >= judge(positive) - margin")
 
 
+class QueryFilterConfig(_Strict):
+    """Filters applied to the run's queries before any arm uses them (synthneg.generate.query_filters): the round
+    trip (the query's own passage in the top ``round_trip_k`` of the run's passages; null: off), the content-word
+    rule, and a minimum passage length. No label is read."""
+
+    round_trip_k: int | None = Field(default=1, ge=1)
+    retriever: Literal["bm25", "dense"] = "bm25"
+    require_content_word: bool = True
+    min_passage_words: int = Field(default=0, ge=0)
+
+
 class QueriesConfig(_Strict):
     """LLM queries (``k`` per passage), or an existing file of query records (``path``: JSONL with
     ``query_id, query, positive_id, positive``) that every arm then shares. ``examples``: few-shot
@@ -109,11 +120,13 @@ class QueriesConfig(_Strict):
     path: Path | None = None
     styles: list[Literal["keyword", "question", "claim", "title", "auto"]] = ["question"]
     examples: ExamplesConfig | None = None
+    filter: QueryFilterConfig | None = None
 
     def key_fields(self) -> dict[str, Any]:
-        """The settings the queries depend on; ``examples`` only when set, so earlier keys never change
-        (the examples themselves enter the key by content, in the runner)."""
-        return self.model_dump(exclude={"examples"} if self.examples is None else None)
+        """The settings the queries depend on; ``examples`` and ``filter`` only when set, so earlier keys never
+        change (the examples themselves enter the key by content, in the runner)."""
+        unset = {name for name in ("examples", "filter") if getattr(self, name) is None}
+        return self.model_dump(exclude=unset or None)
 
 
 class MiningConfig(_Strict):

@@ -49,6 +49,15 @@ def write_quality(
             target = list(load_beir(folder, "train").queries.values())
     quality = query_quality(records, {d.id: d.title for d in passages.documents}, target)
     quality["examples"] = [{"id": e.id} for e in examples]  # ids only: the texts stay in the data
+    verdicts = out / "generation" / "queries.filter.jsonl"
+    if config.queries.filter is not None and verdicts.is_file():
+        reasons = [json.loads(line)["reason"] for line in verdicts.read_text(encoding="utf-8").splitlines()]
+        quality["filter"] = {
+            "settings": config.queries.filter.model_dump(),
+            "queries": len(reasons),
+            "kept": reasons.count(None),
+            "removed": {r: reasons.count(r) for r in sorted({r for r in reasons if r is not None})},
+        }
     path = out / QUALITY_FILE
     write_json(path, quality)
     return path
@@ -77,6 +86,22 @@ def quality_lines(quality: dict[str, Any], labeled_source: str | None) -> list[s
         lines += [
             f"{len(examples)} labeled queries of `{labeled_source}` were shown to the LLM as examples "
             f"(ids {', '.join(str(e['id']) for e in examples)}); no other label was read to make the queries.",
+            "",
+        ]
+    filt = quality.get("filter")
+    if filt:
+        s = filt["settings"]
+        rules = (
+            [f"round trip (own passage in the top {s['round_trip_k']} under {s['retriever']})"]
+            if s.get("round_trip_k")
+            else []
+        )
+        rules += ["a content word of the passage"] if s.get("require_content_word") else []
+        rules += [f"passages of {s['min_passage_words']}+ words"] if s.get("min_passage_words") else []
+        removed = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in filt["removed"].items()) or "none"
+        lines += [
+            f"Query filter ({'; '.join(rules) or 'no rule'}): **{filt['kept']} of {filt['queries']} kept** "
+            f"({filt['kept'] / filt['queries']:.1%}); removed: {removed}. The table describes the kept queries.",
             "",
         ]
     lines += [

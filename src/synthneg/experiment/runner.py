@@ -164,6 +164,9 @@ class ExperimentRunner:
 
             records = read_query_records(cfg.queries.path)
             write_jsonl((asdict(r) for r in records), path)  # the shared copy every arm reads
+            if cfg.queries.filter is not None:
+                self._filter_queries(path)
+                records = self._with_quality(read_query_records(path))
             write_marker(self.layout.marker("queries"), key, path)
             return records
         if is_done(self.layout.marker("queries"), key) and path.is_file():
@@ -182,9 +185,39 @@ class ExperimentRunner:
                 show_progress=self.show_progress,
             )
             info["ledger"] = res.ledger.to_dict()
+            if cfg.queries.filter is not None:
+                info["filter"] = self._filter_queries(res.output)
             info[NEW_OUTPUT] = _differs(self.layout.marker("queries"), key, res.output)
         _mark_rebuilt("queries", self.layout.marker("queries"), key, res.output)
         return self._with_quality(read_query_records(res.output))
+
+    def _filter_queries(self, path: Path) -> dict[str, int]:
+        """Apply ``queries.filter`` to the query file at ``path`` in place: every record stays in
+        ``queries.all.jsonl``, every query's scores and verdict go to ``queries.filter.jsonl``, the kept ones to
+        ``path`` (what the arms train on). Returns the counts by verdict."""
+        from synthneg.generate.outputs import write_jsonl
+        from synthneg.generate.query_filters import QueryFilter, filter_queries
+
+        spec = self.config.queries.filter
+        assert spec is not None
+        records = read_query_records(path)
+        encoder = None
+        if spec.retriever == "dense" and spec.round_trip_k is not None:
+            from synthneg.search.dense import DenseEncoder
+
+            encoder = DenseEncoder(self.config.base_model, show_progress=self.show_progress)
+        result = filter_queries(records, self.passages, QueryFilter(**spec.model_dump()), encoder=encoder)
+        write_jsonl((asdict(r) for r in records), self.layout.store("queries.all.jsonl"))
+        write_jsonl(result.rows, self.layout.store("queries.filter.jsonl"))
+        write_jsonl((asdict(r) for r in result.kept), path)
+        counts = result.counts()
+        logger.info(
+            "queries filter: %d of %d kept (%s)",
+            counts["kept"],
+            len(records),
+            ", ".join(f"{k} {v}" for k, v in counts.items() if k != "kept") or "none rejected",
+        )
+        return counts
 
     def _with_quality(self, records: list[QueryRecord]) -> list[QueryRecord]:
         """Write the queries' quality figures for the report (:func:`write_quality`); return ``records``."""
@@ -196,6 +229,8 @@ class ExperimentRunner:
         they are read from ``queries.path``, that file's bytes."""
         cfg = self.config
         if cfg.queries.path is not None:
+            if cfg.queries.filter is not None:  # keys of unfiltered runs unchanged
+                return cfg.digest("queries.path", file_digest(cfg.queries.path), cfg.queries.filter.model_dump())
             return cfg.digest("queries.path", file_digest(cfg.queries.path))
         parts: list[Any] = [self.passages.fingerprint, cfg.llm.model_dump(), cfg.queries.key_fields(), *cfg.rules_key()]
         if cfg.queries.examples is not None:
