@@ -808,3 +808,28 @@ def test_queries_filter_in_a_run_keeps_what_the_arms_train_on(tmp_path: Path) ->
         load_config(_setup(tmp_path / "plain", ["bm25"], [0])) if (tmp_path / "plain").mkdir() is None else None
     )
     assert ExperimentRunner(unfiltered).queries_key() != ExperimentRunner(cfg).queries_key()
+
+
+def test_learning_curve_runs_each_point_once_and_draws_the_fixed_arms_once(tmp_path: Path) -> None:
+    """`synthneg curve`: one cached run per passage count (the title arm at 6 and 12 passages), zero-shot only at
+    the first point, curve.md with every point, curve.png; a rerun redoes nothing."""
+    from typer.testing import CliRunner
+
+    from synthneg.cli import app
+
+    cfg_path = _setup(tmp_path, ["zero-shot", "title"], [0])
+    long_titles = [{**p, "title": f"How {p['title'].lower()} work in nature"} for p in PASSAGES]
+    write_jsonl(tmp_path / "passages.jsonl", long_titles)
+    res = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "12", "--sizes", "6", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "out"
+    first, second = (json.loads((out / f"n{n}" / "results.json").read_text()) for n in (6, 12))
+    assert set(first["arms"]) == {"zero-shot", "title"} and set(second["arms"]) == {"title"}
+    rows = {json.loads(line)["query_id"] for line in (out / "n6" / "triples" / "title.jsonl").read_text().splitlines()}
+    assert len(rows) == 6 and len((out / "n12" / "triples" / "title.jsonl").read_text().splitlines()) == 12
+    md = (out / "curve.md").read_text()
+    assert "| arm | 6 | 12 |" in md and "(fixed)" in md and "pending" not in md
+    assert (out / "curve.png").stat().st_size > 10_000
+    stages = (out / "n12" / "stages.json").read_bytes()
+    again = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "6", "--sizes", "12", "--no-progress"])
+    assert again.exit_code == 0 and (out / "n12" / "stages.json").read_bytes() == stages  # nothing redone

@@ -50,6 +50,30 @@ def register(app: typer.Typer) -> None:
         print_results(path.parent)
         Console(stderr=True).print(f"full report (every metric, 95% CIs, costs, diagnostics): {path}")
 
+    @app.command("curve")
+    def curve(
+        config: Path = typer.Argument(..., help="Experiment YAML; its passages are sampled at each size."),
+        sizes: list[int] = typer.Option(
+            ..., "--sizes", help="Passage counts, one point each (repeat: --sizes 500 ...)."
+        ),
+        report_only: bool = typer.Option(
+            False, "--report-only", help="Only redraw curve.md/curve.png from the points."
+        ),
+        no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    ) -> None:
+        """The learning curve: the experiment at several passage counts, nDCG@10 against passages (curve.md, .png).
+
+        Each point is an ordinary cached run in <output_dir>/n<N>/; zero-shot and the labeled ceiling run once.
+        """
+        from synthneg.experiment import load_config
+        from synthneg.experiment.curve import run_curve, write_curve
+        from synthneg.locking import exclusive_folder
+
+        cfg = load_config(config)
+        with exclusive_folder(cfg.output_dir, what="curve folder"):
+            path = write_curve(cfg, sizes) if report_only else run_curve(cfg, sizes, show_progress=not no_progress)
+        Console(stderr=True).print(f"learning curve: {path} and {path.with_suffix('.png')}")
+
 
 def _print_status(cfg: ExperimentConfig) -> None:
     from rich.table import Table

@@ -1,0 +1,142 @@
+"""The learning curve: the same experiment at several passage counts, and nDCG@10 against the number of passages.
+
+``synthneg curve CONFIG --sizes 500 2000 5183`` runs CONFIG once per size N with ``passages.sample = N`` into
+``<output_dir>/n<N>/`` (each point an ordinary, cached, resumable run). The arms that do not depend on the passages
+(``zero-shot``, ``labeled``: the registry's ``uses_queries`` / ``reads_corpus`` say which) run only at the first point;
+the curve draws them as a line and a band. ``curve.md`` and ``curve.png`` go to ``<output_dir>``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from synthneg.errors import SynthnegError
+from synthneg.experiment.arms import ARMS
+from synthneg.experiment.config import ExperimentConfig, dataset_label
+
+logger = logging.getLogger(__name__)
+
+#: arms whose result does not change with the number of passages: run once, drawn as reference lines
+FIXED_ARMS = ("zero-shot", "labeled")
+
+
+def point_config(config: ExperimentConfig, size: int, *, first: bool) -> ExperimentConfig:
+    """The config of one curve point: ``size`` sampled passages, its own folder, the fixed arms only at the first."""
+    # a BEIR corpus is sampled (seeded, so a smaller point's passages are not a prefix of a larger one's); a file is cut
+    field = "sample" if config.passages.beir is not None else "limit"
+    passages = config.passages.model_copy(update={field: size})
+    arms = [a for a in config.arms if first or a not in FIXED_ARMS]
+    if not arms:
+        raise SynthnegError("the curve has no arm that depends on the number of passages")
+    return config.model_copy(
+        update={
+            "passages": passages,
+            "output_dir": config.output_dir / f"n{size}",
+            "arms": arms,
+            "arm_seeds": {a: n for a, n in config.arm_seeds.items() if a in arms},
+            "name": f"{config.name} ({size} passages)",
+        }
+    )
+
+
+def run_curve(config: ExperimentConfig, sizes: Sequence[int], *, show_progress: bool = True) -> Path:
+    """Run every point (cached: a rerun redoes nothing finished) and write ``curve.md`` / ``curve.png``."""
+    from synthneg.experiment.runner import run_experiment
+
+    if not sizes or any(n < 1 for n in sizes) or len(set(sizes)) != len(sizes):
+        raise SynthnegError(f"--sizes must be distinct positive passage counts, got {list(sizes)}")
+    sizes = sorted(sizes)
+    for i, size in enumerate(sizes):
+        logger.info("curve point %d of %d: %d passages", i + 1, len(sizes), size)
+        run_experiment(point_config(config, size, first=i == 0), show_progress=show_progress)
+    return write_curve(config, sizes)
+
+
+def collect(config: ExperimentConfig, sizes: Sequence[int]) -> dict[str, Any]:
+    """``{"points": {arm: {dataset: [(size, mean, sd, seeds), ...]}}, "fixed": {arm: {dataset: (mean, sd)}}}``
+    from the points' ``results.json`` (missing points are skipped)."""
+    points: dict[str, dict[str, list[tuple[int, float, float, int]]]] = {}
+    fixed: dict[str, dict[str, tuple[float, float]]] = {}
+    metric = "nDCG@10"
+    for i, size in enumerate(sorted(sizes)):
+        path = config.output_dir / f"n{size}" / "results.json"
+        if not path.is_file():
+            continue
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        metric = summary.get("metric", metric)
+        for arm, by_ds in summary["arms"].items():
+            for ds, res in by_ds.items():
+                m = res.get(metric)
+                if not m:
+                    continue
+                if arm in FIXED_ARMS:
+                    if i == 0:
+                        fixed.setdefault(arm, {})[ds] = (m["mean"], m.get("sd", 0.0))
+                else:
+                    points.setdefault(arm, {}).setdefault(ds, []).append(
+                        (size, m["mean"], m.get("sd", 0.0), res.get("seeds", 1))
+                    )
+    return {"metric": metric, "points": points, "fixed": fixed}
+
+
+def write_curve(config: ExperimentConfig, sizes: Sequence[int]) -> Path:
+    """``curve.md`` (a table per dataset: arms by passage count) and ``curve.png`` in the config's output folder."""
+    from synthneg.atomic import write_text
+
+    data = collect(config, sizes)
+    metric = data["metric"]
+    datasets = [dataset_label(d) for d in config.eval.datasets]
+    lines = [f"# Learning curve: {config.name}", ""]
+    lines += [
+        f"{metric} on each evaluation set against the number of passages the training data was made from "
+        f"(mean ± sd over seeds). Points: {', '.join(map(str, sorted(sizes)))}. The fixed arms "
+        f"({', '.join(a for a in FIXED_ARMS if a in config.arms) or 'none'}) do not depend on the passages.",
+        "",
+    ]
+    for ds in datasets:
+        lines += [f"## {ds}", "", "| arm | " + " | ".join(f"{n}" for n in sorted(sizes)) + " |"]
+        lines += ["| --- |" + " ---: |" * len(sizes)]
+        for arm, (mean, sd) in ((a, v[ds]) for a, v in data["fixed"].items() if ds in v):
+            lines.append(f"| {ARMS[arm].title} (fixed) | " + " | ".join([f"{mean:.4f} ± {sd:.4f}"] * len(sizes)) + " |")
+        for arm, by_ds in data["points"].items():
+            got = {n: (mean, sd) for n, mean, sd, _ in by_ds.get(ds, [])}
+            cells = [f"{got[n][0]:.4f} ± {got[n][1]:.4f}" if n in got else "pending" for n in sorted(sizes)]
+            lines.append(f"| {ARMS[arm].title if arm in ARMS else arm} | " + " | ".join(cells) + " |")
+        lines.append("")
+    _plot(data, datasets, config.output_dir / "curve.png")
+    lines += ["![learning curve](curve.png)", ""]
+    return write_text(config.output_dir / "curve.md", "\n".join(lines))
+
+
+def _plot(data: dict[str, Any], datasets: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.2), squeeze=False)
+    for ax, ds in zip(axes[0], datasets, strict=True):
+        for arm, by_ds in data["points"].items():
+            pts = sorted(by_ds.get(ds, []))
+            if pts:
+                xs, ys, sds = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
+                ax.errorbar(xs, ys, yerr=sds, marker="o", capsize=3, label=ARMS[arm].short if arm in ARMS else arm)
+        if "zero-shot" in data["fixed"] and ds in data["fixed"]["zero-shot"]:
+            ax.axhline(data["fixed"]["zero-shot"][ds][0], color="grey", linestyle="--", label="zero-shot")
+        if "labeled" in data["fixed"] and ds in data["fixed"]["labeled"]:
+            mean, sd = data["fixed"]["labeled"][ds]
+            ax.axhspan(mean - sd, mean + sd, color="green", alpha=0.15, label="labeled ceiling (± sd)")
+            ax.axhline(mean, color="green", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("passages")
+        ax.set_ylabel(data["metric"])
+        ax.set_title(ds)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
