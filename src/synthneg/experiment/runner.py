@@ -20,6 +20,7 @@ from synthneg.data.passages import read_passages
 from synthneg.data.sampling import subsample_corpus
 from synthneg.data.triples import QueryRecord, Triple, read_query_records, write_triples
 from synthneg.errors import DataError, SynthnegError
+from synthneg.experiment import keys
 from synthneg.experiment.arms import ARMS
 from synthneg.experiment.config import ExperimentConfig, dataset_label
 from synthneg.experiment.layout import RunLayout
@@ -225,17 +226,8 @@ class ExperimentRunner:
         return records
 
     def queries_key(self) -> str:
-        """What the queries depend on: the passages' content, the LLM and the query settings; or, when
-        they are read from ``queries.path``, that file's bytes."""
-        cfg = self.config
-        if cfg.queries.path is not None:
-            if cfg.queries.filter is not None:  # keys of unfiltered runs unchanged
-                return cfg.digest("queries.path", file_digest(cfg.queries.path), cfg.queries.filter.model_dump())
-            return cfg.digest("queries.path", file_digest(cfg.queries.path))
-        parts: list[Any] = [self.passages.fingerprint, cfg.llm.model_dump(), cfg.queries.key_fields(), *cfg.rules_key()]
-        if cfg.queries.examples is not None:
-            parts.append([[e.id, e.query, e.passage] for e in self.examples()])
-        return cfg.digest(*parts)
+        """The queries stage's key (synthneg.experiment.keys)."""
+        return keys.queries_key(self)
 
     def examples(self) -> list[QueryExample]:
         """The few-shot example queries of ``queries.examples`` (none when unset), read once."""
@@ -244,19 +236,8 @@ class ExperimentRunner:
         return self._examples
 
     def negatives_key(self, arm: str) -> str | None:
-        """What an arm's triples depend on; None while an input they are made from does not exist yet (the query
-        file, or the matched arm's triples). The parts are the arm's spec's (synthneg.experiment.arms)."""
-        spec = ARMS[arm]
-        parts: dict[str, Any] = {"arm": arm}
-        if spec.uses_queries:
-            queries = self.data_digest("in-batch")
-            if queries is None:
-                return None
-            parts.update(queries=queries, passages=self.passages.fingerprint)
-        extra = spec.key(self) if spec.key is not None else {}
-        if extra is None:
-            return None
-        return self.config.digest({**parts, **extra})
+        """An arm's negatives stage key; None while an input does not exist yet (synthneg.experiment.keys)."""
+        return keys.negatives_key(self, arm)
 
     def data_digest(self, arm: str) -> str | None:
         """The digest of an arm's training data (the query file for ``in-batch``): the file's, when it is
@@ -345,14 +326,10 @@ class ExperimentRunner:
         ]
 
     def train_key(self, arm: str, data: str, seed: int) -> str:
-        """What a fine-tuned model depends on: base model content, training settings, the digest of the
-        training data's bytes (:func:`file_digest`, or :meth:`data_digest`), seed."""
+        """A fine-tune's key (synthneg.experiment.keys)."""
         from synthneg.models import model_identity, resolve_bi_encoder
 
-        cfg = self.config
-        base = model_identity(resolve_bi_encoder(cfg.base_model))
-        extra = ["mask-judged"] if arm == "labeled" and cfg.labeled_mask_judged else []  # keys unchanged without it
-        return cfg.digest(base, cfg.train.key_fields(), data, seed, arm, *extra)
+        return keys.train_key(self, arm, data, model_identity(resolve_bi_encoder(self.config.base_model)), seed)
 
     def train(self, arm: str, data: Path, seed: int, key: str) -> Path:
         """Fine-tune the base model on an arm's data with one seed (resumes from its checkpoints)."""
@@ -397,16 +374,8 @@ class ExperimentRunner:
         return sets
 
     def eval_key(self, identity: str, name: str) -> str:
-        cfg = self.config
-        return cfg.digest(
-            identity,
-            name,
-            *([cfg.eval.corpus_sample] if cfg.eval.corpus_sample else []),  # absent by default: stable keys
-            *([cfg.eval.precision] if cfg.eval.precision != "fp32" else []),
-            cfg.eval.split,
-            cfg.train.query_prefix,
-            cfg.train.passage_prefix,
-        )
+        """An evaluation's key (synthneg.experiment.keys)."""
+        return keys.eval_key(self, identity, name)
 
     def evaluated(self, label: str, identity: str) -> bool:
         """Whether every dataset's results for ``label`` exist under these inputs."""
