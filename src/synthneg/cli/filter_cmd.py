@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         from dataclasses import asdict
 
         from synthneg.atomic import check_writable, write_jsonl
-        from synthneg.cli.mine_cmd import load_corpus_spec
+        from synthneg.cli.options import load_corpus_spec
         from synthneg.data.triples import read_query_records
         from synthneg.errors import SynthnegError
         from synthneg.generate.query_filters import QueryFilter, filter_queries

@@ -9,53 +9,27 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from synthneg.cli.options import (
+    OPT_ATTEMPTS,
+    OPT_BACKEND,
+    OPT_BASE_URL,
+    OPT_CONC,
+    OPT_FORCE,
+    OPT_KEY_ENV,
+    OPT_MODEL,
+    OPT_PARALLEL,
+    OPT_PROGRESS,
+    OPT_SEED,
+    OPT_TEMP,
+    OPT_TIMEOUT,
+    OPT_TOP_K,
+    OPT_TOP_P,
+)
+from synthneg.cli.options import make_cli_generator as _generator
 from synthneg.console import log_to_folder
 from synthneg.locking import exclusive_folder
 
 logger = logging.getLogger(__name__)
-
-_BACKEND = typer.Option(
-    "llamacpp", "--backend", help="llamacpp (embedded GGUF), openai (any compatible server), transformers."
-)
-_MODEL = typer.Option(
-    None, "--model", help="Embedded name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), .gguf path, or server/HF model name."
-)
-_BASE_URL = typer.Option("http://127.0.0.1:8000/v1", "--base-url", help="openai back-end: server URL.")
-_KEY_ENV = typer.Option(
-    "OPENAI_API_KEY", "--api-key-env", help="openai back-end: env var holding the key (never logged)."
-)
-_CONC = typer.Option(8, "--concurrency", help="openai back-end: requests in flight.")
-_TIMEOUT = typer.Option(120.0, "--timeout", help="openai back-end: seconds per attempt.")
-_PARALLEL = typer.Option(
-    8,
-    "--parallel",
-    help="llamacpp: sequences decoded together (shared prompt prefixes prefilled once); "
-    "1 = the single stream, for byte-identical replay after a crash.",
-)
-_SEED = typer.Option(0, "--seed", help="Base seed; each call's seed derives from it, the item and the attempt.")
-_ATTEMPTS = typer.Option(3, "--max-attempts", help="Tries per item (a new seed each) before giving up.")
-_FORCE = typer.Option(False, "--force", help="Regenerate every call instead of reusing the call store.")
-_TEMP = typer.Option(0.6, "--temperature")
-_TOP_P = typer.Option(0.95, "--top-p")
-_TOP_K = typer.Option(20, "--top-k")
-_PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show the progress bar.")
-
-
-def _generator(backend: str, model: str | None, **opts: Any) -> Any:
-    from synthneg.llm import make_generator
-
-    if backend == "llamacpp":
-        return make_generator("llamacpp", model, parallel=opts["parallel"])
-    if backend == "openai":
-        return make_generator(
-            "openai",
-            model,
-            base_url=opts["base_url"],
-            api_key_env=opts["api_key_env"],
-            concurrency=opts["concurrency"],
-            timeout=opts["timeout"],
-        )
-    return make_generator(backend, model)  # type: ignore[arg-type]
 
 
 def _summary(res: Any) -> None:
@@ -85,20 +59,20 @@ def register(app: typer.Typer) -> None:
         id_field: str | None = typer.Option(None, "--id-field"),
         template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
         max_tokens: int = typer.Option(64, "--max-tokens"),
-        backend: str = _BACKEND,
-        model: str | None = _MODEL,
-        base_url: str = _BASE_URL,
-        api_key_env: str = _KEY_ENV,
-        concurrency: int = _CONC,
-        timeout: float = _TIMEOUT,
-        parallel: int = _PARALLEL,
-        seed: int = _SEED,
-        max_attempts: int = _ATTEMPTS,
-        force: bool = _FORCE,
-        temperature: float = _TEMP,
-        top_p: float = _TOP_P,
-        top_k: int = _TOP_K,
-        progress: bool = _PROGRESS,
+        backend: str = OPT_BACKEND,
+        model: str | None = OPT_MODEL,
+        base_url: str = OPT_BASE_URL,
+        api_key_env: str = OPT_KEY_ENV,
+        concurrency: int = OPT_CONC,
+        timeout: float = OPT_TIMEOUT,
+        parallel: int = OPT_PARALLEL,
+        seed: int = OPT_SEED,
+        max_attempts: int = OPT_ATTEMPTS,
+        force: bool = OPT_FORCE,
+        temperature: float = OPT_TEMP,
+        top_p: float = OPT_TOP_P,
+        top_k: int = OPT_TOP_K,
+        progress: bool = OPT_PROGRESS,
     ) -> None:
         """Write LLM queries for passages (each passage is the positive of its queries)."""
         from synthneg.data import read_passages
@@ -167,23 +141,23 @@ def register(app: typer.Typer) -> None:
         limit: int | None = typer.Option(None, "--limit", help="Only the first N queries."),
         template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
         max_tokens: int = typer.Option(256, "--max-tokens"),
-        backend: str = _BACKEND,
-        model: str | None = _MODEL,
-        base_url: str = _BASE_URL,
-        api_key_env: str = _KEY_ENV,
-        concurrency: int = _CONC,
-        timeout: float = _TIMEOUT,
-        parallel: int = _PARALLEL,
-        seed: int = _SEED,
-        max_attempts: int = _ATTEMPTS,
+        backend: str = OPT_BACKEND,
+        model: str | None = OPT_MODEL,
+        base_url: str = OPT_BASE_URL,
+        api_key_env: str = OPT_KEY_ENV,
+        concurrency: int = OPT_CONC,
+        timeout: float = OPT_TIMEOUT,
+        parallel: int = OPT_PARALLEL,
+        seed: int = OPT_SEED,
+        max_attempts: int = OPT_ATTEMPTS,
         candidates: int = typer.Option(
             1, "--candidates", min=1, help="Candidates per query (each its own call); the first accepted is kept."
         ),
-        force: bool = _FORCE,
-        temperature: float = _TEMP,
-        top_p: float = _TOP_P,
-        top_k: int = _TOP_K,
-        progress: bool = _PROGRESS,
+        force: bool = OPT_FORCE,
+        temperature: float = OPT_TEMP,
+        top_p: float = OPT_TOP_P,
+        top_k: int = OPT_TOP_K,
+        progress: bool = OPT_PROGRESS,
     ) -> None:
         """Write one LLM hard negative per query: no corpus, no BM25, no cross-encoder."""
         from contextlib import nullcontext

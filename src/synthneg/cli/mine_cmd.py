@@ -6,75 +6,31 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+if TYPE_CHECKING:
+    from synthneg.data.triples import Triple
+
 import typer
 
-if TYPE_CHECKING:
-    from synthneg.data.beir import Corpus
-    from synthneg.data.triples import Triple
-    from synthneg.mine.filters import SelectionConfig
+from synthneg.cli.options import (
+    AbsMargin,
+    CorpusOpt,
+    IdField,
+    MaxScore,
+    MinScore,
+    NumNeg,
+    Out,
+    Queries,
+    RangeMax,
+    RangeMin,
+    RelMargin,
+    Sampling,
+    Seed,
+    TextField,
+    load_corpus_spec,
+)
+from synthneg.cli.options import selection_config as _config
 
 logger = logging.getLogger(__name__)
-
-Queries = Annotated[Path, typer.Option("--queries", "-q", help="JSONL of query_id, query, positive_id, positive.")]
-CorpusOpt = Annotated[
-    str, typer.Option("--corpus", "-c", help="Passage file (JSONL/CSV/Parquet), BEIR folder, or BEIR dataset name.")
-]
-Out = Annotated[Path, typer.Option("--out", "-o", help="Triples file (.jsonl[.gz] or .parquet).")]
-TextField = Annotated[str | None, typer.Option(help="Text field of the passage file (default: auto).")]
-IdField = Annotated[str | None, typer.Option(help="Id field of the passage file (default: auto).")]
-NumNeg = Annotated[int, typer.Option("--num-negatives", "-n", help="Negatives per query record.")]
-RangeMin = Annotated[int, typer.Option(help="Skip the first RANGE_MIN non-positive candidates.")]
-RangeMax = Annotated[int | None, typer.Option(help="Consider candidates with rank < RANGE_MAX (default: 30).")]
-AbsMargin = Annotated[float | None, typer.Option(help="Keep a candidate only if score <= positive score - margin.")]
-RelMargin = Annotated[
-    float | None, typer.Option(help="Keep a candidate only if score <= positive score - margin * |positive score|.")
-]
-MaxScore = Annotated[float | None, typer.Option(help="Drop candidates scoring above this.")]
-MinScore = Annotated[float | None, typer.Option(help="Drop candidates scoring below this.")]
-Sampling = Annotated[str, typer.Option(help="'top' (best first) or 'random' (uniform within the window).")]
-Seed = Annotated[int, typer.Option(help="Seed for random sampling (per query: seed + query id).")]
-
-
-def _config(
-    num_negatives: int,
-    range_min: int,
-    range_max: int | None,
-    absolute_margin: float | None,
-    relative_margin: float | None,
-    max_score: float | None,
-    min_score: float | None,
-    sampling: str,
-    seed: int,
-) -> SelectionConfig:
-    from synthneg.mine.filters import SelectionConfig
-
-    return SelectionConfig(
-        num_negatives=num_negatives,
-        range_min=range_min,
-        range_max=range_max,
-        absolute_margin=absolute_margin,
-        relative_margin=relative_margin,
-        max_score=max_score,
-        min_score=min_score,
-        sampling=sampling,  # type: ignore[arg-type]  # validated by SelectionConfig
-        seed=seed,
-    )
-
-
-def load_corpus_spec(spec: str, id_field: str | None = None, text_field: str | None = None) -> Corpus:
-    """A passage file, a BEIR folder (``corpus.jsonl[.gz]`` inside) or a BEIR dataset name."""
-    from synthneg.data import load_corpus, read_passages, resolve_dataset
-
-    path = Path(spec)
-    if path.is_file():
-        return read_passages(path, id_field=id_field, text_field=text_field)
-    folder = path if path.is_dir() else resolve_dataset(spec)
-    for name in ("corpus.jsonl", "corpus.jsonl.gz"):
-        if (folder / name).is_file():
-            return load_corpus(folder / name)
-    from synthneg.errors import DataError
-
-    raise DataError("no corpus.jsonl[.gz] in this folder", path=folder)
 
 
 def _done(triples: list[Triple], out: Path) -> None:
