@@ -153,6 +153,12 @@ class TrainSettings(_Strict):
         """The settings a trained model depends on; ``precision`` only when not fp32, so fp32 keys never change."""
         return self.model_dump(exclude={"precision"} if self.precision == "fp32" else None)
 
+    def train_config(self, *, seed: int, use_negatives: bool) -> Any:
+        """The trainer's :class:`~synthneg.train.TrainConfig` with these settings (every field has the same name)."""
+        from synthneg.train import TrainConfig
+
+        return TrainConfig(**self.model_dump(), seed=seed, use_negatives=use_negatives)
+
 
 class EvalConfig(_Strict):
     """BEIR evaluation. ``corpus_sample`` (quick runs only) keeps every judged document plus a seeded

@@ -333,27 +333,14 @@ class ExperimentRunner:
 
     def train(self, arm: str, data: Path, seed: int, key: str) -> Path:
         """Fine-tune the base model on an arm's data with one seed (resumes from its checkpoints)."""
-        from synthneg.train import TrainConfig, train
+        from synthneg.train import train
 
         cfg = self.config
         out = self.layout.model(arm, seed)
         marker = out / "synthneg_done.json"
         if is_done(marker, key) and (out / "config.json").is_file():
             return out
-        t = cfg.train
-        tc = TrainConfig(
-            epochs=t.epochs,
-            learning_rate=t.learning_rate,
-            batch_size=t.batch_size,
-            warmup_ratio=t.warmup_ratio,
-            max_seq_length=t.max_seq_length,
-            seed=seed,
-            loss=t.loss,
-            query_prefix=t.query_prefix,
-            passage_prefix=t.passage_prefix,
-            use_negatives=arm != "in-batch",
-            precision=t.precision,
-        )
+        tc = cfg.train.train_config(seed=seed, use_negatives=ARMS[arm].has_negatives)
         qrels = load_labeled_qrels(cfg) if arm == "labeled" and cfg.labeled_mask_judged else None
         with self.log.timed(f"train:{arm}:seed{seed}", key) as info:
             res = train(data, model=cfg.base_model, out=out, config=tc, resume=True, qrels=qrels)
