@@ -78,9 +78,10 @@ def test_committed_run_replays_from_its_stores(config: Path, shared_data: Path, 
     logged = set(json.loads((tmp_path / "stages.json").read_text(encoding="utf-8")))  # as committed
     committed = {m.name: json.loads(m.read_text(encoding="utf-8")) for m in (tmp_path / "markers").glob("*.json")}
     runner = ExperimentRunner(cfg.model_copy(update={"output_dir": tmp_path}), show_progress=False)
-    runner._generator = StoreOnly(cfg.llm.model, cfg.llm.parallel)  # type: ignore[assignment]
-    if cfg.negatives_llm is not None:
-        runner._negatives_generator = StoreOnly(cfg.negatives_llm.model, cfg.negatives_llm.parallel)  # type: ignore[assignment]
+    runner.use_generators(
+        StoreOnly(cfg.llm.model, cfg.llm.parallel),  # type: ignore[arg-type]
+        StoreOnly(cfg.negatives_llm.model, cfg.negatives_llm.parallel) if cfg.negatives_llm else None,  # type: ignore[arg-type]
+    )
 
     checked = 0
     stale: set[str] = set()

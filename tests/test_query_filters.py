@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from synthneg.cli import app
 from synthneg.data.beir import Corpus, Document
 from synthneg.data.triples import QueryRecord
-from synthneg.generate.query_filters import QueryFilter, _rank, filter_queries, round_trip_ranks
+from synthneg.generate.query_filters import QueryFilter, filter_queries, rank_of, round_trip_ranks
 from synthneg.search.dense import DenseEncoder
 
 DOCS = [
@@ -40,8 +40,8 @@ RECORDS = [
 
 def test_rank_orders_by_score_then_position_and_zero_is_not_retrieved() -> None:
     scores = np.array([0.5, 2.0, 2.0, 1.0, 0.0], dtype=np.float32)
-    assert [_rank(scores, i) for i in range(4)] == [4.0, 1.0, 2.0, 3.0]
-    assert math.isinf(_rank(scores, 4))
+    assert [rank_of(scores, i) for i in range(4)] == [4.0, 1.0, 2.0, 3.0]
+    assert math.isinf(rank_of(scores, 4))
 
 
 def test_bm25_round_trip_content_word_and_short_passages() -> None:

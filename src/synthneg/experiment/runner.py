@@ -115,6 +115,12 @@ class ExperimentRunner:
     def passages(self) -> Corpus:
         return load_training_passages(self.config)
 
+    def use_generators(self, queries: Generator, negatives: Generator | None = None) -> None:
+        """Use these LLMs instead of loading ``llm`` / ``negatives_llm`` (a server client already open, or a stand-in
+        that only replays a committed store); ``negatives`` defaults to the queries' one."""
+        self._generator = queries
+        self._negatives_generator = negatives
+
     @property
     def generator(self) -> Generator:
         """The LLM that writes the queries (``llm``), loaded on first use."""

@@ -52,7 +52,7 @@ class FilterResult:
         return out
 
 
-def _rank(scores: np.ndarray, pos: int) -> float:
+def rank_of(scores: np.ndarray, pos: int) -> float:
     """1-based rank of corpus position ``pos`` by score (higher first, equal scores by position); inf if its score is
     not positive (BM25: no query term in the passage)."""
     s = scores[pos]
@@ -81,13 +81,13 @@ def round_trip_ranks(
         from synthneg.search.bm25 import BM25Index
 
         index = BM25Index(corpus)
-        return [_rank(index.all_scores(r.query), position[r.positive_id]) for r in records]
+        return [rank_of(index.all_scores(r.query), position[r.positive_id]) for r in records]
     if retriever == "dense":
         if encoder is None:
             raise SynthnegError("the dense round trip needs an encoder")
         docs, _ = encoder.encode_corpus(corpus)
         queries = encoder.encode_queries([r.query for r in records])
-        return [_rank(docs @ q, position[r.positive_id]) for r, q in zip(records, queries, strict=True)]
+        return [rank_of(docs @ q, position[r.positive_id]) for r, q in zip(records, queries, strict=True)]
     raise SynthnegError(f"retriever must be 'bm25' or 'dense', got {retriever!r}")
 
 
