@@ -32,6 +32,56 @@ from synthneg.locking import exclusive_folder
 logger = logging.getLogger(__name__)
 
 
+def _near_miss(
+    records: Any,
+    rewriter: Any,
+    writer: Any,
+    out: Path,
+    judge: str | None,
+    judge_margin: float,
+    candidates: int,
+    sampling: Any,
+    progress: bool,
+    seed: int,
+    force: bool,
+    max_attempts: int,
+) -> Any:
+    """``negatives llm --strategy near-miss``: with ``--judge``, the judge and MiniLM's hardness verify the candidates."""
+    from dataclasses import replace
+
+    from synthneg.generate.near_miss import REWRITE_SAMPLING, generate_near_miss_negatives
+
+    scorer, encode = None, None
+    if judge is not None:
+        from synthneg.mine.cross_encoder import load_scorer
+        from synthneg.search.dense import DenseEncoder
+
+        scorer = load_scorer(judge, show_progress=progress, cache=out / "judge.scores.jsonl")
+        encode = DenseEncoder("minilm", show_progress=False).encode
+    try:
+        return generate_near_miss_negatives(
+            records,
+            rewriter,
+            writer,
+            out,
+            candidates=candidates,
+            judge=scorer,
+            judge_margin=judge_margin,
+            encode=encode,
+            method="llm-query-verified" if judge is not None else "llm-near-miss",
+            rewrite_sampling=replace(sampling, max_tokens=REWRITE_SAMPLING.max_tokens),
+            passage_sampling=sampling,
+            max_attempts=max_attempts,
+            seed=seed,
+            force=force,
+            show_progress=progress,
+        )
+    finally:
+        close = getattr(scorer, "close", None)
+        if callable(close):
+            close()
+
+
 def _summary(res: Any) -> None:
     d = res.ledger.to_dict()
     Console(stderr=True).print(
@@ -182,39 +232,22 @@ def register(app: typer.Typer) -> None:
         }
         with exclusive_folder(out), log_to_folder(out), _generator(backend, model, **opts) as gen:
             if strategy == "near-miss":
-                from synthneg.generate.near_miss import REWRITE_SAMPLING, generate_near_miss_negatives
-
-                scorer, encode = None, None
-                if judge is not None:
-                    from synthneg.mine.cross_encoder import load_scorer
-                    from synthneg.search.dense import DenseEncoder
-
-                    scorer = load_scorer(judge, show_progress=progress, cache=out / "judge.scores.jsonl")
-                    encode = DenseEncoder("minilm", show_progress=False).encode
                 second = _generator(backend, rewrite_model, **opts) if rewrite_model else nullcontext(gen)
                 with second as rewriter:
-                    res = generate_near_miss_negatives(
+                    res = _near_miss(
                         records,
                         rewriter,
                         gen,
                         out,
-                        candidates=candidates,
-                        judge=scorer,
-                        judge_margin=judge_margin,
-                        encode=encode,
-                        method="llm-query-verified" if judge is not None else "llm-near-miss",
-                        rewrite_sampling=SamplingParams(
-                            temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=REWRITE_SAMPLING.max_tokens
-                        ),
-                        passage_sampling=sampling,
-                        max_attempts=max_attempts,
-                        seed=seed,
-                        force=force,
-                        show_progress=progress,
+                        judge,
+                        judge_margin,
+                        candidates,
+                        sampling,
+                        progress,
+                        seed,
+                        force,
+                        max_attempts,
                     )
-                close = getattr(scorer, "close", None)
-                if callable(close):
-                    close()
                 _summary(res)
                 return
             res = generate_negatives(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import numpy as np
 
 from synthneg.data.triples import QueryRecord, Triple, write_triples
 from synthneg.errors import SynthnegError
-from synthneg.generate.engine import Task, candidate_tasks, group_candidates
+from synthneg.generate.engine import CANDIDATE_SEP, Task, candidate_tasks, group_candidates
 from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, QueryRules, Verdict, reject, validate_negative, validate_query
@@ -76,6 +76,212 @@ def validate_rewrite(
     return Verdict(True, text, detail=f"dropped {removed}, added {added}")
 
 
+@dataclass
+class NearMissSettings:
+    """Everything a near-miss run needs beside the records (see :func:`generate_near_miss_negatives`)."""
+
+    rewriter: Generator
+    writer: Generator
+    out: Path
+    candidates: int = 1
+    drift: DriftRules = field(default_factory=DriftRules)
+    encode: Encode | None = None
+    judge: Any = None
+    judge_margin: float = 0.0
+    method: str = METHOD
+    rules: NegativeRules = field(default_factory=NegativeRules)
+    rewrite_sampling: SamplingParams = REWRITE_SAMPLING
+    passage_sampling: SamplingParams = PASSAGE_SAMPLING
+    max_attempts: int = 3
+    seed: int = 0
+    force: bool = False
+    show_progress: bool = True
+
+    def stage(self, stem: str, tasks: list[Task], generator: Generator, template: Any, sampling: SamplingParams) -> Any:
+        return run_stage(
+            stem,
+            tasks,
+            generator,
+            self.out,
+            template=template,
+            sampling=sampling,
+            seed=self.seed,
+            max_attempts=self.max_attempts,
+            force=self.force,
+            show_progress=self.show_progress,
+        )
+
+
+def _cosines(encode: Encode, a: list[str], b: list[str]) -> np.ndarray:
+    return np.sum(encode(a) * encode(b), axis=1)
+
+
+class _NearMiss:
+    """One run: step 1 (rewrites), the drift ceiling, step 2 (passages), the judge and hardness, the selection."""
+
+    def __init__(self, records: Sequence[QueryRecord], cfg: NearMissSettings) -> None:
+        self.cfg = cfg
+        self.by_id: dict[str, QueryRecord] = {}
+        for rec in records:
+            if rec.query_id in self.by_id:
+                raise SynthnegError(f"duplicate query_id {rec.query_id!r} in the query records")
+            self.by_id[rec.query_id] = rec
+        self.similarity: dict[str, float] = {}
+        self.judged: dict[str, tuple[float, float]] = {}
+        self.hardness: dict[str, float] = {}
+
+    def record(self, task_id: str) -> QueryRecord:
+        return self.by_id[task_id.split(CANDIDATE_SEP, maxsplit=1)[0]]
+
+    def rewrite(self) -> None:
+        """Step 1, then the encoder's similarity of each accepted rewrite to its query (when an encoder is given)."""
+        cfg = self.cfg
+        tpl = load_template("near-miss-query")
+        instructions = [
+            sentence
+            for message in tpl.render(query="")
+            for sentence in re.split(r"(?<=[.:])\s+", message.content)
+            if len(sentence.split()) >= 3
+        ]
+        tasks = []
+        for rec in self.by_id.values():
+
+            def check(res: GenerationResult, rec: QueryRecord = rec) -> Verdict:
+                truncated = res.finish_reason == "length"
+                return validate_rewrite(res.text, rec.query, cfg.drift, truncated=truncated, prompt=instructions)
+
+            tasks.append(Task(rec.query_id, tpl.render(query=rec.query), check))
+        tasks = candidate_tasks(tasks, cfg.candidates)
+        self.outcomes1, ledger = cfg.stage(REWRITE_STEM, tasks, cfg.rewriter, tpl, cfg.rewrite_sampling)
+        self.step1 = {o.task.task_id: o for o in self.outcomes1}
+        self.rewrites = {o.task.task_id: o.accepted for o in self.outcomes1 if o.accepted is not None}
+        rows = [
+            {"task_id": t, "query": self.record(t).query, "rewrite": a.verdict.text, "drift": a.verdict.detail}
+            for t, a in self.rewrites.items()
+        ]
+        output = write_jsonl(rows, cfg.out / f"{REWRITE_STEM}.jsonl")
+        finish_stage(REWRITE_STEM, cfg.out, output, self.outcomes1, ledger, len(self.rewrites))
+        if cfg.encode is not None and self.rewrites:
+            ids = list(self.rewrites)
+            sims = _cosines(
+                cfg.encode, [self.record(t).query for t in ids], [self.rewrites[t].verdict.text for t in ids]
+            )
+            self.similarity = {t: float(x) for t, x in zip(ids, sims, strict=True)}
+        self.too_close = {t for t, x in self.similarity.items() if x > cfg.drift.max_similarity}
+
+    def write_passages(self) -> None:
+        """Step 2: a passage answering each accepted near-miss query (not those over the similarity ceiling)."""
+        cfg = self.cfg
+        self.tpl2 = load_template("passage-for-query")
+        tasks = []
+        for tid, acc in self.rewrites.items():
+            if tid in self.too_close:
+                continue
+            rec = self.record(tid)
+
+            def check(res: GenerationResult, rewrite: str = acc.verdict.text, rec: QueryRecord = rec) -> Verdict:
+                truncated = res.finish_reason == "length"
+                return validate_negative(res.text, rewrite, rec.positive, cfg.rules, truncated=truncated)
+
+            tasks.append(Task(tid, self.tpl2.render(query=acc.verdict.text), check))
+        self.stem = f"negatives-{METHOD}"
+        self.outcomes2, self.ledger2 = cfg.stage(self.stem, tasks, cfg.writer, self.tpl2, cfg.passage_sampling)
+        self.passages = {o.task.task_id: o for o in self.outcomes2}
+
+    def verify(self) -> None:
+        """The judge's scores (negative and positive against the original query) and the encoder's hardness."""
+        cfg = self.cfg
+        accepted = [t for t, o in self.passages.items() if o.accepted is not None]
+        texts = [self.passages[t].accepted.verdict.text for t in accepted]  # type: ignore[union-attr]
+        queries = [self.record(t) for t in accepted]
+        if cfg.judge is not None and accepted:
+            pairs = [(r.query, text) for r, text in zip(queries, texts, strict=True)]
+            scores = cfg.judge.score(pairs + [(r.query, r.positive) for r in queries])
+            n = len(accepted)
+            self.judged = {t: (float(scores[i]), float(scores[n + i])) for i, t in enumerate(accepted)}
+        if cfg.encode is not None and accepted:
+            sims = _cosines(cfg.encode, [r.query for r in queries], texts)
+            self.hardness = {t: float(x) for t, x in zip(accepted, sims, strict=True)}
+
+    def candidate_row(self, c: int, tid: str) -> tuple[dict[str, Any], bool]:
+        """The candidates-file row of candidate ``c`` (task ``tid``), and whether it passed every check."""
+        step1 = self.step1[tid].attempts[-1]
+        row: dict[str, Any] = {"query_id": self.record(tid).query_id, "candidate": c, "kept": False}
+        row["rewrite"] = {"text": step1.verdict.text, "reason": step1.verdict.reason, "detail": step1.verdict.detail}
+        if tid in self.similarity:
+            row["rewrite"]["similarity"] = round(self.similarity[tid], 4)
+        if tid in self.too_close:
+            row["rewrite"]["reason"] = "drift_similarity"
+        o2 = self.passages.get(tid)
+        if o2 is None:
+            return row, False
+        row["passage"] = {"text": o2.attempts[-1].verdict.text, "reason": o2.attempts[-1].verdict.reason}
+        ok = o2.accepted is not None
+        if tid in self.judged:
+            neg, pos = self.judged[tid]
+            answers = neg >= pos - self.cfg.judge_margin
+            row["judge"] = {"negative": round(neg, 4), "positive": round(pos, 4), "answers_query": answers}
+            ok = ok and not answers
+        if tid in self.hardness:
+            row["hardness"] = round(self.hardness[tid], 4)
+        return row, ok
+
+    def triple(self, tid: str, kept: int) -> Triple:
+        cfg, rec = self.cfg, self.record(tid)
+        acc = self.passages[tid].accepted
+        assert acc is not None
+        scores: dict[str, float] = {}
+        if tid in self.similarity:
+            scores["rewrite_similarity"] = self.similarity[tid]
+        if tid in self.judged:
+            scores["judge_negative"], scores["judge_positive"] = self.judged[tid]
+        if tid in self.hardness:
+            scores["hardness"] = self.hardness[tid]
+        extra: dict[str, Any] = {"judge": cfg.judge.identity, "judge_margin": cfg.judge_margin} if cfg.judge else {}
+        if cfg.candidates > 1:
+            extra.update(candidate=kept, candidates=cfg.candidates)
+        prov = provenance(
+            cfg.writer,
+            self.tpl2,
+            cfg.passage_sampling,
+            acc,
+            mode="near-miss",
+            near_miss_query=self.rewrites[tid].verdict.text,
+            rewrite_call=self.rewrites[tid].key,
+            rewrite_model=cfg.rewriter.model_id,
+            drift=asdict(cfg.drift),
+            **extra,
+        )
+        return Triple(
+            query_id=rec.query_id,
+            query=rec.query,
+            positive_id=rec.positive_id,
+            positive=rec.positive,
+            negative=acc.verdict.text,
+            method=cfg.method,
+            scores=scores,
+            provenance=prov,
+        )
+
+    def select(self) -> StageResult:
+        """Per query, the hardest candidate that passed (the first without an encoder); files and the ledger."""
+        cfg = self.cfg
+        triples: list[Triple] = []
+        rows: list[dict[str, Any]] = []
+        for group in group_candidates(self.outcomes1, cfg.candidates):
+            ids = [o.task.task_id for o in group]
+            checked = [self.candidate_row(c, tid) for c, tid in enumerate(ids)]
+            passing = [c for c, (_, ok) in enumerate(checked) if ok]
+            if passing:
+                kept = max(passing, key=lambda c: self.hardness.get(ids[c], 0.0)) if self.hardness else passing[0]
+                checked[kept][0]["kept"] = True
+                triples.append(self.triple(ids[kept], kept))
+            rows.extend(row for row, _ in checked)
+        write_jsonl(rows, cfg.out / f"negatives-{cfg.method}.candidates.jsonl")
+        output = write_triples(triples, cfg.out / f"negatives-{cfg.method}.jsonl")
+        return finish_stage(self.stem, cfg.out, output, self.outcomes2, self.ledger2, len(triples))
+
+
 def generate_near_miss_negatives(
     records: Sequence[QueryRecord],
     rewriter: Generator,
@@ -110,170 +316,28 @@ def generate_near_miss_negatives(
         raise SynthnegError(f"candidates must be at least 1, got {candidates}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    by_id: dict[str, QueryRecord] = {}
-    for rec in records:
-        if rec.query_id in by_id:
-            raise SynthnegError(f"duplicate query_id {rec.query_id!r} in the query records")
-        by_id[rec.query_id] = rec
-
-    # step 1: a near-miss query per candidate
-    tpl1 = load_template("near-miss-query")
-    instructions = [
-        sentence
-        for message in tpl1.render(query="")
-        for sentence in re.split(r"(?<=[.:])\s+", message.content)
-        if len(sentence.split()) >= 3
-    ]
-    tasks1 = []
-    for rec in records:
-
-        def check1(res: GenerationResult, rec: QueryRecord = rec) -> Verdict:
-            return validate_rewrite(
-                res.text, rec.query, drift, truncated=res.finish_reason == "length", prompt=instructions
-            )
-
-        tasks1.append(Task(rec.query_id, tpl1.render(query=rec.query), check1))
-    outcomes1, ledger1 = run_stage(
-        REWRITE_STEM,
-        candidate_tasks(tasks1, candidates),
-        rewriter,
-        out,
-        template=tpl1,
-        sampling=rewrite_sampling,
-        seed=seed,
-        max_attempts=max_attempts,
-        force=force,
-        show_progress=show_progress,
+    run = _NearMiss(
+        records,
+        NearMissSettings(
+            rewriter,
+            writer,
+            out,
+            candidates,
+            drift,
+            encode,
+            judge,
+            judge_margin,
+            method,
+            rules,
+            rewrite_sampling,
+            passage_sampling,
+            max_attempts,
+            seed,
+            force,
+            show_progress,
+        ),
     )
-    rewrites = {o.task.task_id: o.accepted for o in outcomes1 if o.accepted is not None}
-    rewrite_rows = [
-        {"task_id": tid, "query": by_id[tid.split("#")[0]].query, "rewrite": a.verdict.text, "drift": a.verdict.detail}
-        for tid, a in rewrites.items()
-    ]
-    finish_stage(
-        REWRITE_STEM, out, write_jsonl(rewrite_rows, out / f"{REWRITE_STEM}.jsonl"), outcomes1, ledger1, len(rewrites)
-    )
-    similarity: dict[str, float] = {}
-    if encode is not None and rewrites:
-        ids = list(rewrites)
-        originals = encode([by_id[t.split("#")[0]].query for t in ids])
-        rewritten = encode([rewrites[t].verdict.text for t in ids])
-        similarity = {t: float(s) for t, s in zip(ids, np.sum(originals * rewritten, axis=1), strict=True)}
-    too_close = {t for t, s in similarity.items() if s > drift.max_similarity}
-
-    # step 2: a passage that answers each accepted near-miss query
-    tpl2 = load_template("passage-for-query")
-    tasks2 = []
-    for tid, acc in rewrites.items():
-        if tid in too_close:
-            continue
-        rec = by_id[tid.split("#")[0]]
-
-        def check2(res: GenerationResult, rewrite: str = acc.verdict.text, rec: QueryRecord = rec) -> Verdict:
-            return validate_negative(res.text, rewrite, rec.positive, rules, truncated=res.finish_reason == "length")
-
-        tasks2.append(Task(tid, tpl2.render(query=acc.verdict.text), check2))
-    stem = f"negatives-{METHOD}"
-    outcomes2, ledger2 = run_stage(
-        stem,
-        tasks2,
-        writer,
-        out,
-        template=tpl2,
-        sampling=passage_sampling,
-        seed=seed,
-        max_attempts=max_attempts,
-        force=force,
-        show_progress=show_progress,
-    )
-    passages = {o.task.task_id: o for o in outcomes2}
-    accepted = [tid for tid, o in passages.items() if o.accepted is not None]
-    judged: dict[str, tuple[float, float]] = {}
-    if judge is not None and accepted:
-        queries = [by_id[t.split("#")[0]] for t in accepted]
-        pairs = [(r.query, passages[t].accepted.verdict.text) for r, t in zip(queries, accepted, strict=True)]  # type: ignore[union-attr]
-        pairs += [(r.query, r.positive) for r in queries]
-        scores = judge.score(pairs)
-        n = len(accepted)
-        judged = {t: (float(scores[i]), float(scores[n + i])) for i, t in enumerate(accepted)}
-    hardness: dict[str, float] = {}
-    if encode is not None and accepted:
-        q = encode([by_id[t.split("#")[0]].query for t in accepted])
-        d = encode([passages[t].accepted.verdict.text for t in accepted])  # type: ignore[union-attr]
-        hardness = {t: float(s) for t, s in zip(accepted, np.sum(q * d, axis=1), strict=True)}
-
-    triples: list[Triple] = []
-    rows: list[dict[str, Any]] = []
-    for group in group_candidates(outcomes1, candidates):
-        rec = by_id[group[0].task.task_id]
-        group_rows: list[dict[str, Any]] = []
-        passing: list[int] = []
-        for c, o1 in enumerate(group):
-            tid = o1.task.task_id
-            step1 = o1.attempts[-1]
-            row: dict[str, Any] = {"query_id": rec.query_id, "candidate": c, "kept": False}
-            row["rewrite"] = {
-                "text": step1.verdict.text,
-                "reason": step1.verdict.reason,
-                "detail": step1.verdict.detail,
-            }
-            if tid in similarity:
-                row["rewrite"]["similarity"] = round(similarity[tid], 4)
-            if tid in too_close:
-                row["rewrite"]["reason"] = "drift_similarity"
-            o2 = passages.get(tid)
-            if o2 is not None:
-                step2 = o2.attempts[-1]
-                row["passage"] = {"text": step2.verdict.text, "reason": step2.verdict.reason}
-                ok = o2.accepted is not None
-                if tid in judged:
-                    neg, pos = judged[tid]
-                    answers = neg >= pos - judge_margin
-                    row["judge"] = {"negative": round(neg, 4), "positive": round(pos, 4), "answers_query": answers}
-                    ok = ok and not answers
-                if tid in hardness:
-                    row["hardness"] = round(hardness[tid], 4)
-                if ok:
-                    passing.append(c)
-            group_rows.append(row)
-        if passing:
-            kept = max(passing, key=lambda c: hardness.get(group[c].task.task_id, 0.0)) if hardness else passing[0]
-            group_rows[kept]["kept"] = True
-            tid = group[kept].task.task_id
-            acc = passages[tid].accepted
-            assert acc is not None
-            scores: dict[str, float] = {}
-            if tid in similarity:
-                scores["rewrite_similarity"] = similarity[tid]
-            if tid in judged:
-                scores["judge_negative"], scores["judge_positive"] = judged[tid]
-            if tid in hardness:
-                scores["hardness"] = hardness[tid]
-            triples.append(
-                Triple(
-                    query_id=rec.query_id,
-                    query=rec.query,
-                    positive_id=rec.positive_id,
-                    positive=rec.positive,
-                    negative=acc.verdict.text,
-                    method=method,
-                    scores=scores,
-                    provenance=provenance(
-                        writer,
-                        tpl2,
-                        passage_sampling,
-                        acc,
-                        mode="near-miss",
-                        near_miss_query=rewrites[tid].verdict.text,
-                        rewrite_call=rewrites[tid].key,
-                        rewrite_model=rewriter.model_id,
-                        drift=asdict(drift),
-                        **({"judge": judge.identity, "judge_margin": judge_margin} if judge is not None else {}),
-                        **({"candidate": kept, "candidates": candidates} if candidates > 1 else {}),
-                    ),
-                )
-            )
-        rows.extend(group_rows)
-    write_jsonl(rows, out / f"negatives-{method}.candidates.jsonl")
-    output = write_triples(triples, out / f"negatives-{method}.jsonl")
-    return finish_stage(stem, out, output, outcomes2, ledger2, len(triples))
+    run.rewrite()
+    run.write_passages()
+    run.verify()
+    return run.select()
