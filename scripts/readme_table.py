@@ -28,6 +28,9 @@ NAMES = {
     "llm-query-positive": "LLM negatives from query + positive",
     "ce": "CE negatives (LLM reranker)",
     "bm25-matched": "control: BM25 negatives, same queries as query + positive",
+    "title": "free baseline: passage titles as queries, BM25 negatives (no LLM)",
+    "llm-near-miss": "LLM near-miss negatives (a different query first, then a passage)",
+    "llm-query-verified": "**LLM negatives, verified** (near-miss, judged against the query)",
 }
 ORDER = list(NAMES)
 PRETTY = {"scifact": "SciFact", "nfcorpus": "NFCorpus", "fiqa": "FiQA", "trec-covid": "TREC-COVID"}
