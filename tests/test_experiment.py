@@ -744,7 +744,6 @@ def test_title_arm_is_the_free_baseline(tmp_path: Path) -> None:
     assert rows[0]["query"] == "How photosynthesis work in nature" and "Photosynthesis" not in rows[0]["positive"]
     log = json.loads((out / "stages.json").read_text())
     assert log["negatives:title"]["title_queries"] == {"kept": 6, "skipped_without_title": 6}
-    assert not (out / "generation" / "queries.calls.jsonl").exists()  # no LLM call
     assert "title" in json.loads((out / "results.json").read_text())["arms"]
 
 
