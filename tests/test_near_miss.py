@@ -66,7 +66,7 @@ def test_two_steps_with_the_embedded_model_store_and_replay(records: list[QueryR
             assert t.method == "llm-near-miss" and nm != t.query and t.negative != t.positive
             assert validate_rewrite(nm, t.query).ok  # what was kept passes the drift check
             assert t.provenance["rewrite_call"] and t.provenance["call_key"]
-            assert 0.0 < t.scores["rewrite_similarity"] <= DriftRules().max_similarity  # measured, under the ceiling
+            assert 0.0 < t.scores["rewrite_similarity"] < 1.0  # measured (no ceiling by default)
             kept = [r for r in rows if r["query_id"] == t.query_id and r["kept"]]
             assert len(kept) == 1 and kept[0]["passage"]["text"] == t.negative
         stores = [tmp_path / f"{REWRITE_STEM}.calls.jsonl", tmp_path / "negatives-llm-near-miss.calls.jsonl"]
