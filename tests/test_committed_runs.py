@@ -63,7 +63,8 @@ def _tracked_copy(run: Path, dest: Path) -> None:
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
 def test_committed_run_replays_from_its_stores(config: Path, shared_data: Path, tmp_path: Path) -> None:
-    from synthneg.experiment.runner import TRAINED_ARMS, ExperimentRunner
+    from synthneg.experiment.arms import TRAINED_ARMS
+    from synthneg.experiment.runner import ExperimentRunner
     from synthneg.models import model_identity, resolve_bi_encoder
 
     cfg = load_config(config)

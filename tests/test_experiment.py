@@ -407,13 +407,14 @@ def test_labeled_per_query_is_a_seeded_choice_keyed_apart() -> None:
     """labeled_per_query caps the ceiling's positives per query (NFCorpus: 110,575 pairs for 2,590 queries)."""
     from synthneg.data.triples import QueryRecord
     from synthneg.experiment.config import ExperimentConfig
-    from synthneg.experiment.runner import ExperimentRunner, _per_query
+    from synthneg.experiment.labeled import per_query
+    from synthneg.experiment.runner import ExperimentRunner
 
     recs = [QueryRecord("q1", "a", f"d{i}", f"text {i}") for i in range(5)] + [QueryRecord("q2", "b", "d9", "t")]
-    one = _per_query(recs, 1, seed=0)
-    assert [r.query_id for r in one] == ["q1", "q2"] and one == _per_query(recs, 1, seed=0)
-    assert len({_per_query(recs, 1, seed=s)[0].positive_id for s in range(20)}) > 1  # the seed decides
-    two = _per_query(recs, 2, seed=0)
+    one = per_query(recs, 1, seed=0)
+    assert [r.query_id for r in one] == ["q1", "q2"] and one == per_query(recs, 1, seed=0)
+    assert len({per_query(recs, 1, seed=s)[0].positive_id for s in range(20)}) > 1  # the seed decides
+    two = per_query(recs, 2, seed=0)
     assert [r.query_id for r in two] == ["q1", "q1", "q2"]
     assert [r.positive_id for r in two] == sorted((r.positive_id for r in two), key=lambda d: int(d[1:]))  # order kept
 
@@ -427,7 +428,8 @@ def test_labeled_per_query_is_a_seeded_choice_keyed_apart() -> None:
 def test_bm25_matched_control_trains_on_the_matched_arms_queries_only(tmp_path: Path) -> None:
     """bm25-matched: BM25 negatives for exactly the queries the matched arm kept; keyed by its triples."""
     from synthneg.data.triples import QueryRecord, Triple, read_triples, write_triples
-    from synthneg.experiment.runner import ExperimentRunner, matched_records
+    from synthneg.experiment.arms import matched_records
+    from synthneg.experiment.runner import ExperimentRunner
     from synthneg.experiment.stages import write_json
     from synthneg.experiment.status import run_status
     from synthneg.mine.bm25 import mine_bm25
@@ -548,7 +550,8 @@ def test_labeled_positive_bm25_top_keeps_the_judged_documents_bm25_scores_highes
     from synthneg.data.beir import load_beir
     from synthneg.data.triples import QueryRecord
     from synthneg.experiment.config import ExperimentConfig
-    from synthneg.experiment.runner import ExperimentRunner, _top_bm25_per_query
+    from synthneg.experiment.labeled import top_bm25_per_query
+    from synthneg.experiment.runner import ExperimentRunner
     from synthneg.search.bm25 import BM25Index
 
     folder = make_beir(tmp_path / "lab", split="train")
@@ -559,7 +562,7 @@ def test_labeled_positive_bm25_top_keeps_the_judged_documents_bm25_scores_highes
     assert scores[0] > scores[1] > scores[2] == 0  # d1 shares the most words with q, d6 none
     recs = [QueryRecord("q1", q, d, "") for d in ("gone", "d2", "d1", "d6")]  # "gone": not in the corpus
     recs.append(QueryRecord("q3", "which bread uses wild yeast", "d5", ""))
-    kept = {n: [r.positive_id for r in _top_bm25_per_query(recs, n, index)] for n in (1, 2, 3)}
+    kept = {n: [r.positive_id for r in top_bm25_per_query(recs, n, index)] for n in (1, 2, 3)}
     assert kept == {1: ["d1", "d5"], 2: ["d2", "d1", "d5"], 3: ["d2", "d1", "d6", "d5"]}  # input order kept
 
     base = {"passages": {"beir": str(folder)}, "arms": ["labeled"], "labeled_per_query": 1}

@@ -304,14 +304,14 @@ def test_judged_masked_loss_equals_mnrl_over_the_unmasked_candidates(tiny_model:
     from sentence_transformers import SentenceTransformer
 
     from synthneg.losses import judged_masked_mnrl
-    from synthneg.train import _st
+    from synthneg.st_modules import st_module
 
     st = SentenceTransformer(tiny_model, device="cpu")
     rows = triples(1)[:4]  # positives d0..d3, negatives d1..d4
     gen = torch.Generator().manual_seed(0)
     emb = [torch.randn(4, 32, generator=gen) for _ in range(3)]
     labels = torch.arange(4)
-    plain = _st("losses").MultipleNegativesRankingLoss(st).compute_loss_from_embeddings(emb, labels)
+    plain = st_module("losses").MultipleNegativesRankingLoss(st).compute_loss_from_embeddings(emb, labels)
     assert judged_masked_mnrl(st, rows, {}).masked_loss(emb, labels).item() == pytest.approx(plain.item(), rel=1e-6)
 
     qrels = {rows[0].query_id: {"d0": 1, "d2": 1}}  # q0: d2 is row 2's positive (column 2) and row 1's negative (5)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from synthneg.data.triples import QueryRecord, Triple
 from synthneg.errors import SynthnegError
+from synthneg.st_modules import st_module
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -64,9 +65,7 @@ def judged_masked_mnrl(
     index in its ``label`` column) that masks in-batch candidates judged relevant (grade > 0) to the query."""
     import torch
 
-    from synthneg.train import _st
-
-    base = _st("losses").MultipleNegativesRankingLoss
+    base = st_module("losses").MultipleNegativesRankingLoss
     docs = row_documents(rows, use_negatives=use_negatives)
     judged = [frozenset(d for d, g in qrels.get(r.query_id, {}).items() if g > 0) for r in rows]
 

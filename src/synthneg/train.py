@@ -15,29 +15,37 @@ same call under ``torchrun`` / ``accelerate launch`` and the trainer does DDP.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from synthneg.console import library_bars, step_bar
 from synthneg.data.beir import BeirDataset
-from synthneg.data.io import iter_jsonl
-from synthneg.data.triples import QueryRecord, Triple, read_query_records, read_triples
-from synthneg.errors import DataError, SynthnegError
+from synthneg.errors import SynthnegError
 from synthneg.losses import ROW_COLUMN, judged_masked_mnrl
 from synthneg.models import resolve_bi_encoder
+from synthneg.st_modules import st_module
+from synthneg.train_data import TrainingRows, load_training_data, to_dataset
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from sentence_transformers.evaluation import InformationRetrievalEvaluator
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "beir_evaluator",
+    "build_trainer",
+    "load_training_data",
+    "to_dataset",
+    "train",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -107,58 +115,6 @@ class TrainResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-TrainingRows = Sequence[Triple] | Sequence[QueryRecord]
-
-
-def _st(name: str) -> ModuleType:
-    """A sentence-transformers submodule by its v6 path (``sentence_transformer.<name>``), else its v5 path."""
-    try:
-        return importlib.import_module(f"sentence_transformers.sentence_transformer.{name}")
-    except ImportError:
-        return importlib.import_module(f"sentence_transformers.{name}")
-
-
-def load_training_data(path: str | Path) -> list[Triple] | list[QueryRecord]:
-    """Read triples, or query-positive pairs when the file has no ``negative`` field (JSONL[.gz] or Parquet)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("training file not found", path=path)
-    if path.suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        names = set(pq.read_schema(path).names)
-        if "negative" in names:
-            return read_triples(path)
-        rows = pq.read_table(path, columns=["query_id", "query", "positive_id", "positive"]).to_pylist()
-        return [QueryRecord(*(str(r[f]) for f in ("query_id", "query", "positive_id", "positive"))) for r in rows]
-    first = next(iter_jsonl(path), None)
-    if first is None:
-        raise DataError("file has no rows", path=path)
-    return read_triples(path) if "negative" in first[1] else read_query_records(path)
-
-
-def to_dataset(rows: TrainingRows, *, use_negatives: bool = True) -> Dataset:
-    """Rows -> a ``datasets.Dataset`` with ``anchor, positive`` and, for triples, ``negative`` columns.
-
-    Column order matters to MultipleNegativesRankingLoss (anchor, positive, then negatives); the
-    input is never modified.
-    """
-    from datasets import Dataset
-
-    if not rows:
-        raise DataError("no training rows")
-    n_triples = sum(isinstance(r, Triple) for r in rows)
-    if 0 < n_triples < len(rows):
-        raise DataError(
-            f"mixed input: {n_triples} triples and {len(rows) - n_triples} query-positive pairs; "
-            "pass one kind (or TrainConfig(use_negatives=False) with triples only)"
-        )
-    columns: dict[str, list[str]] = {"anchor": [r.query for r in rows], "positive": [r.positive for r in rows]}
-    if n_triples and use_negatives:
-        columns["negative"] = [r.negative for r in rows]  # type: ignore[union-attr]
-    return Dataset.from_dict(columns)
-
-
 def beir_evaluator(
     dataset: BeirDataset,
     *,
@@ -169,7 +125,7 @@ def beir_evaluator(
     """A sentence-transformers InformationRetrievalEvaluator over a loaded BEIR split (grade > 0 is relevant)."""
     relevant = {q: {d for d, g in rels.items() if g > 0} for q, rels in dataset.qrels.items()}
     relevant = {q: docs for q, docs in relevant.items() if docs}
-    return _st("evaluation").InformationRetrievalEvaluator(
+    return st_module("evaluation").InformationRetrievalEvaluator(
         queries={q: dataset.queries[q] for q in relevant},
         corpus={d.id: d.full_text() for d in dataset.corpus.documents},
         relevant_docs=relevant,
@@ -206,7 +162,7 @@ def _load_model(model: str | SentenceTransformer, config: TrainConfig) -> Senten
 
 
 def _loss(st: SentenceTransformer, config: TrainConfig) -> Any:
-    losses = _st("losses")
+    losses = st_module("losses")
     # under DDP, in-batch negatives come from every process's share of the batch
     ddp = {"gather_across_devices": True} if _world_size() > 1 else {}
     if config.loss == "cached-mnrl":
@@ -284,7 +240,7 @@ def build_trainer(
         weight_decay=config.weight_decay,
         seed=config.seed,
         data_seed=config.seed,
-        batch_sampler=_st("training_args").BatchSamplers.NO_DUPLICATES,
+        batch_sampler=st_module("training_args").BatchSamplers.NO_DUPLICATES,
         prompts=_prompts(config, has_negative),
         save_strategy=save_strategy,
         save_steps=config.save_steps or 500,

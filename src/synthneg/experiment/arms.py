@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from synthneg.errors import SynthnegError
+from synthneg.errors import DataError, SynthnegError
 
 if TYPE_CHECKING:
     from synthneg.data.triples import QueryRecord, Triple
@@ -171,7 +171,6 @@ def _random(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info
 
 def _bm25_matched(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
     from synthneg.data.triples import read_triples
-    from synthneg.experiment.runner import matched_records
     from synthneg.mine.bm25 import mine_bm25
 
     matched_arm = runner.config.matched_arm
@@ -182,6 +181,20 @@ def _bm25_matched(runner: ExperimentRunner, arm: str, records: list[QueryRecord]
         replace(t, method="bm25-matched", provenance={**t.provenance, "matched_to": matched_arm})
         for t in mine_bm25(subset, runner.passages, show_progress=runner.show_progress)
     ]
+
+
+def matched_records(records: list[QueryRecord], triples: list[Triple]) -> list[QueryRecord]:
+    """The records whose query has a triple in ``triples`` (another arm's), in the records' order: the
+    ``bm25-matched`` control trains on the same queries as that arm, with BM25 negatives."""
+    kept = {t.query_id for t in triples}
+    subset = [r for r in records if r.query_id in kept]
+    missing = kept - {r.query_id for r in subset}
+    if missing:
+        raise DataError(
+            f"{len(missing)} query id(s) of the matched arm's triples are not in the query file "
+            f"(e.g. {sorted(missing)[0]!r}); were its triples made for other queries?"
+        )
+    return subset
 
 
 def _bm25_matched_key(runner: ExperimentRunner) -> dict[str, Any] | None:
@@ -312,6 +325,8 @@ ARMS: dict[str, ArmSpec] = {spec.name: spec for spec in _SPECS}
 #: the arms a config runs when it lists none, in their order of old (keys and reports of committed runs use it)
 DEFAULT_ARMS: tuple[str, ...] = ("zero-shot", "in-batch", "llm-query", "llm-query-positive", "bm25", "ce", "random")
 assert set(DEFAULT_ARMS) == {s.name for s in _SPECS if s.default}
+#: the arms that fine-tune the base model (every arm but zero-shot)
+TRAINED_ARMS: tuple[str, ...] = tuple(name for name, spec in ARMS.items() if spec.trained)
 
 
 def arm(name: str) -> ArmSpec:

@@ -13,9 +13,11 @@ for training).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from synthneg.data.beir import Corpus, Qrels
 
@@ -116,3 +118,11 @@ def seen_split(per_query: dict[str, float], touched: Iterable[str]) -> dict[str,
         "n_seen": len(a),
         "n_unseen": len(b),
     }
+
+
+def is_current(path: Path) -> bool:
+    """True when ``path`` holds a contamination check with the judged-relevant query ids (added later)."""
+    if not path.is_file():
+        return False
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    return all("query_ids_with_a_training_passage" in row for row in rows)

@@ -181,7 +181,7 @@ def labeled_in_batch(out: Path, config: ExperimentConfig) -> dict[str, Any] | No
     from synthneg.data.triples import read_triples
     from synthneg.diagnostics import in_batch_judged
     from synthneg.errors import SynthnegError
-    from synthneg.experiment.runner import load_labeled_qrels
+    from synthneg.experiment.labeled import load_labeled_qrels
 
     try:
         qrels = load_labeled_qrels(config, download=False)

@@ -4,88 +4,45 @@ crash, or with one more arm or seed, redoes nothing that finished."""
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from synthneg.data.beir import BeirDataset, Corpus, Qrels, load_beir, load_corpus, load_qrels
+from synthneg.data.beir import BeirDataset, Corpus, load_beir
 from synthneg.data.locate import resolve_dataset
-from synthneg.data.passages import read_passages
 from synthneg.data.sampling import subsample_corpus
-from synthneg.data.triples import QueryRecord, Triple, read_query_records, write_triples
+from synthneg.data.triples import QueryRecord, Triple, write_triples
 from synthneg.errors import DataError, SynthnegError
 from synthneg.experiment import keys
-from synthneg.experiment.arms import ARMS
+from synthneg.experiment.arms import ARMS, TRAINED_ARMS
 from synthneg.experiment.config import ExperimentConfig, dataset_label
+from synthneg.experiment.contamination import is_current as is_current_contamination
+from synthneg.experiment.labeled import labeled_triples, load_labeled_qrels
 from synthneg.experiment.layout import RunLayout
-from synthneg.experiment.query_report import load_examples, write_quality
+from synthneg.experiment.passages import load_training_passages
+from synthneg.experiment.query_report import load_examples
+from synthneg.experiment.query_stage import make_queries
 from synthneg.experiment.stages import (
     NEW_OUTPUT,
     StageLog,
+    differs,
     file_digest,
     is_done,
+    mark_rebuilt,
+    record_output,
     recorded_output,
     write_json,
-    write_marker,
 )
 from synthneg.generate.examples import QueryExample
 from synthneg.llm.base import Generator
-from synthneg.llm.parse import QueryRules
 
-if TYPE_CHECKING:
-    from synthneg.search.bm25 import BM25Index
+__all__ = ["TRAINED_ARMS", "ExperimentRunner", "load_training_passages", "run_experiment"]
 
 logger = logging.getLogger(__name__)
-
-TRAINED_ARMS = tuple(name for name, spec in ARMS.items() if spec.trained)
-LLM_ARMS = {name: spec.llm_mode for name, spec in ARMS.items() if spec.llm_mode is not None}
-
-
-def load_training_passages(config: ExperimentConfig) -> Corpus:
-    """The passages the LLM writes queries for (a file, or a seeded sample of a BEIR corpus only)."""
-    p = config.passages
-    if p.path is not None:
-        corpus = read_passages(
-            p.path, id_field=p.id_field, text_field=p.text_field, title_field=p.title_field, limit=p.limit
-        )
-    else:
-        folder = resolve_dataset(p.beir or "", data_dir=config.eval.data_dir)
-        path = next((folder / n for n in ("corpus.jsonl", "corpus.jsonl.gz") if (folder / n).is_file()), None)
-        if path is None:
-            raise DataError("no corpus.jsonl[.gz] in BEIR folder", path=folder)
-        corpus = load_corpus(path)  # the corpus only: never its queries or qrels
-        if p.limit:
-            corpus = Corpus.from_documents(corpus.documents[: p.limit], source=path)
-    if p.sample is not None and p.sample < len(corpus):
-        chosen = sorted(random.Random(p.seed).sample(range(len(corpus)), p.sample))
-        corpus = Corpus.from_documents([corpus.documents[i] for i in chosen], source=corpus.source)
-    return corpus
-
-
-def matched_records(records: list[QueryRecord], triples: list[Triple]) -> list[QueryRecord]:
-    """The records whose query has a triple in ``triples`` (another arm's), in the records' order: the
-    ``bm25-matched`` control trains on the same queries as that arm, with BM25 negatives."""
-    kept = {t.query_id for t in triples}
-    subset = [r for r in records if r.query_id in kept]
-    missing = kept - {r.query_id for r in subset}
-    if missing:
-        raise DataError(
-            f"{len(missing)} query id(s) of the matched arm's triples are not in the query file "
-            f"(e.g. {sorted(missing)[0]!r}); were its triples made for other queries?"
-        )
-    return subset
-
-
-def load_labeled_qrels(config: ExperimentConfig, *, download: bool = True) -> Qrels:
-    """The judgments of the ``labeled`` ceiling's split (``labeled_split`` of ``labeled_source``)."""
-    folder = resolve_dataset(config.labeled_source or "", data_dir=config.eval.data_dir, download=download)
-    return load_qrels(folder / "qrels" / f"{config.labeled_split}.tsv")
 
 
 @dataclass
@@ -159,77 +116,8 @@ class ExperimentRunner:
 
     # -- stages ------------------------------------------------------------------------------
     def queries(self) -> list[QueryRecord]:
-        """LLM queries for every passage (resumable: finished calls are reused from the call store)."""
-        from synthneg.generate import generate_queries
-
-        cfg = self.config
-        out = self.layout.generation
-        path = out / "queries.jsonl"
-        key = self.queries_key()
-        if cfg.queries.path is not None:
-            from synthneg.generate.outputs import write_jsonl
-
-            records = read_query_records(cfg.queries.path)
-            write_jsonl((asdict(r) for r in records), path)  # the shared copy every arm reads
-            if cfg.queries.filter is not None:
-                self._filter_queries(path)
-                records = self._with_quality(read_query_records(path))
-            write_marker(self.layout.marker("queries"), key, path)
-            return records
-        if is_done(self.layout.marker("queries"), key) and path.is_file():
-            _record_output(self.layout.marker("queries"), key, path)
-            return self._with_quality(read_query_records(path))
-        with self.log.timed("queries", key) as info:
-            res = generate_queries(
-                self.passages.documents,
-                self.generator,
-                out,
-                k=cfg.queries.k,
-                styles=cfg.queries.styles,
-                examples=self.examples(),
-                rules=QueryRules(revision=cfg.rules_revision),
-                max_attempts=cfg.llm.max_attempts,
-                show_progress=self.show_progress,
-            )
-            info["ledger"] = res.ledger.to_dict()
-            if cfg.queries.filter is not None:
-                info["filter"] = self._filter_queries(res.output)
-            info[NEW_OUTPUT] = _differs(self.layout.marker("queries"), key, res.output)
-        _mark_rebuilt("queries", self.layout.marker("queries"), key, res.output)
-        return self._with_quality(read_query_records(res.output))
-
-    def _filter_queries(self, path: Path) -> dict[str, int]:
-        """Apply ``queries.filter`` to the query file at ``path`` in place: every record stays in
-        ``queries.all.jsonl``, every query's scores and verdict go to ``queries.filter.jsonl``, the kept ones to
-        ``path`` (what the arms train on). Returns the counts by verdict."""
-        from synthneg.generate.outputs import write_jsonl
-        from synthneg.generate.query_filters import QueryFilter, filter_queries
-
-        spec = self.config.queries.filter
-        assert spec is not None
-        records = read_query_records(path)
-        encoder = None
-        if spec.retriever == "dense" and spec.round_trip_k is not None:
-            from synthneg.search.dense import DenseEncoder
-
-            encoder = DenseEncoder(self.config.base_model, show_progress=self.show_progress)
-        result = filter_queries(records, self.passages, QueryFilter(**spec.model_dump()), encoder=encoder)
-        write_jsonl((asdict(r) for r in records), self.layout.store("queries.all.jsonl"))
-        write_jsonl(result.rows, self.layout.store("queries.filter.jsonl"))
-        write_jsonl((asdict(r) for r in result.kept), path)
-        counts = result.counts()
-        logger.info(
-            "queries filter: %d of %d kept (%s)",
-            counts["kept"],
-            len(records),
-            ", ".join(f"{k} {v}" for k, v in counts.items() if k != "kept") or "none rejected",
-        )
-        return counts
-
-    def _with_quality(self, records: list[QueryRecord]) -> list[QueryRecord]:
-        """Write the queries' quality figures for the report (:func:`write_quality`); return ``records``."""
-        write_quality(self.out, records, self.passages, self.config, self.examples())
-        return records
+        """LLM queries for every passage, filtered when configured (synthneg.experiment.query_stage)."""
+        return make_queries(self)
 
     def queries_key(self) -> str:
         """The queries stage's key (synthneg.experiment.keys)."""
@@ -275,14 +163,14 @@ class ExperimentRunner:
         if key is None:
             raise SynthnegError(f"{arm}: no query file yet; the queries stage runs before any arm's negatives")
         if is_done(marker, key) and target.is_file():
-            _record_output(marker, key, target)
+            record_output(marker, key, target)
             return target
         with self.log.timed(f"negatives:{arm}", key, reads_corpus=ARMS[arm].reads_corpus) as info:
             triples = self._make_negatives(arm, records, info)
             info["triples"] = len(triples)
             write_triples(triples, target)
-            info[NEW_OUTPUT] = _differs(marker, key, target)
-        _mark_rebuilt(f"negatives:{arm}", marker, key, target)
+            info[NEW_OUTPUT] = differs(marker, key, target)
+        mark_rebuilt(f"negatives:{arm}", marker, key, target)
         return target
 
     def _make_negatives(self, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
@@ -292,44 +180,8 @@ class ExperimentRunner:
         return make(self, arm, records, info)
 
     def labeled_triples(self) -> list[Triple]:
-        """The ceiling: the dataset's own labeled train pairs, with BM25 negatives from its corpus."""
-        from synthneg.mine.bm25 import mine_bm25
-        from synthneg.mine.common import records_from_beir
-
-        cfg = self.config
-        name = cfg.labeled_source or ""
-        ds = load_beir(resolve_dataset(name, data_dir=cfg.eval.data_dir), cfg.labeled_split)
-        records = records_from_beir(ds.corpus, ds.queries, ds.qrels)
-        if not records:
-            raise DataError(f"no labeled pairs in split {cfg.labeled_split!r}", path=ds.path)
-        judged: dict[str, set[str]] = {}
-        index = None
-        if cfg.labeled_per_query:
-            if cfg.labeled_positive == "bm25-top":
-                from synthneg.search.bm25 import BM25Index
-
-                index = BM25Index(ds.corpus, show_progress=self.show_progress)
-                records = _top_bm25_per_query(records, cfg.labeled_per_query, index)
-            else:
-                records = _per_query(records, cfg.labeled_per_query, seed=0)
-            # a query's other judged-relevant documents are not negatives (NFCorpus: about 40 per query, so
-            # BM25's top hit is usually one of them)
-            judged = {q: {d for d, g in rels.items() if g > 0} for q, rels in ds.qrels.items()}
-        triples = mine_bm25(records, ds.corpus, index=index, show_progress=self.show_progress, also_exclude=judged)
-        return [
-            Triple(
-                t.query_id,
-                t.query,
-                t.positive_id,
-                t.positive,
-                t.negative,
-                "labeled",
-                t.negative_id,
-                t.scores,
-                {**t.provenance, "queries": f"{name}/{cfg.labeled_split} (human-labeled)"},
-            )
-            for t in triples
-        ]
+        """The ceiling: the dataset's own labeled train pairs, with BM25 negatives (synthneg.experiment.labeled)."""
+        return labeled_triples(self.config, show_progress=self.show_progress)
 
     def train_key(self, arm: str, data: str, seed: int) -> str:
         """A fine-tune's key (synthneg.experiment.keys)."""
@@ -433,7 +285,7 @@ class ExperimentRunner:
 
                 self.evaluate("zero-shot", cfg.base_model, model_identity(resolve_bi_encoder(cfg.base_model)))
             trained = [a for a in arms if ARMS[a].trained]
-            if trained and not _current_contamination(self.layout.contamination):
+            if trained and not is_current_contamination(self.layout.contamination):
                 from synthneg.experiment.contamination import contamination_report
 
                 sets = [(dataset_label(n), ds.corpus, ds.qrels) for n, ds in self.eval_sets.items()]
@@ -475,74 +327,6 @@ class ExperimentRunner:
 
             write_report(self.out, cfg)
         return self.out
-
-
-def _mark_rebuilt(stage: str, marker: Path, key: str, output: Path) -> None:
-    """Mark a data stage done; warn when it had finished before under the same key with other bytes
-    (the fine-tunes keyed by the old bytes are then trained again)."""
-    before = recorded_output(marker, key)
-    after = write_marker(marker, key, output)
-    if before is not None and before != after:
-        logger.warning(
-            "%s: rebuilt %s differs from the file this stage wrote before under the same inputs (digest %s, "
-            "now %s); the fine-tunes on it will be trained again",
-            stage,
-            output.name,
-            before,
-            after,
-        )
-
-
-def _differs(marker: Path, key: str, output: Path) -> bool:
-    """Whether ``output`` is not the file that ``marker`` recorded under ``key`` (False when none was)."""
-    before = recorded_output(marker, key)
-    return before is not None and before != file_digest(output)
-
-
-def _record_output(marker: Path, key: str, output: Path) -> None:
-    """Add the output's digest to a marker written before markers recorded it (see :meth:`data_digest`)."""
-    if recorded_output(marker, key) is None:
-        write_marker(marker, key, output)
-
-
-def _current_contamination(path: Path) -> bool:
-    """True when ``path`` holds a contamination check with the judged-relevant query ids (added later)."""
-    if not path.is_file():
-        return False
-    rows = json.loads(path.read_text(encoding="utf-8"))
-    return all("query_ids_with_a_training_passage" in row for row in rows)
-
-
-def _rows_by_query(records: list[QueryRecord]) -> dict[str, list[int]]:
-    by_query: dict[str, list[int]] = {}
-    for i, r in enumerate(records):
-        by_query.setdefault(r.query_id, []).append(i)
-    return by_query
-
-
-def _per_query(records: list[QueryRecord], n: int, *, seed: int) -> list[QueryRecord]:
-    """At most ``n`` records per query: a seeded choice among its positives, the input order kept."""
-    by_query = _rows_by_query(records)
-    rng = random.Random(seed)
-    keep = {i for qid in sorted(by_query) for i in rng.sample(by_query[qid], min(n, len(by_query[qid])))}
-    return [r for i, r in enumerate(records) if i in keep]
-
-
-def _top_bm25_per_query(records: list[QueryRecord], n: int, index: BM25Index) -> list[QueryRecord]:
-    """At most ``n`` records per query: the positives BM25 scores highest for it (ties by document id),
-    the input order kept. Positives outside the index's corpus score nothing."""
-    corpus = index.corpus
-    keep: set[int] = set()
-    for rows in _rows_by_query(records).values():
-        inside = [i for i in rows if records[i].positive_id in corpus]
-        scores = dict.fromkeys(rows, float("-inf"))
-        if inside:
-            values = index.score_positions(
-                records[rows[0]].query, [corpus.position(records[i].positive_id) for i in inside]
-            )
-            scores.update(zip(inside, values.tolist(), strict=True))
-        keep.update(sorted(rows, key=lambda i: (-scores[i], records[i].positive_id))[:n])
-    return [r for i, r in enumerate(records) if i in keep]
 
 
 def _subset(what: str, chosen: Sequence[Any] | None, configured: Sequence[Any]) -> list[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from synthneg import atomic
+
+logger = logging.getLogger(__name__)
 
 
 def file_digest(path: Path) -> str:
@@ -57,6 +60,34 @@ def recorded_output(marker: Path, key: str) -> str | None:
     (another key, or a marker written before output digests were recorded)."""
     data = _read_marker(marker)
     return data.get("output") if data.get("key") == key else None
+
+
+def mark_rebuilt(stage: str, marker: Path, key: str, output: Path) -> None:
+    """Mark a data stage done; warn when it had finished before under the same key with other bytes
+    (the fine-tunes keyed by the old bytes are then trained again)."""
+    before = recorded_output(marker, key)
+    after = write_marker(marker, key, output)
+    if before is not None and before != after:
+        logger.warning(
+            "%s: rebuilt %s differs from the file this stage wrote before under the same inputs (digest %s, "
+            "now %s); the fine-tunes on it will be trained again",
+            stage,
+            output.name,
+            before,
+            after,
+        )
+
+
+def differs(marker: Path, key: str, output: Path) -> bool:
+    """Whether ``output`` is not the file that ``marker`` recorded under ``key`` (False when none was)."""
+    before = recorded_output(marker, key)
+    return before is not None and before != file_digest(output)
+
+
+def record_output(marker: Path, key: str, output: Path) -> None:
+    """Add the output's digest to a marker written before markers recorded it (a marker of an older run)."""
+    if recorded_output(marker, key) is None:
+        write_marker(marker, key, output)
 
 
 NEW_OUTPUT = "_new_output"  # see StageLog.timed
