@@ -78,7 +78,7 @@ def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], i
     """``llm-near-miss`` (the two steps) and ``llm-query-verified`` (the two steps, the judge, the hardest kept)."""
     from synthneg.data.triples import read_triples
     from synthneg.generate.near_miss import DriftRules, generate_near_miss_negatives
-    from synthneg.llm.base import make_generator
+    from synthneg.llm.factory import make_generator
     from synthneg.llm.parse import NegativeRules
 
     cfg = runner.config

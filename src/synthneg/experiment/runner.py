@@ -82,7 +82,7 @@ class ExperimentRunner:
     def generator(self) -> Generator:
         """The LLM that writes the queries (``llm``), loaded on first use."""
         if self._generator is None:
-            from synthneg.llm.base import make_generator
+            from synthneg.llm.factory import make_generator
 
             llm = self.config.llm
             self._generator = make_generator(llm.backend, llm.model, **llm.generator_options())
@@ -96,7 +96,7 @@ class ExperimentRunner:
         if self.config.negatives_llm is None:
             return self.generator
         if self._negatives_generator is None:
-            from synthneg.llm.base import make_generator
+            from synthneg.llm.factory import make_generator
 
             self._close_queries_generator()
             llm = self.config.negatives_llm

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from synthneg.errors import ModelError
 from synthneg.llm.base import Generator, ResultCallback
+from synthneg.llm.llamacpp_chat import chat_formatter
 from synthneg.llm.llamacpp_load import load_llama
 from synthneg.llm.registry import DEFAULT_LLM, EMBEDDED_LLMS, resolve_gguf
 from synthneg.llm.types import ChatRequest, GenerationResult
@@ -38,22 +39,6 @@ def gguf_identity(name_or_path: str | None) -> str:
         fh.seek(max(0, size - (1 << 23)))
         h.update(fh.read(1 << 23))
     return f"gguf:{size}:{h.hexdigest()}"
-
-
-def chat_formatter(llm: Any) -> Any:
-    """The GGUF's own chat template as llama-cpp-python renders it in ``create_chat_completion``."""
-    from llama_cpp import llama_chat_format
-
-    template = llm.metadata.get("tokenizer.chat_template")
-    if not template:
-        raise ModelError("this GGUF has no chat template")
-    eos_id, bos_id = llm.token_eos(), llm.token_bos()
-    return llama_chat_format.Jinja2ChatFormatter(
-        template=template,
-        eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
-        bos_token=llm._model.token_get_text(bos_id) if bos_id != -1 else "",
-        stop_token_ids=[eos_id],
-    )
 
 
 def _import_llama() -> Any:

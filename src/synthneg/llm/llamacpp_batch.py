@@ -28,6 +28,7 @@ from typing import Any
 
 from synthneg.errors import ModelError
 from synthneg.llm.base import ResultCallback
+from synthneg.llm.llamacpp_chat import chat_formatter
 from synthneg.llm.types import ChatRequest, GenerationResult, SamplingParams
 
 logger = logging.getLogger(__name__)
@@ -92,8 +93,6 @@ class BatchedDecoder:
         self.mem = llama_cpp.llama_get_memory(self.ctx)
         self.vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
-        from synthneg.llm.llamacpp import chat_formatter
-
         self.formatter = chat_formatter(llm)
         self._slots: list[_Slot] = []
 
