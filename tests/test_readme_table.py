@@ -90,14 +90,15 @@ def test_ceiling_from_another_run_gives_the_shares_and_its_own_row() -> None:
         readme_table.table(results, ceiling=ceiling)
 
 
-def test_readme_tables_match_the_committed_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every table the README says `readme_table.py` prints is what it prints from the committed run."""
+@pytest.mark.parametrize("page", ["README.md", "docs/results.md"])
+def test_readme_tables_match_the_committed_results(page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every table a page says `readme_table.py` prints is what it prints from the committed run."""
     root = Path(__file__).parents[1]
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    commands = set(re.findall(r"`python scripts/readme_table\.py ([^`]+)`", readme))
-    assert commands, "the README names no readme_table.py command"
+    text = (root / page).read_text(encoding="utf-8")
+    commands = set(re.findall(r"`python scripts/readme_table\.py ([^`]+)`", text))
+    assert commands, f"{page} names no readme_table.py command"
     monkeypatch.chdir(root)
     for command in sorted(commands):
-        assert readme_table.render(shlex.split(command)).strip() in readme, (
-            f"README.md: the table of `{command}` is stale; paste that command's output"
+        assert readme_table.render(shlex.split(command)).strip() in text, (
+            f"{page}: the table of `{command}` is stale; paste that command's output"
         )
