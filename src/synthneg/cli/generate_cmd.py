@@ -9,23 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from synthneg.cli.options import (
-    OPT_ATTEMPTS,
-    OPT_BACKEND,
-    OPT_BASE_URL,
-    OPT_CONC,
-    OPT_FORCE,
-    OPT_KEY_ENV,
-    OPT_MODEL,
-    OPT_PARALLEL,
-    OPT_PROGRESS,
-    OPT_SEED,
-    OPT_TEMP,
-    OPT_TIMEOUT,
-    OPT_TOP_K,
-    OPT_TOP_P,
-)
-from synthneg.cli.options import make_cli_generator as _generator
+from synthneg.cli.options import LLMOptions, RunOptions, llm_options, option_groups, run_options
 from synthneg.console import log_to_folder
 from synthneg.locking import exclusive_folder
 
@@ -40,15 +24,10 @@ def _near_miss(
     judge: str | None,
     judge_margin: float,
     candidates: int,
-    sampling: Any,
-    progress: bool,
-    seed: int,
-    force: bool,
-    max_attempts: int,
+    run: RunOptions,
+    max_tokens: int,
 ) -> Any:
     """``negatives llm --strategy near-miss``: with ``--judge``, the judge and MiniLM's hardness verify the candidates."""
-    from dataclasses import replace
-
     from synthneg.generate.near_miss import REWRITE_SAMPLING, generate_near_miss_negatives
 
     scorer, encode = None, None
@@ -56,7 +35,7 @@ def _near_miss(
         from synthneg.mine.cross_encoder import load_scorer
         from synthneg.search.dense import DenseEncoder
 
-        scorer = load_scorer(judge, show_progress=progress, cache=out / "judge.scores.jsonl")
+        scorer = load_scorer(judge, show_progress=run.progress, cache=out / "judge.scores.jsonl")
         encode = DenseEncoder("minilm", show_progress=False).encode
     try:
         return generate_near_miss_negatives(
@@ -69,12 +48,12 @@ def _near_miss(
             judge_margin=judge_margin,
             encode=encode,
             method="llm-query-verified" if judge is not None else "llm-near-miss",
-            rewrite_sampling=replace(sampling, max_tokens=REWRITE_SAMPLING.max_tokens),
-            passage_sampling=sampling,
-            max_attempts=max_attempts,
-            seed=seed,
-            force=force,
-            show_progress=progress,
+            rewrite_sampling=run.sampling(REWRITE_SAMPLING.max_tokens),
+            passage_sampling=run.sampling(max_tokens),
+            max_attempts=run.max_attempts,
+            seed=run.seed,
+            force=run.force,
+            show_progress=run.progress,
         )
     finally:
         close = getattr(scorer, "close", None)
@@ -92,175 +71,121 @@ def _summary(res: Any) -> None:
     typer.echo(res.output)
 
 
+@option_groups(llm=llm_options, run=run_options)
+def queries(
+    passages: Path = typer.Argument(..., help="Passages: .jsonl[.gz], .csv or .parquet."),
+    out: Path = typer.Option(..., "--out", help="Output folder (queries.jsonl, rejects, cost ledger, call store)."),
+    k: int = typer.Option(1, "--k", help="Queries per passage."),
+    style: list[str] = typer.Option(
+        ["question"], "--style", help="keyword, question, claim, title, or auto (from --examples); repeat to cycle."
+    ),
+    examples: Path | None = typer.Option(
+        None, "--examples", help="Up to 8 example queries (.txt a line each, or .jsonl with query[, passage])."
+    ),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N passages."),
+    text_field: str | None = typer.Option(None, "--text-field"),
+    id_field: str | None = typer.Option(None, "--id-field"),
+    template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
+    max_tokens: int = typer.Option(64, "--max-tokens"),
+    *,
+    llm: LLMOptions,
+    run: RunOptions,
+) -> None:
+    """Write LLM queries for passages (each passage is the positive of its queries)."""
+    from synthneg.data import read_passages
+    from synthneg.generate import generate_queries
+    from synthneg.generate.examples import read_examples
+
+    shown = read_examples(examples) if examples is not None else []
+    corpus = read_passages(passages, text_field=text_field, id_field=id_field, limit=limit)
+    with exclusive_folder(out), log_to_folder(out), llm.generator() as gen:
+        res = generate_queries(
+            list(corpus.documents),
+            gen,
+            out,
+            k=k,
+            styles=style,
+            examples=shown,
+            template=template,
+            sampling=run.sampling(max_tokens),
+            max_attempts=run.max_attempts,
+            seed=run.seed,
+            force=run.force,
+            show_progress=run.progress,
+        )
+    _summary(res)
+
+
+@option_groups(llm=llm_options, run=run_options)
+def negatives_llm(
+    queries: Path = typer.Option(..., "--queries", help="Query records (queries.jsonl from `synthneg queries`)."),
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    mode: str = typer.Option("query", "--mode", help="query (from the query alone) or query+positive."),
+    strategy: str = typer.Option(
+        "direct",
+        "--strategy",
+        help="direct (one call: a negative for the query) or near-miss (two calls: a query about something "
+        "different, then a passage answering it; --mode query only).",
+    ),
+    rewrite_model: str | None = typer.Option(
+        None, "--rewrite-model", help="near-miss: the model of step 1 (the rewrite); default: --model."
+    ),
+    judge: str | None = typer.Option(
+        None,
+        "--judge",
+        help="near-miss: verify with this judge ('llm', 'llm:<name>' or a CrossEncoder): a candidate it finds "
+        "answering the original query is refused, and the hardest accepted one (MiniLM) is kept.",
+    ),
+    judge_margin: float = typer.Option(
+        0.0, "--judge-margin", help="Refuse if judge(negative) >= judge(positive) - margin."
+    ),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N queries."),
+    template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
+    max_tokens: int = typer.Option(256, "--max-tokens"),
+    candidates: int = typer.Option(
+        1, "--candidates", min=1, help="Candidates per query (each its own call); the first accepted is kept."
+    ),
+    *,
+    llm: LLMOptions,
+    run: RunOptions,
+) -> None:
+    """Write one LLM hard negative per query: no corpus, no BM25, no cross-encoder."""
+    from contextlib import nullcontext
+
+    from synthneg.data.triples import read_query_records
+    from synthneg.errors import SynthnegError
+    from synthneg.generate import generate_negatives
+
+    if strategy not in ("direct", "near-miss"):
+        raise SynthnegError(f"--strategy must be 'direct' or 'near-miss', got {strategy!r}")
+    if strategy == "near-miss" and mode != "query":
+        raise SynthnegError("--strategy near-miss writes from the query alone: use it with --mode query")
+    records = read_query_records(queries)[:limit]
+    with exclusive_folder(out), log_to_folder(out), llm.generator() as gen:
+        if strategy == "near-miss":
+            second = llm.generator(rewrite_model) if rewrite_model else nullcontext(gen)
+            with second as rewriter:
+                res = _near_miss(records, rewriter, gen, out, judge, judge_margin, candidates, run, max_tokens)
+            _summary(res)
+            return
+        res = generate_negatives(
+            records,
+            gen,
+            out,
+            mode=mode,
+            template=template,
+            sampling=run.sampling(max_tokens),
+            max_attempts=run.max_attempts,
+            candidates=candidates,
+            seed=run.seed,
+            force=run.force,
+            show_progress=run.progress,
+        )
+    _summary(res)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("queries")
-    def queries(
-        passages: Path = typer.Argument(..., help="Passages: .jsonl[.gz], .csv or .parquet."),
-        out: Path = typer.Option(..., "--out", help="Output folder (queries.jsonl, rejects, cost ledger, call store)."),
-        k: int = typer.Option(1, "--k", help="Queries per passage."),
-        style: list[str] = typer.Option(
-            ["question"], "--style", help="keyword, question, claim, title, or auto (from --examples); repeat to cycle."
-        ),
-        examples: Path | None = typer.Option(
-            None, "--examples", help="Up to 8 example queries (.txt a line each, or .jsonl with query[, passage])."
-        ),
-        limit: int | None = typer.Option(None, "--limit", help="Only the first N passages."),
-        text_field: str | None = typer.Option(None, "--text-field"),
-        id_field: str | None = typer.Option(None, "--id-field"),
-        template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
-        max_tokens: int = typer.Option(64, "--max-tokens"),
-        backend: str = OPT_BACKEND,
-        model: str | None = OPT_MODEL,
-        base_url: str = OPT_BASE_URL,
-        api_key_env: str = OPT_KEY_ENV,
-        concurrency: int = OPT_CONC,
-        timeout: float = OPT_TIMEOUT,
-        parallel: int = OPT_PARALLEL,
-        seed: int = OPT_SEED,
-        max_attempts: int = OPT_ATTEMPTS,
-        force: bool = OPT_FORCE,
-        temperature: float = OPT_TEMP,
-        top_p: float = OPT_TOP_P,
-        top_k: int = OPT_TOP_K,
-        progress: bool = OPT_PROGRESS,
-    ) -> None:
-        """Write LLM queries for passages (each passage is the positive of its queries)."""
-        from synthneg.data import read_passages
-        from synthneg.generate import generate_queries
-        from synthneg.generate.examples import read_examples
-        from synthneg.llm import SamplingParams
-
-        shown = read_examples(examples) if examples is not None else []
-        corpus = read_passages(passages, text_field=text_field, id_field=id_field, limit=limit)
-        sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens)
-        with (
-            exclusive_folder(out),
-            log_to_folder(out),
-            _generator(
-                backend,
-                model,
-                parallel=parallel,
-                base_url=base_url,
-                api_key_env=api_key_env,
-                concurrency=concurrency,
-                timeout=timeout,
-            ) as gen,
-        ):
-            res = generate_queries(
-                list(corpus.documents),
-                gen,
-                out,
-                k=k,
-                styles=style,
-                examples=shown,
-                template=template,
-                sampling=sampling,
-                max_attempts=max_attempts,
-                seed=seed,
-                force=force,
-                show_progress=progress,
-            )
-        _summary(res)
-
+    app.command("queries")(queries)
     neg_app = typer.Typer(help="Hard negatives for query records.", no_args_is_help=True)
     app.add_typer(neg_app, name="negatives")
-
-    @neg_app.command("llm")
-    def negatives_llm(
-        queries: Path = typer.Option(..., "--queries", help="Query records (queries.jsonl from `synthneg queries`)."),
-        out: Path = typer.Option(..., "--out", help="Output folder."),
-        mode: str = typer.Option("query", "--mode", help="query (from the query alone) or query+positive."),
-        strategy: str = typer.Option(
-            "direct",
-            "--strategy",
-            help="direct (one call: a negative for the query) or near-miss (two calls: a query about something "
-            "different, then a passage answering it; --mode query only).",
-        ),
-        rewrite_model: str | None = typer.Option(
-            None, "--rewrite-model", help="near-miss: the model of step 1 (the rewrite); default: --model."
-        ),
-        judge: str | None = typer.Option(
-            None,
-            "--judge",
-            help="near-miss: verify with this judge ('llm', 'llm:<name>' or a CrossEncoder): a candidate it finds "
-            "answering the original query is refused, and the hardest accepted one (MiniLM) is kept.",
-        ),
-        judge_margin: float = typer.Option(
-            0.0, "--judge-margin", help="Refuse if judge(negative) >= judge(positive) - margin."
-        ),
-        limit: int | None = typer.Option(None, "--limit", help="Only the first N queries."),
-        template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
-        max_tokens: int = typer.Option(256, "--max-tokens"),
-        backend: str = OPT_BACKEND,
-        model: str | None = OPT_MODEL,
-        base_url: str = OPT_BASE_URL,
-        api_key_env: str = OPT_KEY_ENV,
-        concurrency: int = OPT_CONC,
-        timeout: float = OPT_TIMEOUT,
-        parallel: int = OPT_PARALLEL,
-        seed: int = OPT_SEED,
-        max_attempts: int = OPT_ATTEMPTS,
-        candidates: int = typer.Option(
-            1, "--candidates", min=1, help="Candidates per query (each its own call); the first accepted is kept."
-        ),
-        force: bool = OPT_FORCE,
-        temperature: float = OPT_TEMP,
-        top_p: float = OPT_TOP_P,
-        top_k: int = OPT_TOP_K,
-        progress: bool = OPT_PROGRESS,
-    ) -> None:
-        """Write one LLM hard negative per query: no corpus, no BM25, no cross-encoder."""
-        from contextlib import nullcontext
-
-        from synthneg.data.triples import read_query_records
-        from synthneg.errors import SynthnegError
-        from synthneg.generate import generate_negatives
-        from synthneg.llm import SamplingParams
-
-        if strategy not in ("direct", "near-miss"):
-            raise SynthnegError(f"--strategy must be 'direct' or 'near-miss', got {strategy!r}")
-        if strategy == "near-miss" and mode != "query":
-            raise SynthnegError("--strategy near-miss writes from the query alone: use it with --mode query")
-        records = read_query_records(queries)[:limit]
-        sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens)
-        opts = {
-            "parallel": parallel,
-            "base_url": base_url,
-            "api_key_env": api_key_env,
-            "concurrency": concurrency,
-            "timeout": timeout,
-        }
-        with exclusive_folder(out), log_to_folder(out), _generator(backend, model, **opts) as gen:
-            if strategy == "near-miss":
-                second = _generator(backend, rewrite_model, **opts) if rewrite_model else nullcontext(gen)
-                with second as rewriter:
-                    res = _near_miss(
-                        records,
-                        rewriter,
-                        gen,
-                        out,
-                        judge,
-                        judge_margin,
-                        candidates,
-                        sampling,
-                        progress,
-                        seed,
-                        force,
-                        max_attempts,
-                    )
-                _summary(res)
-                return
-            res = generate_negatives(
-                records,
-                gen,
-                out,
-                mode=mode,
-                template=template,
-                sampling=sampling,  # type: ignore[arg-type]
-                max_attempts=max_attempts,
-                candidates=candidates,
-                seed=seed,
-                force=force,
-                show_progress=progress,
-            )
-        _summary(res)
+    neg_app.command("llm")(negatives_llm)

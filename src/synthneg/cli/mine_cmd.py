@@ -6,29 +6,23 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-if TYPE_CHECKING:
-    from synthneg.data.triples import Triple
-
 import typer
 
+from synthneg.atomic import check_writable
 from synthneg.cli.options import (
-    AbsMargin,
     CorpusOpt,
     IdField,
-    MaxScore,
-    MinScore,
-    NumNeg,
     Out,
     Queries,
-    RangeMax,
-    RangeMin,
-    RelMargin,
-    Sampling,
-    Seed,
     TextField,
     load_corpus_spec,
+    option_groups,
+    selection_options,
 )
-from synthneg.cli.options import selection_config as _config
+
+if TYPE_CHECKING:
+    from synthneg.data.triples import Triple
+    from synthneg.mine.filters import SelectionConfig
 
 logger = logging.getLogger(__name__)
 
@@ -40,176 +34,144 @@ def _done(triples: list[Triple], out: Path) -> None:
     typer.echo(f"wrote {len(triples)} triples to {out}")
 
 
-def register(app: typer.Typer) -> None:
-    from synthneg.atomic import check_writable
+@option_groups(selection=selection_options)
+def bm25_command(
+    queries: Queries,
+    corpus: CorpusOpt,
+    out: Out,
+    selection: SelectionConfig,
+    id_field: IdField = None,
+    text_field: TextField = None,
+) -> None:
+    """BM25 hard negatives (default: the top non-positive hit, the paper's BM25 HN)."""
+    from synthneg.data.triples import read_query_records
+    from synthneg.mine.bm25 import mine_bm25
 
+    check_writable(out)
+    corp = load_corpus_spec(corpus, id_field, text_field)
+    _done(mine_bm25(read_query_records(queries), corp, selection, show_progress=True), out)
+
+
+@option_groups(selection=selection_options)
+def dense_command(
+    queries: Queries,
+    corpus: CorpusOpt,
+    out: Out,
+    selection: SelectionConfig,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="'minilm' (embedded) or a sentence-transformers name/path.")
+    ] = "minilm",
+    query_prefix: Annotated[str, typer.Option(help="Prepended to queries (E5: 'query: ').")] = "",
+    passage_prefix: Annotated[str, typer.Option(help="Prepended to passages (E5: 'passage: ').")] = "",
+    backend: Annotated[str, typer.Option(help="'exact' (chunked numpy) or 'faiss'.")] = "exact",
+    batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
+    precision: Annotated[
+        str, typer.Option(help="'fp32' or 'bf16' (bfloat16 autocast: faster on CPUs with AVX512-BF16/AMX).")
+    ] = "fp32",
+    encoder_backend: Annotated[
+        str,
+        typer.Option(
+            "--encoder",
+            help="'torch' (sentence-transformers) or 'openvino' (the same weights without torch: about half "
+            "the memory; converted once and cached; pip install 'synthneg[openvino]').",
+        ),
+    ] = "torch",
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
+    id_field: IdField = None,
+    text_field: TextField = None,
+) -> None:
+    """Dense hard negatives with a bi-encoder, reusing the evaluator's embedding cache."""
+    from synthneg.data.triples import read_query_records
+    from synthneg.errors import SynthnegError
+    from synthneg.mine.dense import mine_dense
+    from synthneg.search.dense import ENCODER_BACKENDS, PRECISIONS, DenseEncoder
+
+    if backend not in ("exact", "faiss"):
+        raise SynthnegError(f"--backend must be 'exact' or 'faiss', got {backend!r}")
+    if precision not in PRECISIONS:
+        raise SynthnegError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if encoder_backend not in ENCODER_BACKENDS:
+        raise SynthnegError(f"--encoder must be one of {', '.join(ENCODER_BACKENDS)}, got {encoder_backend!r}")
+    encoder = DenseEncoder(
+        model,
+        query_prefix,
+        passage_prefix,
+        batch_size=batch_size,
+        cache=not no_cache,
+        precision=precision,  # type: ignore[arg-type]
+        backend=encoder_backend,  # type: ignore[arg-type]
+    )
+    check_writable(out)
+    corp = load_corpus_spec(corpus, id_field, text_field)
+    triples = mine_dense(
+        read_query_records(queries), corp, selection, encoder=encoder, backend=backend, show_progress=True
+    )
+    _done(triples, out)
+
+
+@option_groups({"absolute_margin": 0.0}, selection=selection_options)
+def ce_command(
+    queries: Queries,
+    corpus: CorpusOpt,
+    out: Out,
+    selection: SelectionConfig,
+    scorer: Annotated[
+        str,
+        typer.Option(help="'llm' (embedded Qwen 0.5B reranker), 'llm:<name or .gguf>', or a CrossEncoder name/path."),
+    ] = "llm",
+    first_stage: Annotated[str, typer.Option(help="Candidate source: 'bm25' or 'dense' (embedded MiniLM).")] = "bm25",
+    candidates: Annotated[int, typer.Option(help="First-stage candidates re-scored per query.")] = 30,
+    id_field: IdField = None,
+    text_field: TextField = None,
+) -> None:
+    """Cross-encoder hard negatives: the best re-scored candidate below the positive's score minus a margin."""
+    from synthneg.data.triples import read_query_records
+    from synthneg.errors import SynthnegError
+    from synthneg.mine.cross_encoder import load_scorer, mine_ce
+
+    if first_stage not in ("bm25", "dense"):
+        raise SynthnegError(f"--first-stage must be 'bm25' or 'dense', got {first_stage!r}")
+    check_writable(out)
+    corp = load_corpus_spec(corpus, id_field, text_field)
+    triples = mine_ce(
+        read_query_records(queries),
+        corp,
+        load_scorer(scorer, show_progress=True),
+        selection,
+        first_stage=first_stage,
+        candidates=candidates,
+        show_progress=True,
+    )
+    _done(triples, out)
+
+
+def beir_pairs_command(
+    dataset: Annotated[str, typer.Argument(help="BEIR name or folder.")],
+    out: Out,
+    split: Annotated[str, typer.Option(help="qrels split.")] = "train",
+    limit: Annotated[int | None, typer.Option(help="Keep the first N pairs.")] = None,
+) -> None:
+    """Write a BEIR split's labeled (query, positive) pairs as query records (stand-in queries)."""
+    import json
+    from dataclasses import asdict
+
+    from synthneg.data import load_beir, resolve_dataset
+    from synthneg.mine.common import records_from_beir
+
+    path = Path(dataset)
+    ds = load_beir(path if path.is_dir() else resolve_dataset(dataset), split)
+    records = records_from_beir(ds.corpus, ds.queries, ds.qrels)[:limit]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
+    typer.echo(f"wrote {len(records)} query records to {out}")
+
+
+def register(app: typer.Typer) -> None:
     mine_app = typer.Typer(help="Mine hard negatives from a corpus: BM25, dense, cross-encoder.", no_args_is_help=True)
     app.add_typer(mine_app, name="mine")
-
-    @mine_app.command("bm25")
-    def bm25_command(
-        queries: Queries,
-        corpus: CorpusOpt,
-        out: Out,
-        num_negatives: NumNeg = 1,
-        range_min: RangeMin = 0,
-        range_max: RangeMax = None,
-        absolute_margin: AbsMargin = None,
-        relative_margin: RelMargin = None,
-        max_score: MaxScore = None,
-        min_score: MinScore = None,
-        sampling: Sampling = "top",
-        seed: Seed = 0,
-        id_field: IdField = None,
-        text_field: TextField = None,
-    ) -> None:
-        """BM25 hard negatives (default: the top non-positive hit, the paper's BM25 HN)."""
-        from synthneg.data.triples import read_query_records
-        from synthneg.mine.bm25 import mine_bm25
-
-        cfg = _config(
-            num_negatives, range_min, range_max, absolute_margin, relative_margin, max_score, min_score, sampling, seed
-        )
-        check_writable(out)
-        corp = load_corpus_spec(corpus, id_field, text_field)
-        _done(mine_bm25(read_query_records(queries), corp, cfg, show_progress=True), out)
-
-    @mine_app.command("dense")
-    def dense_command(
-        queries: Queries,
-        corpus: CorpusOpt,
-        out: Out,
-        model: Annotated[
-            str, typer.Option("--model", "-m", help="'minilm' (embedded) or a sentence-transformers name/path.")
-        ] = "minilm",
-        query_prefix: Annotated[str, typer.Option(help="Prepended to queries (E5: 'query: ').")] = "",
-        passage_prefix: Annotated[str, typer.Option(help="Prepended to passages (E5: 'passage: ').")] = "",
-        backend: Annotated[str, typer.Option(help="'exact' (chunked numpy) or 'faiss'.")] = "exact",
-        batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
-        precision: Annotated[
-            str, typer.Option(help="'fp32' or 'bf16' (bfloat16 autocast: faster on CPUs with AVX512-BF16/AMX).")
-        ] = "fp32",
-        encoder_backend: Annotated[
-            str,
-            typer.Option(
-                "--encoder",
-                help="'torch' (sentence-transformers) or 'openvino' (the same weights without torch: about half "
-                "the memory; converted once and cached; pip install 'synthneg[openvino]').",
-            ),
-        ] = "torch",
-        no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
-        num_negatives: NumNeg = 1,
-        range_min: RangeMin = 0,
-        range_max: RangeMax = None,
-        absolute_margin: AbsMargin = None,
-        relative_margin: RelMargin = None,
-        max_score: MaxScore = None,
-        min_score: MinScore = None,
-        sampling: Sampling = "top",
-        seed: Seed = 0,
-        id_field: IdField = None,
-        text_field: TextField = None,
-    ) -> None:
-        """Dense hard negatives with a bi-encoder, reusing the evaluator's embedding cache."""
-        from synthneg.data.triples import read_query_records
-        from synthneg.errors import SynthnegError
-        from synthneg.mine.dense import mine_dense
-        from synthneg.search.dense import ENCODER_BACKENDS, PRECISIONS, DenseEncoder
-
-        if backend not in ("exact", "faiss"):
-            raise SynthnegError(f"--backend must be 'exact' or 'faiss', got {backend!r}")
-        if precision not in PRECISIONS:
-            raise SynthnegError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        if encoder_backend not in ENCODER_BACKENDS:
-            raise SynthnegError(f"--encoder must be one of {', '.join(ENCODER_BACKENDS)}, got {encoder_backend!r}")
-        cfg = _config(
-            num_negatives, range_min, range_max, absolute_margin, relative_margin, max_score, min_score, sampling, seed
-        )
-        encoder = DenseEncoder(
-            model,
-            query_prefix,
-            passage_prefix,
-            batch_size=batch_size,
-            cache=not no_cache,
-            precision=precision,  # type: ignore[arg-type]
-            backend=encoder_backend,  # type: ignore[arg-type]
-        )
-        check_writable(out)
-        corp = load_corpus_spec(corpus, id_field, text_field)
-        triples = mine_dense(
-            read_query_records(queries), corp, cfg, encoder=encoder, backend=backend, show_progress=True
-        )
-        _done(triples, out)
-
-    @mine_app.command("ce")
-    def ce_command(
-        queries: Queries,
-        corpus: CorpusOpt,
-        out: Out,
-        scorer: Annotated[
-            str,
-            typer.Option(
-                help="'llm' (embedded Qwen 0.5B reranker), 'llm:<name or .gguf>', or a CrossEncoder name/path."
-            ),
-        ] = "llm",
-        first_stage: Annotated[
-            str, typer.Option(help="Candidate source: 'bm25' or 'dense' (embedded MiniLM).")
-        ] = "bm25",
-        candidates: Annotated[int, typer.Option(help="First-stage candidates re-scored per query.")] = 30,
-        num_negatives: NumNeg = 1,
-        range_min: RangeMin = 0,
-        range_max: RangeMax = None,
-        absolute_margin: AbsMargin = 0.0,
-        relative_margin: RelMargin = None,
-        max_score: MaxScore = None,
-        min_score: MinScore = None,
-        sampling: Sampling = "top",
-        seed: Seed = 0,
-        id_field: IdField = None,
-        text_field: TextField = None,
-    ) -> None:
-        """Cross-encoder hard negatives: the best re-scored candidate below the positive's score minus a margin."""
-        from synthneg.data.triples import read_query_records
-        from synthneg.errors import SynthnegError
-        from synthneg.mine.cross_encoder import load_scorer, mine_ce
-
-        if first_stage not in ("bm25", "dense"):
-            raise SynthnegError(f"--first-stage must be 'bm25' or 'dense', got {first_stage!r}")
-        cfg = _config(
-            num_negatives, range_min, range_max, absolute_margin, relative_margin, max_score, min_score, sampling, seed
-        )
-        check_writable(out)
-        corp = load_corpus_spec(corpus, id_field, text_field)
-        triples = mine_ce(
-            read_query_records(queries),
-            corp,
-            load_scorer(scorer, show_progress=True),
-            cfg,
-            first_stage=first_stage,
-            candidates=candidates,
-            show_progress=True,
-        )
-        _done(triples, out)
-
-    @mine_app.command("beir-pairs")
-    def beir_pairs_command(
-        dataset: Annotated[str, typer.Argument(help="BEIR name or folder.")],
-        out: Out,
-        split: Annotated[str, typer.Option(help="qrels split.")] = "train",
-        limit: Annotated[int | None, typer.Option(help="Keep the first N pairs.")] = None,
-    ) -> None:
-        """Write a BEIR split's labeled (query, positive) pairs as query records (stand-in queries)."""
-        import json
-        from dataclasses import asdict
-
-        from synthneg.data import load_beir, resolve_dataset
-        from synthneg.mine.common import records_from_beir
-
-        path = Path(dataset)
-        ds = load_beir(path if path.is_dir() else resolve_dataset(dataset), split)
-        records = records_from_beir(ds.corpus, ds.queries, ds.qrels)[:limit]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as fh:
-            for r in records:
-                fh.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
-        typer.echo(f"wrote {len(records)} query records to {out}")
+    mine_app.command("bm25")(bm25_command)
+    mine_app.command("dense")(dense_command)
+    mine_app.command("ce")(ce_command)
+    mine_app.command("beir-pairs")(beir_pairs_command)

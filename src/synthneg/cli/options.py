@@ -1,64 +1,187 @@
-"""Option groups shared by the commands: the LLM back-end, the mining selection, the passage collection.
+"""Option groups shared by the commands: the LLM back-end, the generation run, the mining selection, the passages.
 
-A command declares its parameters with these (so that ``--parallel`` or ``--relative-margin`` mean the same thing
-everywhere, with one help text), and builds the library's objects from them with the functions here.
+A group is a function whose parameters are the group's options (one declaration and one help text each, so that
+``--parallel`` or ``--relative-margin`` mean the same thing everywhere) and whose result is the library object
+they configure. A command names the groups it takes with :func:`option_groups` and receives that object:
+
+>>> @app.command("bm25")                                                        # doctest: +SKIP
+... @option_groups(selection=selection_options)
+... def bm25_command(queries: Queries, corpus: CorpusOpt, out: Out, selection: SelectionConfig) -> None: ...
+
+The command line then shows the group's options after the command's own (``--num-negatives``, ``--range-max``, ...).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from synthneg.data.beir import Corpus
+    from synthneg.llm.base import Generator
+    from synthneg.llm.types import SamplingParams
     from synthneg.mine.filters import SelectionConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def option_groups(defaults: dict[str, Any] | None = None, **groups: Callable[..., Any]) -> Callable[[F], F]:
+    """Give a command the options of each group; the command's parameter named like the group receives the
+    group function's result. ``defaults`` overrides a group option's default for this command."""
+    defaults = defaults or {}
+
+    def decorate(func: F) -> F:
+        sig = inspect.signature(func)  # the groups' parameters' types may exist only for type checkers
+        own = [
+            p.replace(
+                annotation=eval(p.annotation, func.__globals__) if isinstance(p.annotation, str) else p.annotation
+            )
+            for name, p in sig.parameters.items()
+            if name not in groups
+        ]
+        members: dict[str, list[str]] = {}
+        extra: list[inspect.Parameter] = []
+        for arg, build in groups.items():
+            params = _parameters(build)
+            members[arg] = [p.name for p in params]
+            extra += [
+                p.replace(kind=inspect.Parameter.KEYWORD_ONLY, default=defaults.get(p.name, p.default)) for p in params
+            ]
+        unknown = set(defaults) - {p.name for p in extra}
+        if unknown:
+            raise TypeError(f"option_groups: no group option named {', '.join(sorted(unknown))}")
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> Any:
+            for arg, build in groups.items():
+                kwargs[arg] = build(**{name: kwargs.pop(name) for name in members[arg]})
+            return func(**kwargs)
+
+        params = own + extra
+        command.__signature__ = sig.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+        return command  # type: ignore[return-value]
+
+    return decorate
+
+
+def _parameters(func: Callable[..., Any], skip: set[str] = frozenset()) -> list[inspect.Parameter]:  # type: ignore[assignment]
+    """``func``'s parameters but ``skip``, their annotations evaluated (typer reads ``Annotated`` options from them);
+    the skipped ones and the return type may name classes imported for type checkers only."""
+    return [
+        p.replace(annotation=eval(p.annotation, func.__globals__) if isinstance(p.annotation, str) else p.annotation)
+        for name, p in inspect.signature(func).parameters.items()
+        if name not in skip
+    ]
+
 
 # -- the LLM back-end (queries, negatives llm) ------------------------------------------------------------------
 
-OPT_BACKEND = typer.Option(
-    "llamacpp", "--backend", help="llamacpp (embedded GGUF), openai (any compatible server), transformers."
-)
-OPT_MODEL = typer.Option(
-    None, "--model", help="Embedded name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), .gguf path, or server/HF model name."
-)
-OPT_BASE_URL = typer.Option("http://127.0.0.1:8000/v1", "--base-url", help="openai back-end: server URL.")
-OPT_KEY_ENV = typer.Option(
-    "OPENAI_API_KEY", "--api-key-env", help="openai back-end: env var holding the key (never logged)."
-)
-OPT_CONC = typer.Option(8, "--concurrency", help="openai back-end: requests in flight.")
-OPT_TIMEOUT = typer.Option(120.0, "--timeout", help="openai back-end: seconds per attempt.")
-OPT_PARALLEL = typer.Option(
-    8,
-    "--parallel",
-    help="llamacpp: sequences decoded together (shared prompt prefixes prefilled once); "
-    "1 = the single stream, for byte-identical replay after a crash.",
-)
-OPT_SEED = typer.Option(0, "--seed", help="Base seed; each call's seed derives from it, the item and the attempt.")
-OPT_ATTEMPTS = typer.Option(3, "--max-attempts", help="Tries per item (a new seed each) before giving up.")
-OPT_FORCE = typer.Option(False, "--force", help="Regenerate every call instead of reusing the call store.")
-OPT_TEMP = typer.Option(0.6, "--temperature")
-OPT_TOP_P = typer.Option(0.95, "--top-p")
-OPT_TOP_K = typer.Option(20, "--top-k")
-OPT_PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show the progress bar.")
+
+@dataclass(frozen=True)
+class LLMOptions:
+    """Which LLM writes, and how to reach it (``--backend``, ``--model`` and the back-end's own options)."""
+
+    backend: str
+    model: str | None
+    base_url: str
+    api_key_env: str
+    concurrency: int
+    timeout: float
+    parallel: int
+
+    def generator(self, model: str | None = None) -> Generator:
+        """Open the back-end on ``model`` (default: ``--model``)."""
+        from synthneg.llm import make_generator
+
+        name = model if model is not None else self.model
+        if self.backend == "llamacpp":
+            return make_generator("llamacpp", name, parallel=self.parallel)
+        if self.backend == "openai":
+            return make_generator(
+                "openai",
+                name,
+                base_url=self.base_url,
+                api_key_env=self.api_key_env,
+                concurrency=self.concurrency,
+                timeout=self.timeout,
+            )
+        return make_generator(self.backend, name)  # type: ignore[arg-type]  # make_generator names the valid ones
 
 
-def make_cli_generator(backend: str, model: str | None, **opts: Any) -> Any:
-    from synthneg.llm import make_generator
+def llm_options(
+    backend: Annotated[
+        str, typer.Option("--backend", help="llamacpp (embedded GGUF), openai (any compatible server), transformers.")
+    ] = "llamacpp",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Embedded name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), .gguf path, or server/HF model name.",
+        ),
+    ] = None,
+    base_url: Annotated[
+        str, typer.Option("--base-url", help="openai back-end: server URL.")
+    ] = "http://127.0.0.1:8000/v1",
+    api_key_env: Annotated[
+        str, typer.Option("--api-key-env", help="openai back-end: env var holding the key (never logged).")
+    ] = "OPENAI_API_KEY",
+    concurrency: Annotated[int, typer.Option("--concurrency", help="openai back-end: requests in flight.")] = 8,
+    timeout: Annotated[float, typer.Option("--timeout", help="openai back-end: seconds per attempt.")] = 120.0,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            "--parallel",
+            help="llamacpp: sequences decoded together (shared prompt prefixes prefilled once); "
+            "1 = the single stream, for byte-identical replay after a crash.",
+        ),
+    ] = 8,
+) -> LLMOptions:
+    """The LLM back-end group."""
+    return LLMOptions(backend, model, base_url, api_key_env, concurrency, timeout, parallel)
 
-    if backend == "llamacpp":
-        return make_generator("llamacpp", model, parallel=opts["parallel"])
-    if backend == "openai":
-        return make_generator(
-            "openai",
-            model,
-            base_url=opts["base_url"],
-            api_key_env=opts["api_key_env"],
-            concurrency=opts["concurrency"],
-            timeout=opts["timeout"],
-        )
-    return make_generator(backend, model)  # type: ignore[arg-type]
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a generation stage samples, retries and reports (``--seed``, ``--temperature``, ``--force``, ...)."""
+
+    seed: int
+    max_attempts: int
+    force: bool
+    temperature: float
+    top_p: float
+    top_k: int
+    progress: bool
+
+    def sampling(self, max_tokens: int) -> SamplingParams:
+        from synthneg.llm import SamplingParams
+
+        return SamplingParams(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, max_tokens=max_tokens)
+
+
+def run_options(
+    seed: Annotated[
+        int, typer.Option("--seed", help="Base seed; each call's seed derives from it, the item and the attempt.")
+    ] = 0,
+    max_attempts: Annotated[
+        int, typer.Option("--max-attempts", help="Tries per item (a new seed each) before giving up.")
+    ] = 3,
+    force: Annotated[
+        bool, typer.Option("--force", help="Regenerate every call instead of reusing the call store.")
+    ] = False,
+    temperature: Annotated[float, typer.Option("--temperature")] = 0.6,
+    top_p: Annotated[float, typer.Option("--top-p")] = 0.95,
+    top_k: Annotated[int, typer.Option("--top-k")] = 20,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")] = True,
+) -> RunOptions:
+    """The generation run group."""
+    return RunOptions(seed, max_attempts, force, temperature, top_p, top_k, progress)
 
 
 # -- mining: query records, the collection, the output, the selection window and margins -----------------------
@@ -70,30 +193,27 @@ CorpusOpt = Annotated[
 Out = Annotated[Path, typer.Option("--out", "-o", help="Triples file (.jsonl[.gz] or .parquet).")]
 TextField = Annotated[str | None, typer.Option(help="Text field of the passage file (default: auto).")]
 IdField = Annotated[str | None, typer.Option(help="Id field of the passage file (default: auto).")]
-NumNeg = Annotated[int, typer.Option("--num-negatives", "-n", help="Negatives per query record.")]
-RangeMin = Annotated[int, typer.Option(help="Skip the first RANGE_MIN non-positive candidates.")]
-RangeMax = Annotated[int | None, typer.Option(help="Consider candidates with rank < RANGE_MAX (default: 30).")]
-AbsMargin = Annotated[float | None, typer.Option(help="Keep a candidate only if score <= positive score - margin.")]
-RelMargin = Annotated[
-    float | None, typer.Option(help="Keep a candidate only if score <= positive score - margin * |positive score|.")
-]
-MaxScore = Annotated[float | None, typer.Option(help="Drop candidates scoring above this.")]
-MinScore = Annotated[float | None, typer.Option(help="Drop candidates scoring below this.")]
-Sampling = Annotated[str, typer.Option(help="'top' (best first) or 'random' (uniform within the window).")]
-Seed = Annotated[int, typer.Option(help="Seed for random sampling (per query: seed + query id).")]
 
 
-def selection_config(
-    num_negatives: int,
-    range_min: int,
-    range_max: int | None,
-    absolute_margin: float | None,
-    relative_margin: float | None,
-    max_score: float | None,
-    min_score: float | None,
-    sampling: str,
-    seed: int,
+def selection_options(
+    num_negatives: Annotated[int, typer.Option("--num-negatives", "-n", help="Negatives per query record.")] = 1,
+    range_min: Annotated[int, typer.Option(help="Skip the first RANGE_MIN non-positive candidates.")] = 0,
+    range_max: Annotated[
+        int | None, typer.Option(help="Consider candidates with rank < RANGE_MAX (default: 30).")
+    ] = None,
+    absolute_margin: Annotated[
+        float | None, typer.Option(help="Keep a candidate only if score <= positive score - margin.")
+    ] = None,
+    relative_margin: Annotated[
+        float | None,
+        typer.Option(help="Keep a candidate only if score <= positive score - margin * |positive score|."),
+    ] = None,
+    max_score: Annotated[float | None, typer.Option(help="Drop candidates scoring above this.")] = None,
+    min_score: Annotated[float | None, typer.Option(help="Drop candidates scoring below this.")] = None,
+    sampling: Annotated[str, typer.Option(help="'top' (best first) or 'random' (uniform within the window).")] = "top",
+    seed: Annotated[int, typer.Option(help="Seed for random sampling (per query: seed + query id).")] = 0,
 ) -> SelectionConfig:
+    """The mining selection group: which candidates may become negatives (synthneg.mine.filters)."""
     from synthneg.mine.filters import SelectionConfig
 
     return SelectionConfig(
