@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from synthneg.cli.options import EncoderOptions, encoder_options, option_groups
 from synthneg.evaluate import DEFAULT_METRICS, EvaluationResult
+
+_DEFAULT_DATASETS = ["scifact"]  # typer copies it for each call
 
 
 def results_table(results: list[EvaluationResult], title: str = "Retrieval quality") -> Table:
@@ -32,85 +36,62 @@ def results_table(results: list[EvaluationResult], title: str = "Retrieval quali
     return table
 
 
+@option_groups(enc=encoder_options)
+def evaluate_command(
+    enc: EncoderOptions,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="'bm25', 'minilm' (embedded) or a sentence-transformers name/path.")
+    ] = "minilm",
+    dataset: Annotated[
+        list[str], typer.Option("--dataset", "-d", help="BEIR name or folder; repeat for several.")
+    ] = _DEFAULT_DATASETS,
+    split: Annotated[str, typer.Option(help="qrels split.")] = "test",
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder holding BEIR datasets (else $SYNTHNEG_DATA, ../shared/data, download).")
+    ] = None,
+    run: Annotated[Path | None, typer.Option(help="Evaluate this TREC run file instead of a model.")] = None,
+    normalize: Annotated[bool, typer.Option(help="L2-normalise embeddings (cosine).")] = True,
+    max_seq_length: Annotated[int | None, typer.Option(help="Truncate inputs to this many tokens.")] = None,
+    k: Annotated[int, typer.Option(help="Retrieval depth.")] = 100,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write results JSON here (one dataset) or a list (several).")
+    ] = None,
+    save_run: Annotated[Path | None, typer.Option(help="Write the TREC run here (one dataset only).")] = None,
+) -> None:
+    """Evaluate a retriever on BEIR: nDCG@10, P@10, R@100, MAP@100, MRR@10 (trec_eval semantics)."""
+    from synthneg.atomic import check_writable, write_json
+    from synthneg.errors import SynthnegError
+    from synthneg.evaluate import evaluate
+
+    if len(dataset) > 1 and (save_run or run):
+        raise SynthnegError("--save-run and --run take a single --dataset")
+    check_writable(output, save_run)
+    results = [
+        evaluate(
+            model,
+            ds,
+            split=split,
+            data_dir=data_dir,
+            run=run,
+            k=k,
+            query_prefix=enc.query_prefix,
+            passage_prefix=enc.passage_prefix,
+            normalize=normalize,
+            batch_size=enc.batch_size,
+            max_seq_length=max_seq_length,
+            backend=enc.backend,  # type: ignore[arg-type]  # checked by encoder_options
+            precision=enc.precision,  # type: ignore[arg-type]
+            encoder=enc.encoder,  # type: ignore[arg-type]
+            cache=enc.cache,
+            save_run=save_run,
+        )
+        for ds in dataset
+    ]
+    Console().print(results_table(results))
+    if output is not None:
+        payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
+        write_json(output, payload, sort_keys=False)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("evaluate")
-    def evaluate_command(
-        model: str = typer.Option(
-            "minilm",
-            "--model",
-            "-m",
-            help="'bm25', 'minilm' (embedded) or a sentence-transformers name/path.",
-        ),
-        dataset: list[str] = typer.Option(
-            ["scifact"], "--dataset", "-d", help="BEIR name or folder; repeat for several."
-        ),
-        split: str = typer.Option("test", help="qrels split."),
-        data_dir: Path | None = typer.Option(
-            None, help="Folder holding BEIR datasets (else $SYNTHNEG_DATA, ../shared/data, download)."
-        ),
-        run: Path | None = typer.Option(None, help="Evaluate this TREC run file instead of a model."),
-        query_prefix: str = typer.Option("", help="Prepended to queries (E5: 'query: ')."),
-        passage_prefix: str = typer.Option("", help="Prepended to passages (E5: 'passage: ')."),
-        normalize: bool = typer.Option(True, help="L2-normalise embeddings (cosine)."),
-        batch_size: int = typer.Option(64, help="Encoding batch size."),
-        max_seq_length: int | None = typer.Option(None, help="Truncate inputs to this many tokens."),
-        k: int = typer.Option(100, help="Retrieval depth."),
-        backend: str = typer.Option("exact", help="'exact' (chunked matrix product) or 'faiss'."),
-        precision: str = typer.Option(
-            "fp32", help="'fp32' or 'bf16' (bfloat16 autocast: faster on CPUs with AVX512-BF16/AMX)."
-        ),
-        encoder: str = typer.Option(
-            "torch",
-            "--encoder",
-            help="'torch' (sentence-transformers) or 'openvino' (the same weights without torch: about half "
-            "the memory; converted once and cached; pip install 'synthneg[openvino]').",
-        ),
-        no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the corpus embedding cache."),
-        output: Path | None = typer.Option(
-            None, "--output", "-o", help="Write results JSON here (one dataset) or a list (several)."
-        ),
-        save_run: Path | None = typer.Option(None, help="Write the TREC run here (one dataset only)."),
-    ) -> None:
-        """Evaluate a retriever on BEIR: nDCG@10, P@10, R@100, MAP@100, MRR@10 (trec_eval semantics)."""
-
-        from synthneg.errors import SynthnegError
-        from synthneg.evaluate import evaluate
-        from synthneg.search.dense import ENCODER_BACKENDS, PRECISIONS
-
-        if backend not in ("exact", "faiss"):
-            raise SynthnegError(f"--backend must be 'exact' or 'faiss', got {backend!r}")
-        if precision not in PRECISIONS:
-            raise SynthnegError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        if encoder not in ENCODER_BACKENDS:
-            raise SynthnegError(f"--encoder must be one of {', '.join(ENCODER_BACKENDS)}, got {encoder!r}")
-        if len(dataset) > 1 and (save_run or run):
-            raise SynthnegError("--save-run and --run take a single --dataset")
-        from synthneg.atomic import check_writable, write_json
-
-        check_writable(output, save_run)
-        results = []
-        for ds in dataset:
-            results.append(
-                evaluate(
-                    model,
-                    ds,
-                    split=split,
-                    data_dir=data_dir,
-                    run=run,
-                    k=k,
-                    query_prefix=query_prefix,
-                    passage_prefix=passage_prefix,
-                    normalize=normalize,
-                    batch_size=batch_size,
-                    max_seq_length=max_seq_length,
-                    backend=backend,  # type: ignore[arg-type]
-                    precision=precision,  # type: ignore[arg-type]
-                    encoder=encoder,  # type: ignore[arg-type]
-                    cache=not no_cache,
-                    save_run=save_run,
-                )
-            )
-        Console().print(results_table(results))
-        if output is not None:
-            payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
-            write_json(output, payload, sort_keys=False)
+    app.command("evaluate")(evaluate_command)

@@ -8,81 +8,83 @@ from typing import Annotated
 import typer
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("inspect")
-    def inspect_command(
-        triples: Annotated[list[Path], typer.Argument(help="Triples files (.jsonl[.gz] / .parquet); several merge.")],
-        out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md and histograms.png.")] = Path(
-            "inspect"
+def inspect_command(
+    triples: Annotated[list[Path], typer.Argument(help="Triples files (.jsonl[.gz] / .parquet); several merge.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md and histograms.png.")] = Path(
+        "inspect"
+    ),
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Bi-encoder for dense hardness ('none' to skip).")
+    ] = "minilm",
+    reranker: Annotated[
+        str,
+        typer.Option(help="Scorer for the false-negative estimate: 'llm', a CrossEncoder name/path, or 'none'."),
+    ] = "llm",
+    scores: Annotated[
+        Path | None,
+        typer.Option(
+            help="LLM reranker score store to read and extend (SQLite, or the .jsonl an experiment's CE arm "
+            "writes); default: the user cache."
         ),
-        model: Annotated[
-            str, typer.Option("--model", "-m", help="Bi-encoder for dense hardness ('none' to skip).")
-        ] = "minilm",
-        reranker: Annotated[
-            str,
-            typer.Option(help="Scorer for the false-negative estimate: 'llm', a CrossEncoder name/path, or 'none'."),
-        ] = "llm",
-        scores: Annotated[
-            Path | None,
-            typer.Option(
-                help="LLM reranker score store to read and extend (SQLite, or the .jsonl an experiment's CE arm "
-                "writes); default: the user cache."
-            ),
-        ] = None,
-        fn_sample: Annotated[int, typer.Option(help="Triples per method judged by the reranker.")] = 30,
-        fn_margin: Annotated[float, typer.Option(help="Negative counts as false if score >= positive - margin.")] = 0.0,
-        dense_sample: Annotated[int, typer.Option(help="Triples per method encoded for hardness.")] = 1000,
-        first_queries: Annotated[
-            int | None,
-            typer.Option(
-                min=1,
-                help="Keep only the first N query ids of the first file, in every file (the same queries per method).",
-            ),
-        ] = None,
-        examples: Annotated[int, typer.Option(help="Examples per method in the report.")] = 2,
-        seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
-    ) -> None:
-        """Diagnose negatives per method: lengths, overlap, hardness, duplicates, false-negative rate; markdown + PNG."""
-        from synthneg.data.triples import read_triples
-        from synthneg.diagnostics import inspect_triples, plot_histograms, render_markdown
-        from synthneg.errors import SynthnegError
+    ] = None,
+    fn_sample: Annotated[int, typer.Option(help="Triples per method judged by the reranker.")] = 30,
+    fn_margin: Annotated[float, typer.Option(help="Negative counts as false if score >= positive - margin.")] = 0.0,
+    dense_sample: Annotated[int, typer.Option(help="Triples per method encoded for hardness.")] = 1000,
+    first_queries: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Keep only the first N query ids of the first file, in every file (the same queries per method).",
+        ),
+    ] = None,
+    examples: Annotated[int, typer.Option(help="Examples per method in the report.")] = 2,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+) -> None:
+    """Diagnose negatives per method: lengths, overlap, hardness, duplicates, false-negative rate; markdown + PNG."""
+    from synthneg.data.triples import read_triples
+    from synthneg.diagnostics import inspect_triples, plot_histograms, render_markdown
+    from synthneg.errors import SynthnegError
 
-        per_file = [read_triples(path) for path in triples]
-        if first_queries is not None:
-            keep: list[str] = []
-            for t in per_file[0]:
-                if t.query_id not in keep:
-                    keep.append(t.query_id)
-                if len(keep) == first_queries:
-                    break
-            chosen = set(keep)
-            per_file = [[t for t in rows if t.query_id in chosen] for rows in per_file]
-        rows = [t for rows in per_file for t in rows]
-        encoder = None
-        if model != "none":
-            from synthneg.search.dense import DenseEncoder
+    per_file = [read_triples(path) for path in triples]
+    if first_queries is not None:
+        keep: list[str] = []
+        for t in per_file[0]:
+            if t.query_id not in keep:
+                keep.append(t.query_id)
+            if len(keep) == first_queries:
+                break
+        chosen = set(keep)
+        per_file = [[t for t in rows if t.query_id in chosen] for rows in per_file]
+    rows = [t for rows in per_file for t in rows]
+    encoder = None
+    if model != "none":
+        from synthneg.search.dense import DenseEncoder
 
-            encoder = DenseEncoder(model, show_progress=False)
-        scorer = None
-        if reranker != "none":
-            from synthneg.mine.cross_encoder import is_llm_scorer, load_scorer
+        encoder = DenseEncoder(model, show_progress=False)
+    scorer = None
+    if reranker != "none":
+        from synthneg.mine.cross_encoder import is_llm_scorer, load_scorer
 
-            if scores is not None and not is_llm_scorer(reranker):
-                raise SynthnegError("--scores is the LLM reranker's score store; a CrossEncoder runs uncached")
-            scorer = load_scorer(reranker, show_progress=True, cache=scores if scores is not None else True)
-        reports = inspect_triples(
-            rows,
-            encoder=encoder,
-            reranker=scorer,
-            fn_sample=fn_sample,
-            fn_margin=fn_margin,
-            dense_sample=dense_sample,
-            n_examples=examples,
-            seed=seed,
-        )
-        out.mkdir(parents=True, exist_ok=True)
-        png = plot_histograms(reports, out / "histograms.png")
-        md = render_markdown(reports, plot_name=png.name)
-        (out / "report.md").write_text(md, encoding="utf-8")
-        typer.echo(md.split("\n## Examples")[0])
-        typer.echo(f"wrote {out / 'report.md'} and {png}")
+        if scores is not None and not is_llm_scorer(reranker):
+            raise SynthnegError("--scores is the LLM reranker's score store; a CrossEncoder runs uncached")
+        scorer = load_scorer(reranker, show_progress=True, cache=scores if scores is not None else True)
+    reports = inspect_triples(
+        rows,
+        encoder=encoder,
+        reranker=scorer,
+        fn_sample=fn_sample,
+        fn_margin=fn_margin,
+        dense_sample=dense_sample,
+        n_examples=examples,
+        seed=seed,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    png = plot_histograms(reports, out / "histograms.png")
+    md = render_markdown(reports, plot_name=png.name)
+    (out / "report.md").write_text(md, encoding="utf-8")
+    typer.echo(md.split("\n## Examples")[0])
+    typer.echo(f"wrote {out / 'report.md'} and {png}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inspect")(inspect_command)

@@ -11,10 +11,12 @@ import typer
 from synthneg.atomic import check_writable
 from synthneg.cli.options import (
     CorpusOpt,
+    EncoderOptions,
     IdField,
     Out,
     Queries,
     TextField,
+    encoder_options,
     load_corpus_spec,
     option_groups,
     selection_options,
@@ -52,59 +54,37 @@ def bm25_command(
     _done(mine_bm25(read_query_records(queries), corp, selection, show_progress=True), out)
 
 
-@option_groups(selection=selection_options)
+@option_groups(selection=selection_options, enc=encoder_options)
 def dense_command(
     queries: Queries,
     corpus: CorpusOpt,
     out: Out,
     selection: SelectionConfig,
+    enc: EncoderOptions,
     model: Annotated[
         str, typer.Option("--model", "-m", help="'minilm' (embedded) or a sentence-transformers name/path.")
     ] = "minilm",
-    query_prefix: Annotated[str, typer.Option(help="Prepended to queries (E5: 'query: ').")] = "",
-    passage_prefix: Annotated[str, typer.Option(help="Prepended to passages (E5: 'passage: ').")] = "",
-    backend: Annotated[str, typer.Option(help="'exact' (chunked numpy) or 'faiss'.")] = "exact",
-    batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
-    precision: Annotated[
-        str, typer.Option(help="'fp32' or 'bf16' (bfloat16 autocast: faster on CPUs with AVX512-BF16/AMX).")
-    ] = "fp32",
-    encoder_backend: Annotated[
-        str,
-        typer.Option(
-            "--encoder",
-            help="'torch' (sentence-transformers) or 'openvino' (the same weights without torch: about half "
-            "the memory; converted once and cached; pip install 'synthneg[openvino]').",
-        ),
-    ] = "torch",
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
     id_field: IdField = None,
     text_field: TextField = None,
 ) -> None:
     """Dense hard negatives with a bi-encoder, reusing the evaluator's embedding cache."""
     from synthneg.data.triples import read_query_records
-    from synthneg.errors import SynthnegError
     from synthneg.mine.dense import mine_dense
-    from synthneg.search.dense import ENCODER_BACKENDS, PRECISIONS, DenseEncoder
+    from synthneg.search.dense import DenseEncoder
 
-    if backend not in ("exact", "faiss"):
-        raise SynthnegError(f"--backend must be 'exact' or 'faiss', got {backend!r}")
-    if precision not in PRECISIONS:
-        raise SynthnegError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if encoder_backend not in ENCODER_BACKENDS:
-        raise SynthnegError(f"--encoder must be one of {', '.join(ENCODER_BACKENDS)}, got {encoder_backend!r}")
     encoder = DenseEncoder(
         model,
-        query_prefix,
-        passage_prefix,
-        batch_size=batch_size,
-        cache=not no_cache,
-        precision=precision,  # type: ignore[arg-type]
-        backend=encoder_backend,  # type: ignore[arg-type]
+        enc.query_prefix,
+        enc.passage_prefix,
+        batch_size=enc.batch_size,
+        cache=enc.cache,
+        precision=enc.precision,  # type: ignore[arg-type]  # checked by encoder_options
+        backend=enc.encoder,  # type: ignore[arg-type]
     )
     check_writable(out)
     corp = load_corpus_spec(corpus, id_field, text_field)
     triples = mine_dense(
-        read_query_records(queries), corp, selection, encoder=encoder, backend=backend, show_progress=True
+        read_query_records(queries), corp, selection, encoder=encoder, backend=enc.backend, show_progress=True
     )
     _done(triples, out)
 

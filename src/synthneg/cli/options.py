@@ -184,6 +184,55 @@ def run_options(
     return RunOptions(seed, max_attempts, force, temperature, top_p, top_k, progress)
 
 
+# -- the bi-encoder (evaluate, mine dense) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EncoderOptions:
+    """How a bi-encoder encodes and searches (prefixes, batch, precision, torch or OpenVINO, cache, exact or FAISS)."""
+
+    query_prefix: str
+    passage_prefix: str
+    batch_size: int
+    precision: str
+    encoder: str
+    cache: bool
+    backend: str
+
+
+def encoder_options(
+    query_prefix: Annotated[str, typer.Option(help="Prepended to queries (E5: 'query: ').")] = "",
+    passage_prefix: Annotated[str, typer.Option(help="Prepended to passages (E5: 'passage: ').")] = "",
+    batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
+    precision: Annotated[
+        str, typer.Option(help="'fp32' or 'bf16' (bfloat16 autocast: faster on CPUs with AVX512-BF16/AMX).")
+    ] = "fp32",
+    encoder: Annotated[
+        str,
+        typer.Option(
+            "--encoder",
+            help="'torch' (sentence-transformers) or 'openvino' (the same weights without torch: about half "
+            "the memory; converted once and cached; pip install 'synthneg[openvino]').",
+        ),
+    ] = "torch",
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the corpus embedding cache.")
+    ] = False,
+    backend: Annotated[str, typer.Option(help="Search: 'exact' (chunked matrix product) or 'faiss'.")] = "exact",
+) -> EncoderOptions:
+    """The bi-encoder group."""
+    from synthneg.errors import SynthnegError
+    from synthneg.search.dense import ENCODER_BACKENDS, PRECISIONS
+
+    if backend not in ("exact", "faiss"):
+        raise SynthnegError(f"--backend must be 'exact' or 'faiss', got {backend!r}")
+    if precision not in PRECISIONS:
+        raise SynthnegError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if encoder not in ENCODER_BACKENDS:
+        raise SynthnegError(f"--encoder must be one of {', '.join(ENCODER_BACKENDS)}, got {encoder!r}")
+    return EncoderOptions(query_prefix, passage_prefix, batch_size, precision, encoder, not no_cache, backend)
+
+
 # -- mining: query records, the collection, the output, the selection window and margins -----------------------
 
 Queries = Annotated[Path, typer.Option("--queries", "-q", help="JSONL of query_id, query, positive_id, positive.")]
