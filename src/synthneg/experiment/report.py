@@ -9,6 +9,7 @@ import json
 import logging
 import statistics
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,15 +28,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HEADLINE = "nDCG@10"
+#: ``{arm: {dataset: [evaluation per seed]}}``
+Found = dict[str, dict[str, list[dict[str, Any]]]]
 
 
 def _load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def collect(out: Path, config: ExperimentConfig) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def collect(out: Path, config: ExperimentConfig) -> Found:
     """``{arm: {dataset: [result per seed]}}`` for every finished evaluation."""
-    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    found: Found = {}
     for arm in config.arms:
         labels = ["zero-shot"] if arm == "zero-shot" else [f"{arm}/seed{s}" for s in config.seeds_of(arm)]
         for label in labels:
@@ -57,115 +60,137 @@ def mean_per_query(results: list[dict[str, Any]], metric: str) -> dict[str, floa
     return {q: statistics.fmean(r["per_query"][q][metric] for r in results) for q in qids}
 
 
-def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
-    """Everything the report shows, as JSON-able data."""
+@dataclass(frozen=True)
+class Comparison:
+    """A paired randomization test of one arm against another on one dataset (per-query nDCG@10, seeds averaged);
+    ``p_holm`` is set once the arm's family (same baseline, same dataset) is known."""
+
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n: int
+    p_holm: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"diff": self.diff, "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": self.p_value, "n": self.n}
+        return d if self.p_holm is None else {**d, "p_holm": self.p_holm}
+
+
+def paired(a: list[dict[str, Any]], b: list[dict[str, Any]], config: ExperimentConfig) -> Comparison:
+    """Compare two arms' evaluations on one dataset (``a`` minus ``b``)."""
     from synthneg.evaluate.significance import compare
 
-    found = collect(out, config)
-    arms: dict[str, Any] = {}
-    for arm, by_ds in found.items():
-        arms[arm] = {}
-        for ds, results in by_ds.items():
-            entry: dict[str, Any] = {"seeds": len(results)}
-            for m in METRICS:
-                vals = [r["metrics"][m] for r in results]
-                entry[m] = {
-                    "mean": statistics.fmean(vals),
-                    "sd": statistics.stdev(vals) if len(vals) > 1 else 0.0,
-                    "values": vals,
-                }
-            arms[arm][ds] = entry
-    sig: dict[str, Any] = {}
-    for baseline in ("zero-shot", "bm25"):
-        if baseline not in found:
-            continue
-        for arm, by_ds in found.items():
-            if arm == baseline:
-                continue
-            for ds, results in by_ds.items():
-                if ds not in found[baseline]:
-                    continue
-                c = compare(
-                    mean_per_query(results, HEADLINE),
-                    mean_per_query(found[baseline][ds], HEADLINE),
-                    n_resamples=config.significance_resamples,
-                    seed=0,
-                    on_missing="zero",
-                )
-                sig.setdefault(arm, {}).setdefault(ds, {})[baseline] = {
-                    "diff": c.mean_diff,
-                    "ci_low": c.ci_low,
-                    "ci_high": c.ci_high,
-                    "p_value": c.p_value,
-                    "n": c.n,
-                }
-    control: dict[str, Any] = {}  # the matched arm against its own-queries BM25 control: only the negatives differ
-    matched = found.get(config.matched_arm, {}) if "bm25-matched" in found else {}
-    for ds, results in matched.items():
-        if ds in found["bm25-matched"]:
-            c = compare(
-                mean_per_query(results, HEADLINE),
-                mean_per_query(found["bm25-matched"][ds], HEADLINE),
-                n_resamples=config.significance_resamples,
-                seed=0,
-                on_missing="zero",
-            )
-            control[ds] = {
-                "arm": config.matched_arm,
-                "diff": c.mean_diff,
-                "ci_low": c.ci_low,
-                "ci_high": c.ci_high,
-                "p_value": c.p_value,
-                "n": c.n,
-            }
-    ceiling: dict[str, Any] = {}
-    if "labeled" in arms and "zero-shot" in arms:
-        for ds, lab in arms["labeled"].items():
-            zero = arms["zero-shot"].get(ds)
-            if zero is None:
-                continue
-            gain = lab[HEADLINE]["mean"] - zero[HEADLINE]["mean"]
-            for arm, by_ds in arms.items():
-                if arm in ("zero-shot", "labeled") or ds not in by_ds:
-                    continue
-                own = by_ds[ds][HEADLINE]["mean"] - zero[HEADLINE]["mean"]
-                # a share of a loss means nothing: no share when the labeled arm does not beat zero-shot
-                ceiling.setdefault(arm, {})[ds] = own / gain if gain > 1e-12 else None
-    # Holm-Bonferroni over the arms compared with the same baseline on the same dataset
+    c = compare(
+        mean_per_query(a, HEADLINE),
+        mean_per_query(b, HEADLINE),
+        n_resamples=config.significance_resamples,
+        seed=0,
+        on_missing="zero",
+    )
+    return Comparison(c.mean_diff, c.ci_low, c.ci_high, c.p_value, c.n)
+
+
+def arm_stats(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One arm on one dataset: the number of seeds and, per metric, mean, sd and the seeds' values."""
+    entry: dict[str, Any] = {"seeds": len(results)}
+    for m in METRICS:
+        vals = [r["metrics"][m] for r in results]
+        entry[m] = {
+            "mean": statistics.fmean(vals),
+            "sd": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+            "values": vals,
+        }
+    return entry
+
+
+def significance(found: Found, config: ExperimentConfig) -> dict[str, dict[str, dict[str, Comparison]]]:
+    """``{arm: {dataset: {baseline: Comparison}}}`` against zero-shot and BM25 negatives, Holm-adjusted over the
+    arms compared with the same baseline on the same dataset."""
     from synthneg.evaluate.significance import holm
 
-    families: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for by_ds in sig.values():
+    sig: dict[str, dict[str, dict[str, Comparison]]] = {}
+    for baseline in ("zero-shot", "bm25"):
+        for arm, by_ds in found.items() if baseline in found else ():
+            for ds, results in by_ds.items():
+                if arm != baseline and ds in found[baseline]:
+                    sig.setdefault(arm, {}).setdefault(ds, {})[baseline] = paired(results, found[baseline][ds], config)
+    families: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for arm, by_ds in sig.items():
         for ds, by_base in by_ds.items():
-            for base, entry in by_base.items():
-                families.setdefault((ds, base), []).append(entry)
-    for entries in families.values():
-        for entry, adj in zip(entries, holm([e["p_value"] for e in entries]), strict=True):
-            entry["p_holm"] = adj
-    contamination = _load(RunLayout(out).contamination) if RunLayout(out).contamination.is_file() else None
+            for base in by_base:
+                families.setdefault((ds, base), []).append((arm, ds, base))
+    for members in families.values():
+        adjusted = holm([sig[a][d][b].p_value for a, d, b in members])
+        for (a, d, b), adj in zip(members, adjusted, strict=True):
+            sig[a][d][b] = replace(sig[a][d][b], p_holm=adj)
+    return sig
+
+
+def matched_control(found: Found, config: ExperimentConfig) -> dict[str, Any]:
+    """The matched arm against its BM25 control on the same queries (only the negatives differ), per dataset."""
+    matched = found.get(config.matched_arm, {}) if "bm25-matched" in found else {}
+    return {
+        ds: {"arm": config.matched_arm, **paired(results, found["bm25-matched"][ds], config).to_dict()}
+        for ds, results in matched.items()
+        if ds in found["bm25-matched"]
+    }
+
+
+def ceiling_shares(arms: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Each arm's gain over zero-shot as a share of the labeled arm's gain, per dataset (None when the labeled
+    arm does not beat zero-shot: a share of a loss means nothing)."""
+    shares: dict[str, dict[str, float | None]] = {}
+    if "labeled" not in arms or "zero-shot" not in arms:
+        return shares
+    for ds, lab in arms["labeled"].items():
+        zero = arms["zero-shot"].get(ds)
+        if zero is None:
+            continue
+        gain = lab[HEADLINE]["mean"] - zero[HEADLINE]["mean"]
+        for arm, by_ds in arms.items():
+            if arm not in ("zero-shot", "labeled") and ds in by_ds:
+                own = by_ds[ds][HEADLINE]["mean"] - zero[HEADLINE]["mean"]
+                shares.setdefault(arm, {})[ds] = own / gain if gain > 1e-12 else None
+    return shares
+
+
+def seen_unseen(found: Found, contamination: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Per arm and dataset, nDCG@10 on the test queries with a training passage judged relevant and on the rest."""
     seen: dict[str, Any] = {}
     for row in contamination or []:
         ids = row.get("query_ids_with_a_training_passage")
-        if not ids:
-            continue
-        for arm, by_ds in found.items():
+        for arm, by_ds in found.items() if ids else ():
             if row["dataset"] in by_ds:
                 per_query = mean_per_query(by_ds[row["dataset"]], HEADLINE)
                 seen.setdefault(arm, {})[row["dataset"]] = seen_split(per_query, ids)
-    stages = StageLog(RunLayout(out).stages).data
+    return seen
+
+
+def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
+    """Everything the report shows, as JSON-able data (``results.json``)."""
+    found = collect(out, config)
+    layout = RunLayout(out)
+    arms = {arm: {ds: arm_stats(results) for ds, results in by_ds.items()} for arm, by_ds in found.items()}
+    sig = significance(found, config)
+    contamination = _load(layout.contamination) if layout.contamination.is_file() else None
+    stages = StageLog(layout.stages).data
     return {
         "name": config.name,
         "setting": setting(config),
         "metric": HEADLINE,
         "arms": arms,
         "pending": pending(found, config),
-        "significance": sig,
-        "share_of_labeled_gain": ceiling,
+        "significance": {
+            arm: {ds: {base: c.to_dict() for base, c in by_base.items()} for ds, by_base in by_ds.items()}
+            for arm, by_ds in sig.items()
+        },
+        "share_of_labeled_gain": ceiling_shares(arms),
         "labeled_in_batch": labeled_in_batch(out, config),
-        "matched_control": control,
+        "matched_control": matched_control(found, config),
         "costs": costs(stages, config),
         "contamination": contamination,
-        "seen_split": seen,
+        "seen_split": seen_unseen(found, contamination),
         "stages": stages,
         **({"query_quality": quality} if (quality := load_quality(out)) is not None else {}),
     }
