@@ -622,6 +622,9 @@ def test_report_keeps_each_arms_diagnostics_until_its_data_changes(
     diag = (out / "report.md").read_text().split("## Diagnostics of each arm's negatives")[1]
     assert "| bm25 | 6 |" in diag and "| random | 6 |" in diag and "**random** · query" in diag
     assert sorted(p.name for p in (out / "diagnostics").iterdir()) == ["bm25.json", "random.json"]
+    machine = json.loads((out / "results.json").read_text())["diagnostics"]  # the same figures, machine-readable
+    assert sorted(machine) == ["bm25", "random"] and machine["bm25"]["triples"] == 6
+    assert all(0.0 <= m["closer_than_positive"] <= 1.0 and "near_miss" not in m for m in machine.values())
 
     (out / "triples" / "random.jsonl").unlink()  # as on a fresh clone: its marker still records the data
 
@@ -631,6 +634,7 @@ def test_report_keeps_each_arms_diagnostics_until_its_data_changes(
     monkeypatch.setattr(dense, "DenseEncoder", no_encoder)
     write_report(out, cfg)
     assert (out / "report.md").read_text().split("## Diagnostics of each arm's negatives")[1] == diag
+    assert json.loads((out / "results.json").read_text())["diagnostics"] == machine  # kept, not recomputed
 
     # other data for bm25: its row is made again (the encoder is needed), random's is kept
     bm25 = out / "triples" / "bm25.jsonl"
@@ -646,7 +650,7 @@ def test_report_keeps_each_arms_diagnostics_until_its_data_changes(
 def test_negatives_llm_writes_only_the_llm_arms_negatives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """`negatives_llm` keys only the LLM arms apart, its model replaces the queries' one in memory, and the
     report's header names both models."""
-    import synthneg.llm.base
+    import synthneg.llm.factory
     from synthneg.experiment.config import ExperimentConfig
     from synthneg.experiment.report import render_markdown, summarize
     from synthneg.experiment.runner import ExperimentRunner
@@ -670,7 +674,7 @@ def test_negatives_llm_writes_only_the_llm_arms_negatives(monkeypatch: pytest.Mo
         def close(self) -> None:
             self.closed = True
 
-    monkeypatch.setattr(synthneg.llm.base, "make_generator", lambda backend, model, **_: Fake(model))
+    monkeypatch.setattr(synthneg.llm.factory, "make_generator", lambda backend, model, **_: Fake(model))
     queries_model = big.generator
     assert queries_model.model == "qwen2.5-coder-0.5b"
     negatives_model = big.negatives_generator

@@ -12,7 +12,13 @@ import pytest
 
 from synthneg.data.beir import load_beir
 from synthneg.data.triples import QueryRecord, read_triples
-from synthneg.generate.near_miss import REWRITE_STEM, DriftRules, generate_near_miss_negatives, validate_rewrite
+from synthneg.generate.near_miss import (
+    REWRITE_STEM,
+    DriftRules,
+    candidate_rates,
+    generate_near_miss_negatives,
+    validate_rewrite,
+)
 from synthneg.llm.llamacpp import LlamaCppGenerator
 from synthneg.mine.cross_encoder import load_scorer
 from synthneg.search.dense import DenseEncoder
@@ -107,5 +113,10 @@ def test_two_steps_with_the_embedded_model_store_and_replay(records: list[QueryR
             assert max(r["hardness"] for r in passing) == pytest.approx(t.scores["hardness"], abs=1e-4)  # the hardest
         refused = [r for r in judged if r["judge"]["answers_query"]]
         assert all(not r["kept"] for r in refused)
+        rates = candidate_rates(rows)  # what results.json reports as diagnostics[arm]["near_miss"]
+        assert (rates["queries"], rates["candidates"], rates["judged"]) == (len(records), len(rows), len(judged))
+        assert rates["kept"] == len(verified) and rates["acceptance_rate"] == len(verified) / len(records)
+        assert rates["judge_answers_query"] == len(refused) / len(judged)
+        assert rates["passages_accepted"] >= len(judged)  # the judge reads only the passages that passed the rules
     finally:
         gen.close()

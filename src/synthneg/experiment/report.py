@@ -23,6 +23,7 @@ from synthneg.experiment.report_markdown import dataset_labels as _labels
 from synthneg.experiment.stages import StageLog, file_digest, write_json
 
 if TYPE_CHECKING:
+    from synthneg.diagnostics import MethodReport
     from synthneg.search.dense import DenseEncoder
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,12 @@ def matched_control(found: Found, config: ExperimentConfig) -> dict[str, Any]:
     }
 
 
+def verified_vs_query(found: Found, config: ExperimentConfig) -> dict[str, Any]:
+    """``llm-query-verified`` against ``llm-query`` (the unverified negatives from the query alone), per dataset."""
+    verified, plain = found.get("llm-query-verified", {}), found.get("llm-query", {})
+    return {ds: paired(results, plain[ds], config).to_dict() for ds, results in verified.items() if ds in plain}
+
+
 def ceiling_shares(arms: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     """Each arm's gain over zero-shot as a share of the labeled arm's gain, per dataset (None when the labeled
     arm does not beat zero-shot: a share of a loss means nothing)."""
@@ -193,6 +200,7 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
         "seen_split": seen_unseen(found, contamination),
         "stages": stages,
         **({"query_quality": quality} if (quality := load_quality(out)) is not None else {}),
+        **({"verified_vs_query": versus} if (versus := verified_vs_query(found, config)) else {}),
     }
 
 
@@ -349,8 +357,8 @@ def _arm_diagnostics(out: Path, arm: str, encoder: Callable[[], DenseEncoder]) -
         return None
     if cache.is_file() and digest is not None:
         kept = _load(cache)
-        if kept.get("digest") == digest:
-            return kept
+        if kept.get("digest") == digest and ("metrics" in kept or not path.is_file()):
+            return kept  # a row kept before metrics were recorded stays as it is until its triples are here
     if not path.is_file():
         return None
     reports = inspect_triples(read_triples(path), encoder=encoder(), n_examples=1)
@@ -358,29 +366,57 @@ def _arm_diagnostics(out: Path, arm: str, encoder: Callable[[], DenseEncoder]) -
         "digest": digest,
         "rows": [table_row(r) for r in reports],
         "examples": [x for r in reports for x in example_lines(r)],
+        "metrics": arm_metrics(reports, RunLayout(out).store(f"negatives-{arm}.candidates.jsonl")),
     }
     write_json(cache, part)
     return part
 
 
-def diagnostics(out: Path, config: ExperimentConfig) -> str | None:
-    """The ``inspect`` table of every arm's negatives (lexical overlap, dense hardness with the base model)."""
+def arm_metrics(reports: list[MethodReport], candidates: Path) -> dict[str, Any]:
+    """The machine-readable diagnostics of one arm's triples (``results.json`` ``diagnostics[arm]``): dense
+    hardness under the base model (``closer_than_positive``: share of negatives closer to the query than the
+    positive), lexical overlap, and for the near-miss arms the drift, judge and acceptance rates."""
+    from synthneg.data.io import iter_jsonl
+    from synthneg.generate.near_miss import candidate_rates
+
+    r = reports[0]
+    metrics: dict[str, Any] = {
+        "triples": r.count,
+        "queries": r.queries,
+        "closer_than_positive": r.dense_harder_than_positive,
+        "sim_query_negative": r.sim_query_negative,
+        "sim_query_positive": r.sim_query_positive,
+        "query_terms_in_negative": r.query_terms_in_negative,
+        "negative_positive_jaccard": r.negative_positive_jaccard,
+    }
+    if candidates.is_file():
+        metrics["near_miss"] = candidate_rates([row for _, row in iter_jsonl(candidates)])
+    return metrics
+
+
+def diagnostics(out: Path, config: ExperimentConfig) -> tuple[str | None, dict[str, Any]]:
+    """The ``inspect`` table of every arm's negatives (lexical overlap, dense hardness with the base model), as
+    markdown, and each arm's machine-readable metrics (:func:`arm_metrics`)."""
     from functools import cache
 
     from synthneg.diagnostics import render_parts
     from synthneg.search.dense import DenseEncoder
 
     encoder = cache(lambda: DenseEncoder(config.base_model, show_progress=False))  # loaded only if a row is made
-    parts = [p for arm in config.arms if (p := _arm_diagnostics(out, arm, encoder)) is not None]
+    parts = {arm: p for arm in config.arms if (p := _arm_diagnostics(out, arm, encoder)) is not None}
     if not parts:
-        return None
-    return render_parts([r for p in parts for r in p["rows"]], [x for p in parts for x in p["examples"]])
+        return None, {}
+    rows = [r for p in parts.values() for r in p["rows"]]
+    text = render_parts(rows, [x for p in parts.values() for x in p["examples"]])
+    return text, {arm: p["metrics"] for arm, p in parts.items() if "metrics" in p}
 
 
 def write_report(out: Path, config: ExperimentConfig, *, with_diagnostics: bool = True) -> Path:
     """Write ``results.json``, ``report.md`` and ``plot.png`` into ``out``; returns the report path."""
     summary = summarize(out, config)
-    diag = diagnostics(out, config) if with_diagnostics else None
+    diag, metrics = diagnostics(out, config) if with_diagnostics else (None, {})
+    if metrics:
+        summary["diagnostics"] = metrics
     write_json(RunLayout(out).results, summary)
     if summary["arms"]:
         plot(summary, config, out / "plot.png")

@@ -37,7 +37,7 @@ def _fmt(entry: dict[str, Any] | None, metric: str) -> str:
 def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnostics_md: str | None) -> str:
     """The report: one section function each, in this order."""
     lines = _header(summary, config)
-    for section in (_metric_tables, _matched_control, _share_of_gain, _seen_split, _costs, _contamination):
+    for section in (_metric_tables, _matched_control, _verified, _share_of_gain, _seen_split, _costs, _contamination):
         lines += section(summary, config)
     lines += _tail(summary, config, diagnostics_md)
     lines += ["![nDCG@10 per arm](plot.png)", ""]
@@ -154,6 +154,39 @@ def _matched_control(summary: dict[str, Any], config: ExperimentConfig) -> list[
                 f"| {ds} | {c['diff']:+.4f} [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] | {format_p(c['p_value'])} |"
             )
         lines += ["", "Only the negatives differ: the queries, the number of rows and the steps are the same.", ""]
+    return lines
+
+
+def _verified(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
+    """The verified corpus-free negatives against the unverified ones, and the verifiers' rates."""
+    lines: list[str] = []
+    if summary.get("verified_vs_query"):
+        lines += [
+            "## `llm-query-verified` against `llm-query` (verified near-miss negatives against the paper's method)",
+            "",
+            "| dataset | Δ nDCG@10 [95% CI] | p |",
+            "| --- | ---: | ---: |",
+        ]
+        for ds, c in summary["verified_vs_query"].items():
+            lines.append(
+                f"| {ds} | {c['diff']:+.4f} [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] | {format_p(c['p_value'])} |"
+            )
+        lines.append("")
+    rates = {a: m["near_miss"] for a, m in summary.get("diagnostics", {}).items() if "near_miss" in m}
+    if rates:
+        lines += [
+            "## Near-miss negatives: what the verifiers kept",
+            "",
+            "| arm | queries | candidates | rewrites past drift | passages | judge: answers the query | queries kept |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for arm, r in rates.items():
+            answers = f"{100 * r['judge_answers_query']:.1f}% of {r['judged']}" if r["judged"] else "-"
+            lines.append(
+                f"| {arm} | {r['queries']} | {r['candidates']} | {r['rewrites_accepted']} | {r['passages_accepted']} "
+                f"| {answers} | {r['kept']} ({100 * (r['acceptance_rate'] or 0):.1f}%) |"
+            )
+        lines.append("")
     return lines
 
 

@@ -284,6 +284,28 @@ class _NearMiss:
         return finish_stage(self.stem, cfg.out, output, self.outcomes2, self.ledger2, len(triples))
 
 
+def candidate_rates(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Rates over a ``*.candidates.jsonl`` of the near-miss strategy: how many rewrites passed the drift check, how
+    many passages were written, how often the judge found a passage answering the original query, and the share
+    of queries that kept a negative (the acceptance rate)."""
+    queries = {r["query_id"] for r in rows}
+    rewrites = [r for r in rows if not r.get("rewrite", {}).get("reason")]
+    passages = [r for r in rows if "passage" in r and not r["passage"].get("reason")]
+    judged = [r for r in rows if "judge" in r]
+    answers = sum(bool(r["judge"].get("answers_query")) for r in judged)
+    kept = {r["query_id"] for r in rows if r.get("kept")}
+    return {
+        "queries": len(queries),
+        "candidates": len(rows),
+        "rewrites_accepted": len(rewrites),
+        "passages_accepted": len(passages),
+        "judged": len(judged),
+        "judge_answers_query": answers / len(judged) if judged else None,
+        "kept": len(kept),
+        "acceptance_rate": len(kept) / len(queries) if queries else None,
+    }
+
+
 def generate_near_miss_negatives(
     records: Sequence[QueryRecord],
     rewriter: Generator,
