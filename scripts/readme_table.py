@@ -24,6 +24,7 @@ NAMES = {
     "bm25": "BM25 negatives (reads the corpus)",
     "llm-query": "**LLM negatives from the query alone** (the paper's method)",
     "in-batch": "in-batch negatives only",
+    "in-batch-unfiltered": "in-batch negatives only, queries before the filter",
     "random": "random passage as negative",
     "llm-query-positive": "LLM negatives from query + positive",
     "ce": "CE negatives (LLM reranker)",

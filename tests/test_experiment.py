@@ -775,9 +775,13 @@ def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch)
 def test_queries_filter_in_a_run_keeps_what_the_arms_train_on(tmp_path: Path) -> None:
     """`queries.filter`: the round trip and the content-word rule run before any arm; the arms train on the kept
     queries; every query's verdict is kept; runs without a filter keep their keys."""
+    from pydantic import ValidationError
+
+    from synthneg.experiment.config import ExperimentConfig
     from synthneg.experiment.runner import ExperimentRunner
 
-    cfg_path = _setup(tmp_path, ["bm25"], [0], extra="queries:\n  path: queries.jsonl\n  filter: {round_trip_k: 1}\n")
+    arms = ["bm25", "in-batch", "in-batch-unfiltered"]  # with and without the filter: the filter's own gain
+    cfg_path = _setup(tmp_path, arms, [0], extra="queries:\n  path: queries.jsonl\n  filter: {round_trip_k: 1}\n")
     text = cfg_path.read_text().replace("queries:\n  path: queries.jsonl\ntrain:", "train:", 1)
     cfg_path.write_text(text)
     texts = {p["id"]: f"{p['title']} {p['text']}" for p in PASSAGES}
@@ -810,6 +814,12 @@ def test_queries_filter_in_a_run_keeps_what_the_arms_train_on(tmp_path: Path) ->
     assert len((out / "generation" / "queries.all.jsonl").read_text().splitlines()) == len(QUERIES) + 2
     triples = (out / "triples" / "bm25.jsonl").read_text().splitlines()
     assert {json.loads(t)["query_id"] for t in triples} <= set(kept)
+    stages = json.loads((out / "stages.json").read_text())
+    assert stages["train:in-batch:seed0"]["rows"] == n_kept
+    assert stages["train:in-batch-unfiltered:seed0"]["rows"] == len(QUERIES) + 2  # every query, before the filter
+    assert set(json.loads((out / "results.json").read_text())["arms"]) == set(arms)
+    with pytest.raises(ValidationError, match="set a filter"):
+        ExperimentConfig(passages={"beir": "scifact"}, arms=["in-batch-unfiltered"])
     unfiltered = (
         load_config(_setup(tmp_path / "plain", ["bm25"], [0])) if (tmp_path / "plain").mkdir() is None else None
     )

@@ -38,6 +38,7 @@ class ArmSpec:
     uses_queries: bool = True  # trains on the run's generated queries
     llm_mode: str | None = None  # LLM negatives: the generation mode
     store: str | None = None  # its generation store under generation/, whose progress --status shows
+    pairs: str | None = None  # trains on this query file under generation/ (query-positive pairs, in-batch only)
     make: MakeTriples | None = None
     key: KeyParts | None = None
 
@@ -288,7 +289,14 @@ _SPECS = (
         make=_near_miss,
         key=_near_miss_key,
     ),
-    ArmSpec("in-batch", "in-batch only", "in-batch negatives only"),
+    ArmSpec("in-batch", "in-batch only", "in-batch negatives only", pairs="queries.jsonl"),
+    ArmSpec(
+        "in-batch-unfiltered",
+        "in-batch, unfiltered",
+        "in-batch negatives only, every query (before queries.filter)",
+        default=False,
+        pairs="queries.all.jsonl",
+    ),
     ArmSpec("random", "random neg.", "random passage as negative", reads_corpus=True, make=_random),
     ArmSpec(
         "ce",

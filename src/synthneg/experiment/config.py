@@ -244,6 +244,8 @@ class ExperimentConfig(_Strict):
                 raise ValueError(f"arm_seeds: {arm!r} is not one of the arms")
             if not 1 <= n <= len(self.seeds):
                 raise ValueError(f"arm_seeds: {arm!r} needs 1..{len(self.seeds)} seeds (the length of 'seeds')")
+        if "in-batch-unfiltered" in self.arms and self.queries.filter is None:
+            raise ValueError("the 'in-batch-unfiltered' arm trains on the queries before queries.filter: set a filter")
         if "bm25-matched" in self.arms and self.matched_arm not in self.arms:
             raise ValueError(f"the 'bm25-matched' control needs its matched_arm ({self.matched_arm!r}) among the arms")
         if self.labeled_positive != "random" and not self.labeled_per_query:

@@ -138,7 +138,12 @@ class ExperimentRunner:
         here; else the one its stage's marker recorded under the current key (a fresh clone: the data files
         are git-ignored and the next run rebuilds them bit for bit from the stores); None when neither is
         known. A file that its marker does not vouch for counts as absent (queries read from ``queries.path``
-        are copied afresh by every run, so their copy is taken as it is)."""
+        are copied afresh by every run, so their copy is taken as it is). ``in-batch-unfiltered``'s file (every
+        query before the filter) is known once the queries stage has written it in this checkout."""
+        if ARMS[arm].pairs is not None and arm != "in-batch":
+            path = self.layout.store(ARMS[arm].pairs)  # type: ignore[arg-type]
+            done = is_done(self.layout.marker("queries"), self.queries_key()) or self.config.queries.path is not None
+            return file_digest(path) if done and path.is_file() else None
         if arm == "in-batch":
             path, marker = self.layout.queries, self.layout.marker("queries")
             given = self.config.queries.path
@@ -154,9 +159,13 @@ class ExperimentRunner:
         return recorded_output(marker, key)
 
     def negatives(self, arm: str, records: list[QueryRecord]) -> Path:
-        """The training file of an arm: triples (JSONL) or, for ``in-batch``, the query records."""
-        if arm == "in-batch":
-            return self.layout.queries
+        """The training file of an arm: triples (JSONL) or, for the in-batch arms, the query records."""
+        pairs = ARMS[arm].pairs
+        if pairs is not None:
+            path = self.layout.store(pairs)
+            if not path.is_file():
+                raise SynthnegError(f"{arm}: no {path.name}: the queries stage writes it (with queries.filter set)")
+            return path
         target = self.layout.triples(arm)
         marker = self.layout.marker(f"negatives-{arm}")
         key = self.negatives_key(arm)
