@@ -181,3 +181,23 @@ def test_query_stage_rejects_a_copied_title_and_retries(tmp_path):
     rejects = [json.loads(x) for x in res.rejects.read_text().splitlines()]
     assert [r["query"] for r in rows] == ["Which phases do soft elongated particles form?"]
     assert [r["reason"] for r in rejects] == ["copies_title"] and len(attempts) == 2
+
+
+def test_curve_points_share_their_passages_calls(tmp_path):
+    """A learning curve's points copy each other's finished calls for their own passages (by task id), once."""
+    from synthneg.experiment.curve import share_calls
+    from synthneg.generate.store import iter_records
+
+    src, dst = tmp_path / "n500" / "generation", tmp_path / "n2000" / "generation"
+    with CallStore(src / "queries.calls.jsonl") as s:
+        for task in ("p1-q0", "p2-x-q0", "p3-q0", "p10-q0"):  # passage ids may hold a dash
+            s.put(f"key-{task}", _res(f"query for {task}"), task_id=task)
+    with (src / "queries.calls.jsonl").open("ab") as fh:
+        fh.write(b'{"key": "torn"')  # an interrupted write: skipped, never copied
+    ids = {"p1", "p2-x", "p10"}
+    assert share_calls([src, tmp_path / "missing"], dst, ids) == 3
+    copied = {k: (r.text, extra["task_id"]) for k, r, extra in iter_records(dst / "queries.calls.jsonl")}
+    assert copied == {f"key-{t}": (f"query for {t}", t) for t in ("p1-q0", "p2-x-q0", "p10-q0")}
+    assert share_calls([src], dst, ids) == 0  # already there
+    with CallStore(dst / "queries.calls.jsonl") as s:  # a store the engine reads as its own
+        assert s.get("key-p1-q0").text == "query for p1-q0" and "key-p3-q0" not in s

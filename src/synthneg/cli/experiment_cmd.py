@@ -60,6 +60,12 @@ def register(app: typer.Typer) -> None:
             False, "--report-only", help="Only redraw curve.md/curve.png from the points."
         ),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+        calls_from: list[Path] = typer.Option(
+            [],
+            "--calls-from",
+            help="A generation/ folder of an earlier run on the same corpus whose finished LLM calls the points "
+            "reuse (repeatable); the points always share theirs.",
+        ),
     ) -> None:
         """The learning curve: the experiment at several passage counts, nDCG@10 against passages (curve.md, .png).
 
@@ -71,7 +77,11 @@ def register(app: typer.Typer) -> None:
 
         cfg = load_config(config)
         with exclusive_folder(cfg.output_dir, what="curve folder"):
-            path = write_curve(cfg, sizes) if report_only else run_curve(cfg, sizes, show_progress=not no_progress)
+            path = (
+                write_curve(cfg, sizes)
+                if report_only
+                else run_curve(cfg, sizes, show_progress=not no_progress, calls_from=calls_from)
+            )
         Console(stderr=True).print(f"learning curve: {path} and {path.with_suffix('.png')}")
 
 

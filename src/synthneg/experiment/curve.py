@@ -43,8 +43,20 @@ def point_config(config: ExperimentConfig, size: int, *, first: bool) -> Experim
     )
 
 
-def run_curve(config: ExperimentConfig, sizes: Sequence[int], *, show_progress: bool = True) -> Path:
-    """Run every point (cached: a rerun redoes nothing finished) and write ``curve.md`` / ``curve.png``."""
+def run_curve(
+    config: ExperimentConfig,
+    sizes: Sequence[int],
+    *,
+    show_progress: bool = True,
+    calls_from: Sequence[Path] = (),
+) -> Path:
+    """Run every point (cached: a rerun redoes nothing finished) and write ``curve.md`` / ``curve.png``.
+
+    The LLM calls are shared: before each point runs, the finished calls of the other points (and of the
+    ``generation/`` folders in ``calls_from``, e.g. an earlier run on the same passages) for this point's passages
+    are copied into its call stores, so that a passage in several points is paid for once (calls are keyed by
+    their content; a passage's calls have the same key in every point)."""
+    from synthneg.experiment.passages import load_training_passages
     from synthneg.experiment.runner import run_experiment
 
     if not sizes or any(n < 1 for n in sizes) or len(set(sizes)) != len(sizes):
@@ -52,8 +64,39 @@ def run_curve(config: ExperimentConfig, sizes: Sequence[int], *, show_progress: 
     sizes = sorted(sizes)
     for i, size in enumerate(sizes):
         logger.info("curve point %d of %d: %d passages", i + 1, len(sizes), size)
-        run_experiment(point_config(config, size, first=i == 0), show_progress=show_progress)
+        point = point_config(config, size, first=i == 0)
+        others = [config.output_dir / f"n{n}" / "generation" for n in sizes if n != size]
+        ids = {d.id for d in load_training_passages(point).documents}
+        shared = share_calls([*calls_from, *others], point.output_dir / "generation", ids)
+        if shared:
+            logger.info("curve point %d: %d finished LLM calls reused from other points", size, shared)
+        run_experiment(point, show_progress=show_progress)
     return write_curve(config, sizes)
+
+
+def share_calls(sources: Sequence[Path], target: Path, passage_ids: set[str]) -> int:
+    """Copy into ``target``'s call stores (``*.calls.jsonl``, by file name) the records of ``sources``' stores
+    whose task belongs to one of ``passage_ids`` (a task id is ``<passage id>-...``) and that ``target`` lacks.
+    Returns how many were copied."""
+    from synthneg.generate.store import CallStore, iter_records
+
+    copied = 0
+    for folder in sources:
+        for src in sorted(folder.glob("*.calls.jsonl")) if folder.is_dir() else ():
+            rows = [r for r in iter_records(src) if _of_passages(str(r[2].get("task_id", "")), passage_ids)]
+            if not rows:
+                continue
+            with CallStore(target / src.name) as store:
+                for key, result, extra in rows:
+                    if key not in store:
+                        store.put(key, result, **extra)
+                        copied += 1
+    return copied
+
+
+def _of_passages(task_id: str, passage_ids: set[str]) -> bool:
+    """Whether ``task_id`` is ``<one of passage_ids>-<suffix>``."""
+    return any(task_id[:i] in passage_ids for i, ch in enumerate(task_id) if ch == "-")
 
 
 def collect(config: ExperimentConfig, sizes: Sequence[int]) -> dict[str, Any]:

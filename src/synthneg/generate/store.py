@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,17 @@ def call_key(model_id: str, template_sha256: str, request: ChatRequest) -> str:
 
 def _crc(key: str, result_json: str) -> str:
     return format(zlib.crc32(f"{key}\n{result_json}".encode()), "08x")
+
+
+def iter_records(path: str | Path) -> Iterator[tuple[str, GenerationResult, dict[str, Any]]]:
+    """Every intact record of a call store: its key, its result, and the fields stored beside them (``task_id``).
+    A torn or corrupt line is skipped (reading never repairs; :class:`CallStore` does when it opens the file)."""
+    with Path(path).open("rb") as fh:
+        for line in fh:
+            record = CallStore._parse(line)
+            if record is not None:
+                obj = json.loads(line)
+                yield record[0], record[1], {k: v for k, v in obj.items() if k not in ("key", "crc", "result")}
 
 
 class CallStore:
