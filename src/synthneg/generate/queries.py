@@ -64,13 +64,7 @@ def generate_queries(
     generated queries take their form. The style ``auto`` is the one the examples show (:func:`infer_style`). A query
     that copies an example is rejected (``copies_example``); the examples' ids go into provenance.
     """
-    if "auto" in styles:
-        if not examples:
-            raise SynthnegError("style 'auto' picks the style from example queries: give examples")
-        styles = [infer_style([e.query for e in examples]) if s == "auto" else s for s in styles]
-    unknown = [s for s in styles if s not in QUERY_STYLES]
-    if unknown or not styles:
-        raise SynthnegError(f"unknown query style(s) {unknown}: choose from {', '.join(QUERY_STYLES)}")
+    styles = _resolve_styles(styles, examples)
     if k < 1:
         raise SynthnegError("k must be at least 1")
     out = Path(out_dir)
@@ -79,6 +73,63 @@ def generate_queries(
     tpl = load_template(template or ("query-examples" if examples and not turns else "query"))
     if examples and not turns and "examples" not in tpl.fields:
         raise SynthnegError(f"template {tpl.name!r} has no {{examples}} placeholder for the example queries")
+    tasks, meta = _query_tasks(passages, k, styles, tpl, examples, rules)
+    outcomes, ledger = run_stage(
+        "queries",
+        tasks,
+        generator,
+        out,
+        template=tpl,
+        sampling=sampling,
+        seed=seed,
+        max_attempts=max_attempts,
+        force=force,
+        show_progress=show_progress,
+    )
+    extra = {"examples": [e.id for e in examples]} if examples else {}
+    rows = []
+    for o in outcomes:
+        if o.accepted is None:
+            continue
+        doc, style = meta[o.task.task_id]
+        prov = provenance(generator, tpl, replace(sampling), o.accepted, style=style, **extra)
+        rows.append(
+            {
+                "query_id": o.task.task_id,
+                "query": o.accepted.verdict.text,
+                "positive_id": doc.id,
+                "positive": doc.full_text(),
+                "method": "llm-query",
+                "style": style,
+                "provenance": prov,
+            }
+        )
+    output = write_jsonl(rows, out / "queries.jsonl")
+    return finish_stage("queries", out, output, outcomes, ledger, len(rows))
+
+
+def _resolve_styles(styles: Sequence[str], examples: Sequence[QueryExample]) -> list[str]:
+    """The styles with ``auto`` replaced by the one the examples show; unknown styles are an error."""
+    if "auto" in styles:
+        if not examples:
+            raise SynthnegError("style 'auto' picks the style from example queries: give examples")
+        styles = [infer_style([e.query for e in examples]) if s == "auto" else s for s in styles]
+    unknown = [s for s in styles if s not in QUERY_STYLES]
+    if unknown or not styles:
+        raise SynthnegError(f"unknown query style(s) {unknown}: choose from {', '.join(QUERY_STYLES)}")
+    return list(styles)
+
+
+def _query_tasks(
+    passages: Sequence[Document],
+    k: int,
+    styles: Sequence[str],
+    tpl: PromptTemplate,
+    examples: Sequence[QueryExample],
+    rules: QueryRules,
+) -> tuple[list[Task], dict[str, tuple[Document, str]]]:
+    """One task per (passage, query number), with the check of its output; and each task's passage and style."""
+    turns = any(e.passage for e in examples)
     shown = render_examples(examples) if examples and not turns else ""
     # with examples, a query that copies one of them, or echoes the prompt's own instructions, is rejected
     example_queries = [e.query for e in examples] + ([tpl.user] if examples else [])
@@ -112,35 +163,4 @@ def generate_queries(
                 messages = demonstration_turns(tpl, examples, values) + messages[-1:]
             tasks.append(Task(qid, messages, check))
             meta[qid] = (doc, style)
-    outcomes, ledger = run_stage(
-        "queries",
-        tasks,
-        generator,
-        out,
-        template=tpl,
-        sampling=sampling,
-        seed=seed,
-        max_attempts=max_attempts,
-        force=force,
-        show_progress=show_progress,
-    )
-    extra = {"examples": [e.id for e in examples]} if examples else {}
-    rows = []
-    for o in outcomes:
-        acc = o.accepted
-        if acc is None:
-            continue
-        doc, style = meta[o.task.task_id]
-        rows.append(
-            {
-                "query_id": o.task.task_id,
-                "query": acc.verdict.text,
-                "positive_id": doc.id,
-                "positive": doc.full_text(),
-                "method": "llm-query",
-                "style": style,
-                "provenance": provenance(generator, tpl, replace(sampling), acc, style=style, **extra),
-            }
-        )
-    output = write_jsonl(rows, out / "queries.jsonl")
-    return finish_stage("queries", out, output, outcomes, ledger, len(rows))
+    return tasks, meta
