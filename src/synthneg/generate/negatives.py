@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from synthneg.data.triples import QueryRecord, Triple, write_triples
 from synthneg.errors import SynthnegError
@@ -12,7 +12,7 @@ from synthneg.generate.engine import Task, candidate_tasks, group_candidates
 from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, Verdict, validate_negative
-from synthneg.llm.prompts import load_template
+from synthneg.llm.prompts import PromptTemplate, load_template
 from synthneg.llm.types import GenerationResult, SamplingParams
 
 NegativeMode = Literal["query", "query+positive"]
@@ -56,18 +56,7 @@ def generate_negatives(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tpl = load_template(template or TEMPLATES[mode])
-    tasks: list[Task] = []
-    by_id: dict[str, QueryRecord] = {}
-    for rec in records:
-        if rec.query_id in by_id:
-            raise SynthnegError(f"duplicate query_id {rec.query_id!r} in the query records")
-        by_id[rec.query_id] = rec
-
-        def check(res: GenerationResult, rec: QueryRecord = rec) -> Verdict:
-            return validate_negative(res.text, rec.query, rec.positive, rules, truncated=res.finish_reason == "length")
-
-        values = {"query": rec.query, "positive": rec.positive}
-        tasks.append(Task(rec.query_id, tpl.render(**{f: values.get(f, "") for f in tpl.fields}), check))
+    tasks, by_id = _negative_tasks(records, tpl, rules)
     stem = f"negatives-{method}"
     outcomes, ledger = run_stage(
         stem,
@@ -81,41 +70,54 @@ def generate_negatives(
         force=force,
         show_progress=show_progress,
     )
-    triples = []
-    candidate_rows = []
+    triples: list[Triple] = []
+    candidate_rows: list[dict[str, Any]] = []
     for group in group_candidates(outcomes, candidates):
         rec = by_id[group[0].task.task_id]
         kept = next((c for c, o in enumerate(group) if o.accepted is not None), None)
-        for c, o in enumerate(group):
-            last = o.attempts[-1]
-            candidate_rows.append(
-                {
-                    "query_id": rec.query_id,
-                    "candidate": c,
-                    "kept": c == kept,
-                    "text": last.verdict.text,
-                    "reason": last.verdict.reason,
-                    "attempts": len(o.attempts),
-                    "call_key": last.key,
-                }
-            )
-        if kept is None:
+        candidate_rows += [_candidate_row(rec, c, o, c == kept) for c, o in enumerate(group)]
+        acc = group[kept].accepted if kept is not None else None
+        if acc is None:
             continue
-        acc = group[kept].accepted
-        assert acc is not None
         extra = {"candidate": kept, "candidates": candidates} if candidates > 1 else {}
+        prov = provenance(generator, tpl, sampling, acc, mode=mode, **extra)
         triples.append(
-            Triple(
-                query_id=rec.query_id,
-                query=rec.query,
-                positive_id=rec.positive_id,
-                positive=rec.positive,
-                negative=acc.verdict.text,
-                method=method,
-                provenance=provenance(generator, tpl, sampling, acc, mode=mode, **extra),
-            )
+            Triple(rec.query_id, rec.query, rec.positive_id, rec.positive, acc.verdict.text, method, provenance=prov)
         )
     if candidates > 1:
         write_jsonl(candidate_rows, out / f"{stem}.candidates.jsonl")
     output = write_triples(triples, out / f"{stem}.jsonl")
     return finish_stage(stem, out, output, outcomes, ledger, len(triples))
+
+
+def _negative_tasks(
+    records: Sequence[QueryRecord], tpl: PromptTemplate, rules: NegativeRules
+) -> tuple[list[Task], dict[str, QueryRecord]]:
+    """One task per query record (ids must be unique), with the check of its output; the records by id."""
+    tasks: list[Task] = []
+    by_id: dict[str, QueryRecord] = {}
+    for rec in records:
+        if rec.query_id in by_id:
+            raise SynthnegError(f"duplicate query_id {rec.query_id!r} in the query records")
+        by_id[rec.query_id] = rec
+
+        def check(res: GenerationResult, rec: QueryRecord = rec) -> Verdict:
+            return validate_negative(res.text, rec.query, rec.positive, rules, truncated=res.finish_reason == "length")
+
+        values = {"query": rec.query, "positive": rec.positive}
+        tasks.append(Task(rec.query_id, tpl.render(**{f: values.get(f, "") for f in tpl.fields}), check))
+    return tasks, by_id
+
+
+def _candidate_row(rec: QueryRecord, c: int, outcome: Any, kept: bool) -> dict[str, Any]:
+    """One candidate's line in ``*.candidates.jsonl``: its final text and verdict."""
+    last = outcome.attempts[-1]
+    return {
+        "query_id": rec.query_id,
+        "candidate": c,
+        "kept": kept,
+        "text": last.verdict.text,
+        "reason": last.verdict.reason,
+        "attempts": len(outcome.attempts),
+        "call_key": last.key,
+    }
