@@ -131,73 +131,30 @@ def run_tasks(
     pending = list(range(len(tasks)))
     ledger.tasks += len(tasks)
     t0 = time.perf_counter()
-    regenerated: set[str] = set()
+    run = _Run(tasks, generator, store, ledger, force)
     with make_progress(ledger, show=show_progress) as bar:
         bar_task = bar.add_task(description, total=len(tasks))
+        run.advance = lambda: bar.advance(bar_task)
         for attempt in range(max_attempts):
             if not pending:
                 break
             if attempt > 0:
                 bar.update(bar_task, total=(bar.tasks[bar_task].total or 0) + len(pending))
-            requests: dict[int, tuple[ChatRequest, str]] = {}
-            results: dict[int, tuple[GenerationResult, bool]] = {}
+            calls = {}
             for i in pending:
                 req = ChatRequest(
                     tasks[i].messages, sampling.with_seed(derive_seed(base_seed, tasks[i].task_id, attempt))
                 )
-                key = call_key(generator.model_id, template_sha256, req)
-                hit = store.get(key)
-                if hit is not None and not (force and key not in regenerated):
-                    results[i] = (hit, True)
-                    ledger.cached_calls += 1
-                    ledger.cached_prompt_tokens += hit.prompt_tokens
-                    ledger.cached_completion_tokens += hit.completion_tokens
-                    bar.advance(bar_task)
-                else:
-                    requests[i] = (req, key)
-            order = list(requests)
-
-            def on_result(
-                j: int,
-                res: GenerationResult,
-                order: list[int] = order,
-                requests: dict[int, tuple[ChatRequest, str]] = requests,
-                results: dict[int, tuple[GenerationResult, bool]] = results,
-            ) -> None:
-                i = order[j]
-                _req, key = requests[i]
-                if res.ok:
-                    store.put(key, res, task_id=tasks[i].task_id)
-                    regenerated.add(key)
-                    ledger.calls += 1
-                    ledger.prompt_tokens += res.prompt_tokens
-                    ledger.completion_tokens += res.completion_tokens
-                else:
-                    ledger.failed_calls += 1
-                ledger.transport_retries += res.retries
-                results[i] = (res, False)
-                bar.advance(bar_task)
-
-            if order:
-                generator.generate([requests[i][0] for i in order], on_result=on_result)
+                calls[i] = (req, call_key(generator.model_id, template_sha256, req))
+            results = run.attempt(calls)
             still: list[int] = []
             for i in pending:
-                res, cached = results[i]
-                req_seed = derive_seed(base_seed, tasks[i].task_id, attempt)
-                key = (
-                    requests[i][1]
-                    if i in requests
-                    else call_key(
-                        generator.model_id,
-                        template_sha256,
-                        ChatRequest(tasks[i].messages, sampling.with_seed(req_seed)),
-                    )
+                (req, key), (res, cached) = calls[i], results[i]
+                ok = res.ok
+                verdict = (
+                    tasks[i].validate(res) if ok else Verdict(False, "", f"call_failed:{res.error_kind}", res.error)
                 )
-                if res.ok:
-                    verdict = tasks[i].validate(res)
-                else:
-                    verdict = Verdict(False, "", f"call_failed:{res.error_kind}", res.error)
-                outcomes[i].attempts.append(Attempt(attempt, req_seed, key, cached, res, verdict))
+                outcomes[i].attempts.append(Attempt(attempt, req.sampling.seed, key, cached, res, verdict))
                 if not verdict.ok:
                     ledger.failures[verdict.reason or "unknown"] += 1
                     still.append(i)
@@ -213,3 +170,49 @@ def run_tasks(
     ledger.accepted += sum(1 for o in outcomes if o.accepted is not None)
     ledger.wall_seconds += time.perf_counter() - t0
     return outcomes
+
+
+@dataclass
+class _Run:
+    """The calls of one :func:`run_tasks`: stored results are reused (unless ``force``, which regenerates each
+    call once), the rest are generated together and stored as each one finishes; the ledger counts both."""
+
+    tasks: Sequence[Task]
+    generator: Generator
+    store: CallStore
+    ledger: CostLedger
+    force: bool
+    regenerated: set[str] = field(default_factory=set)
+    advance: Callable[[], Any] = lambda: None
+
+    def attempt(self, calls: dict[int, tuple[ChatRequest, str]]) -> dict[int, tuple[GenerationResult, bool]]:
+        """The result of every call (by task index) and whether it came from the store."""
+        results: dict[int, tuple[GenerationResult, bool]] = {}
+        for i, (_req, key) in calls.items():
+            hit = self.store.get(key)
+            if hit is not None and not (self.force and key not in self.regenerated):
+                results[i] = (hit, True)
+                self.ledger.cached_calls += 1
+                self.ledger.cached_prompt_tokens += hit.prompt_tokens
+                self.ledger.cached_completion_tokens += hit.completion_tokens
+                self.advance()
+        order = [i for i in calls if i not in results]
+
+        def on_result(j: int, res: GenerationResult) -> None:
+            i = order[j]
+            key = calls[i][1]
+            if res.ok:
+                self.store.put(key, res, task_id=self.tasks[i].task_id)
+                self.regenerated.add(key)
+                self.ledger.calls += 1
+                self.ledger.prompt_tokens += res.prompt_tokens
+                self.ledger.completion_tokens += res.completion_tokens
+            else:
+                self.ledger.failed_calls += 1
+            self.ledger.transport_retries += res.retries
+            results[i] = (res, False)
+            self.advance()
+
+        if order:
+            self.generator.generate([calls[i][0] for i in order], on_result=on_result)
+        return results
