@@ -12,77 +12,76 @@ if TYPE_CHECKING:
     from synthneg.experiment.config import ExperimentConfig
 
 
+def experiment(
+    config: Path = typer.Argument(..., help="Experiment YAML (see docs/experiment.md)."),
+    report_only: bool = typer.Option(False, "--report-only", help="Only rebuild the report from finished stages."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    arm: list[str] = typer.Option(
+        [], "--arm", help="Run only this arm of the config now (repeatable); the report lists the rest as pending."
+    ),
+    seed: list[int] = typer.Option([], "--seed", help="Run only this seed of the config now (repeatable)."),
+    status: bool = typer.Option(
+        False, "--status", help="Show every stage, done or pending, and run nothing (no model is loaded)."
+    ),
+) -> None:
+    """Generate queries and negatives per arm, fine-tune per seed, evaluate on BEIR, write the report.
+
+    Every stage is cached: rerunning after a crash, or with one more arm or seed, redoes nothing finished.
+    """
+    from synthneg.errors import SynthnegError
+    from synthneg.experiment import load_config, run_experiment, write_report
+
+    cfg = load_config(config)
+    if status:
+        if report_only or arm or seed:
+            raise SynthnegError("--status shows the whole run; it takes no --report-only, --arm or --seed")
+        _print_status(cfg)
+        return
+    if report_only:
+        if arm or seed:
+            raise SynthnegError("--report-only rebuilds the whole report; it takes no --arm or --seed")
+        path = write_report(cfg.output_dir, cfg)
+    else:
+        path = run_experiment(cfg, show_progress=not no_progress, only_arms=arm, only_seeds=seed) / "report.md"
+    from synthneg.experiment.terminal import print_results
+
+    print_results(path.parent)
+    Console(stderr=True).print(f"full report (every metric, 95% CIs, costs, diagnostics): {path}")
+
+
+def curve(
+    config: Path = typer.Argument(..., help="Experiment YAML; its passages are sampled at each size."),
+    sizes: list[int] = typer.Option(..., "--sizes", help="Passage counts, one point each (repeat: --sizes 500 ...)."),
+    report_only: bool = typer.Option(False, "--report-only", help="Only redraw curve.md/curve.png from the points."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    calls_from: list[Path] = typer.Option(
+        [],
+        "--calls-from",
+        help="A generation/ folder of an earlier run on the same corpus whose finished LLM calls the points "
+        "reuse (repeatable); the points always share theirs.",
+    ),
+) -> None:
+    """The learning curve: the experiment at several passage counts, nDCG@10 against passages (curve.md, .png).
+
+    Each point is an ordinary cached run in <output_dir>/n<N>/; zero-shot and the labeled ceiling run once.
+    """
+    from synthneg.experiment import load_config
+    from synthneg.experiment.curve import run_curve, write_curve
+    from synthneg.locking import exclusive_folder
+
+    cfg = load_config(config)
+    with exclusive_folder(cfg.output_dir, what="curve folder"):
+        path = (
+            write_curve(cfg, sizes)
+            if report_only
+            else run_curve(cfg, sizes, show_progress=not no_progress, calls_from=calls_from)
+        )
+    Console(stderr=True).print(f"learning curve: {path} and {path.with_suffix('.png')}")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("experiment")
-    def experiment(
-        config: Path = typer.Argument(..., help="Experiment YAML (see docs/experiment.md)."),
-        report_only: bool = typer.Option(False, "--report-only", help="Only rebuild the report from finished stages."),
-        no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
-        arm: list[str] = typer.Option(
-            [], "--arm", help="Run only this arm of the config now (repeatable); the report lists the rest as pending."
-        ),
-        seed: list[int] = typer.Option([], "--seed", help="Run only this seed of the config now (repeatable)."),
-        status: bool = typer.Option(
-            False, "--status", help="Show every stage, done or pending, and run nothing (no model is loaded)."
-        ),
-    ) -> None:
-        """Generate queries and negatives per arm, fine-tune per seed, evaluate on BEIR, write the report.
-
-        Every stage is cached: rerunning after a crash, or with one more arm or seed, redoes nothing finished.
-        """
-        from synthneg.errors import SynthnegError
-        from synthneg.experiment import load_config, run_experiment, write_report
-
-        cfg = load_config(config)
-        if status:
-            if report_only or arm or seed:
-                raise SynthnegError("--status shows the whole run; it takes no --report-only, --arm or --seed")
-            _print_status(cfg)
-            return
-        if report_only:
-            if arm or seed:
-                raise SynthnegError("--report-only rebuilds the whole report; it takes no --arm or --seed")
-            path = write_report(cfg.output_dir, cfg)
-        else:
-            path = run_experiment(cfg, show_progress=not no_progress, only_arms=arm, only_seeds=seed) / "report.md"
-        from synthneg.experiment.terminal import print_results
-
-        print_results(path.parent)
-        Console(stderr=True).print(f"full report (every metric, 95% CIs, costs, diagnostics): {path}")
-
-    @app.command("curve")
-    def curve(
-        config: Path = typer.Argument(..., help="Experiment YAML; its passages are sampled at each size."),
-        sizes: list[int] = typer.Option(
-            ..., "--sizes", help="Passage counts, one point each (repeat: --sizes 500 ...)."
-        ),
-        report_only: bool = typer.Option(
-            False, "--report-only", help="Only redraw curve.md/curve.png from the points."
-        ),
-        no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
-        calls_from: list[Path] = typer.Option(
-            [],
-            "--calls-from",
-            help="A generation/ folder of an earlier run on the same corpus whose finished LLM calls the points "
-            "reuse (repeatable); the points always share theirs.",
-        ),
-    ) -> None:
-        """The learning curve: the experiment at several passage counts, nDCG@10 against passages (curve.md, .png).
-
-        Each point is an ordinary cached run in <output_dir>/n<N>/; zero-shot and the labeled ceiling run once.
-        """
-        from synthneg.experiment import load_config
-        from synthneg.experiment.curve import run_curve, write_curve
-        from synthneg.locking import exclusive_folder
-
-        cfg = load_config(config)
-        with exclusive_folder(cfg.output_dir, what="curve folder"):
-            path = (
-                write_curve(cfg, sizes)
-                if report_only
-                else run_curve(cfg, sizes, show_progress=not no_progress, calls_from=calls_from)
-            )
-        Console(stderr=True).print(f"learning curve: {path} and {path.with_suffix('.png')}")
+    app.command("experiment")(experiment)
+    app.command("curve")(curve)
 
 
 def _print_status(cfg: ExperimentConfig) -> None:

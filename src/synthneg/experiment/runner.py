@@ -270,6 +270,36 @@ class ExperimentRunner:
 
         write_report(self.out, self.config, with_diagnostics=False)
 
+    def _train_and_evaluate(self, trained: list[str], seeds: list[int], *, report: bool) -> None:
+        """Seed-major, in the config's arm order, each arm's data made when first needed: a run that is stopped
+        early has every arm of the first seed before any second seed. A fine-tune whose evaluations exist is
+        not trained again (a fresh clone needs no model)."""
+        cfg = self.config
+        on_queries = any(ARMS[a].uses_queries for a in trained)
+        records = self.queries() if on_queries else []
+        if not records and on_queries:
+            raise DataError(
+                "no query records: every query generation attempt was rejected (see generation/queries.rejects.jsonl)",
+                path=self.layout.generation,
+            )
+        data: dict[str, Path] = {}
+        needed = [a for a in trained if any(s in cfg.seeds_of(a) for s in seeds)]
+        if not needed:
+            logger.warning("nothing to train: arm_seeds leaves none of the chosen arms a chosen seed")
+        for seed in seeds:
+            for arm in (a for a in trained if seed in cfg.seeds_of(a)):  # the others: a stated budget cut
+                if arm not in data:
+                    data[arm] = self.negatives(arm, records)
+                    if all(a in data for a in needed):
+                        self.close()  # no more LLM work: free the model before training
+                label, key = f"{arm}/seed{seed}", self.train_key(arm, file_digest(data[arm]), seed)
+                if self.evaluated(label, key):
+                    continue
+                model_dir = self.train(arm, data[arm], seed, key)
+                self.evaluate(label, str(model_dir), key)
+                if report:
+                    self._partial_report()
+
     # -- the whole run ------------------------------------------------------------------------
     def run(
         self,
@@ -300,35 +330,7 @@ class ExperimentRunner:
                 sets = [(dataset_label(n), ds.corpus, ds.qrels) for n, ds in self.eval_sets.items()]
                 write_json(self.layout.contamination, contamination_report(self.passages, sets))
             if trained:
-                on_queries = any(ARMS[a].uses_queries for a in trained)
-                records = self.queries() if on_queries else []
-                if not records and on_queries:
-                    raise DataError(
-                        "no query records: every query generation attempt was rejected (see "
-                        "generation/queries.rejects.jsonl)",
-                        path=self.layout.generation,
-                    )
-                # seed-major, in the config's arm order, each arm's data made when first needed: a run
-                # that is stopped early has every arm of the first seed before any second seed
-                data: dict[str, Path] = {}
-                needed = [a for a in trained if any(s in cfg.seeds_of(a) for s in seeds)]
-                if not needed:
-                    logger.warning("nothing to train: arm_seeds leaves none of the chosen arms a chosen seed")
-                for seed in seeds:
-                    for arm in trained:
-                        if seed not in cfg.seeds_of(arm):
-                            continue  # a stated budget cut (arm_seeds)
-                        if arm not in data:
-                            data[arm] = self.negatives(arm, records)
-                            if all(a in data for a in needed):
-                                self.close()  # no more LLM work: free the model before training
-                        label, key = f"{arm}/seed{seed}", self.train_key(arm, file_digest(data[arm]), seed)
-                        if self.evaluated(label, key):
-                            continue  # results exist: no need for the model (e.g. a fresh clone)
-                        model_dir = self.train(arm, data[arm], seed, key)
-                        self.evaluate(label, str(model_dir), key)
-                        if report:
-                            self._partial_report()
+                self._train_and_evaluate(trained, seeds, report=report)
         finally:
             self.close()
         if report:
