@@ -149,21 +149,8 @@ def mine_ce(
     positions, fs_scores, fs_name = _first_stage(
         [g.query for g in groups], corpus, first_stage, candidates + max_pos, index, encoder
     )
-    texts = corpus.texts()
-    ids = corpus.ids
     # One scoring call for all pairs: lets the scorer batch and report one progress bar.
-    per_group: list[tuple[list[int], list[float]]] = []
-    pairs: list[tuple[str, str]] = []
-    for gi, group in enumerate(groups):
-        hits = [
-            (int(p), float(s))
-            for p, s in zip(positions[gi], fs_scores[gi], strict=True)
-            if p >= 0 and ids[int(p)] not in group.positive_ids and texts[int(p)] not in group.positive_texts
-        ][:candidates]
-        cand = [p for p, _ in hits]
-        per_group.append((cand, [s for _, s in hits]))
-        pairs += [(group.query, texts[p]) for p in cand]
-        pairs += [(group.query, r.positive) for r in group.records]
+    per_group, pairs = _candidate_pairs(groups, corpus, positions, fs_scores, candidates)
     t1 = time.perf_counter()
     scored_before = getattr(scorer, "pairs_scored", None)
     all_scores = scorer.score(pairs, show_progress=show_progress)
@@ -180,6 +167,54 @@ def mine_ce(
         "seed": config.seed,
     }
     stats = SelectionStats()
+    triples = _select(groups, per_group, all_scores, corpus, config, provenance, stats, show_progress)
+    stats.log("ce")
+    logger.info(
+        "ce: %d triples for %d queries (first stage %.2fs; %d pairs, %d scored now in %.2fs = %.2f pairs/s)",
+        len(triples),
+        len(groups),
+        t1 - t0,
+        len(pairs),
+        n_scored,
+        t2 - t1,
+        n_scored / max(t2 - t1, 1e-9),
+    )
+    return triples
+
+
+def _candidate_pairs(
+    groups: Sequence[Any], corpus: Corpus, positions: Any, fs_scores: Any, candidates: int
+) -> tuple[list[tuple[list[int], list[float]]], list[tuple[str, str]]]:
+    """Per query group, its first ``candidates`` first-stage hits that are not a positive (corpus positions and
+    first-stage scores); and every (query, text) pair to score: the candidates, then the group's positives."""
+    texts, ids = corpus.texts(), corpus.ids
+    per_group: list[tuple[list[int], list[float]]] = []
+    pairs: list[tuple[str, str]] = []
+    for gi, group in enumerate(groups):
+        hits = [
+            (int(p), float(s))
+            for p, s in zip(positions[gi], fs_scores[gi], strict=True)
+            if p >= 0 and ids[int(p)] not in group.positive_ids and texts[int(p)] not in group.positive_texts
+        ][:candidates]
+        cand = [p for p, _ in hits]
+        per_group.append((cand, [s for _, s in hits]))
+        pairs += [(group.query, texts[p]) for p in cand]
+        pairs += [(group.query, r.positive) for r in group.records]
+    return per_group, pairs
+
+
+def _select(
+    groups: Sequence[Any],
+    per_group: list[tuple[list[int], list[float]]],
+    all_scores: np.ndarray,
+    corpus: Corpus,
+    config: SelectionConfig,
+    provenance: dict[str, Any],
+    stats: SelectionStats,
+    show_progress: bool,
+) -> list[Triple]:
+    """Rank each group's candidates by the scorer and select each record's negatives below its positive."""
+    ids = corpus.ids
     triples: list[Triple] = []
     offset = 0
     for group, (cand, fs) in zip(progress(groups, desc="ce select", enabled=show_progress), per_group, strict=True):
@@ -209,15 +244,4 @@ def mine_ce(
                 provenance=provenance,
                 extra_scores=extra,
             )
-    stats.log("ce")
-    logger.info(
-        "ce: %d triples for %d queries (first stage %.2fs; %d pairs, %d scored now in %.2fs = %.2f pairs/s)",
-        len(triples),
-        len(groups),
-        t1 - t0,
-        len(pairs),
-        n_scored,
-        t2 - t1,
-        n_scored / max(t2 - t1, 1e-9),
-    )
     return triples
