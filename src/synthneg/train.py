@@ -199,10 +199,8 @@ def build_trainer(
     it runs every ``eval_steps`` steps (or at the end of each epoch). ``qrels`` (labeled data) masks
     the in-batch candidates judged relevant to each query out of its loss (:mod:`synthneg.losses`).
     """
-    import torch
-    import transformers
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import SentenceTransformerTrainer
 
     config = config or TrainConfig()
     dataset = data if isinstance(data, Dataset) else to_dataset(data, use_negatives=config.use_negatives)
@@ -220,17 +218,48 @@ def build_trainer(
         loss = _loss(st, config)
     if isinstance(evaluator, BeirDataset):
         evaluator = beir_evaluator(evaluator, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
-    save_strategy = "steps" if config.save_steps else "epoch"
-    eval_strategy = "no" if evaluator is None else ("steps" if config.eval_steps else "epoch")
     verbose = library_bars()  # the trainer's own bar and log dicts only at -v; synthneg's bar otherwise
+    args = _training_args(config, Path(out), has_negative=has_negative, evaluate=evaluator is not None, verbose=verbose)
+    logger.info(
+        "training %s on %d rows (%s), loss=%s, batch %d, NO_DUPLICATES sampler",
+        model if isinstance(model, str) else type(model).__name__,
+        len(dataset),
+        ", ".join(dataset.column_names),
+        config.loss + (" (judged candidates masked)" if qrels is not None else ""),
+        config.batch_size,
+    )
+    trainer = _rank_zero_saving(SentenceTransformerTrainer)(
+        model=st,
+        args=args,
+        train_dataset=dataset,
+        loss=loss,
+        evaluator=evaluator,
+    )
+    if not verbose:  # the raw log dicts ({'loss': ..., 'train_runtime': ...}) give way to one bar
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(step_bar())
+    return trainer
+
+
+def _training_args(config: TrainConfig, out: Path, *, has_negative: bool, evaluate: bool, verbose: bool) -> Any:
+    """The SentenceTransformerTrainingArguments of a run: NO_DUPLICATES batches, checkpoints under
+    ``out/checkpoints``, the precision, CPU or accelerator, DDP over gloo on CPUs."""
+    import torch
+    import transformers
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    save_strategy = "steps" if config.save_steps else "epoch"
+    eval_strategy = "no" if not evaluate else ("steps" if config.eval_steps else "epoch")
     # transformers v5 takes the warmup ratio as a float warmup_steps; v4 has warmup_ratio
     warmup = (
         {"warmup_steps": config.warmup_ratio}
         if int(transformers.__version__.split(".")[0]) >= 5
         else {"warmup_ratio": config.warmup_ratio}
     )
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(Path(out) / CHECKPOINT_DIR),
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(out / CHECKPOINT_DIR),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps or -1,
         per_device_train_batch_size=config.batch_size,
@@ -259,27 +288,6 @@ def build_trainer(
         log_level="info" if verbose else "warning",
         report_to="none",
     )
-    logger.info(
-        "training %s on %d rows (%s), loss=%s, batch %d, NO_DUPLICATES sampler",
-        model if isinstance(model, str) else type(model).__name__,
-        len(dataset),
-        ", ".join(dataset.column_names),
-        config.loss + (" (judged candidates masked)" if qrels is not None else ""),
-        config.batch_size,
-    )
-    trainer = _rank_zero_saving(SentenceTransformerTrainer)(
-        model=st,
-        args=args,
-        train_dataset=dataset,
-        loss=loss,
-        evaluator=evaluator,
-    )
-    if not verbose:  # the raw log dicts ({'loss': ..., 'train_runtime': ...}) give way to one bar
-        from transformers.trainer_callback import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
-        trainer.add_callback(step_bar())
-    return trainer
 
 
 def _rank_zero_saving(base: type[SentenceTransformerTrainer]) -> type[SentenceTransformerTrainer]:
