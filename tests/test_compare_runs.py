@@ -27,3 +27,17 @@ def test_compare_runs_reproduces_the_reports_paired_difference() -> None:
     assert f"p = {expected['p_value']:.3f}" in last
     bad = _compare(config, "labeled", config, "nothing")
     assert bad.returncode != 0 and "no dataset evaluated for both arms yet" in bad.stderr
+
+
+def test_gain_over_cancels_a_per_run_offset() -> None:
+    """--gain-over zero-shot: within one run, labeled's gain minus zero-shot's own gain (zero) is labeled - zero-shot."""
+    config = str(ROOT / "experiments" / "nfcorpus-indomain-500.yaml")
+    results = json.loads((ROOT / "docs" / "results" / "nfcorpus-indomain-500" / "results.json").read_text())
+    expected = results["significance"]["labeled"]["nfcorpus"]["zero-shot"]
+    proc = _compare(config, "labeled", config, "zero-shot", "--gain-over", "zero-shot")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-2] == f"nfcorpus gains over zero-shot: A {expected['diff']:+.4f}, B +0.0000"
+    assert lines[-1].startswith(f"nfcorpus gain A - gain B (over each run's zero-shot): {expected['diff']:+.4f} [")
+    bad = _compare(config, "labeled", config, "zero-shot", "--gain-over", "bm25-nothing")
+    assert bad.returncode != 0 and "needs that arm evaluated in both runs" in bad.stderr
