@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from synthneg.data.triples import Triple
 
 
 def inspect_command(
@@ -41,21 +44,10 @@ def inspect_command(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
 ) -> None:
     """Diagnose negatives per method: lengths, overlap, hardness, duplicates, false-negative rate; markdown + PNG."""
-    from synthneg.data.triples import read_triples
     from synthneg.diagnostics import inspect_triples, plot_histograms, render_markdown
     from synthneg.errors import SynthnegError
 
-    per_file = [read_triples(path) for path in triples]
-    if first_queries is not None:
-        keep: list[str] = []
-        for t in per_file[0]:
-            if t.query_id not in keep:
-                keep.append(t.query_id)
-            if len(keep) == first_queries:
-                break
-        chosen = set(keep)
-        per_file = [[t for t in rows if t.query_id in chosen] for rows in per_file]
-    rows = [t for rows in per_file for t in rows]
+    rows = _read(triples, first_queries)
     encoder = None
     if model != "none":
         from synthneg.search.dense import DenseEncoder
@@ -84,6 +76,17 @@ def inspect_command(
     (out / "report.md").write_text(md, encoding="utf-8")
     typer.echo(md.split("\n## Examples")[0])
     typer.echo(f"wrote {out / 'report.md'} and {png}")
+
+
+def _read(paths: list[Path], first_queries: int | None) -> list[Triple]:
+    """Every file's triples, merged; with ``first_queries``, only the first N query ids of the first file."""
+    from synthneg.data.triples import read_triples
+
+    per_file = [read_triples(path) for path in paths]
+    if first_queries is not None:
+        chosen = set(list(dict.fromkeys(t.query_id for t in per_file[0]))[:first_queries])
+        per_file = [[t for t in rows if t.query_id in chosen] for rows in per_file]
+    return [t for rows in per_file for t in rows]
 
 
 def register(app: typer.Typer) -> None:
