@@ -143,17 +143,19 @@ def _matched_control(summary: dict[str, Any], config: ExperimentConfig) -> list[
     """The matched arm against its BM25 control on the same queries."""
     lines: list[str] = []
     if summary.get("matched_control"):
-        lines += [
-            f"## `{config.matched_arm}` against its control `bm25-matched` (same queries, BM25 negatives)",
-            "",
-            "| dataset | Δ nDCG@10 [95% CI] | p |",
-            "| --- | ---: | ---: |",
-        ]
-        for ds, c in summary["matched_control"].items():
-            lines.append(
-                f"| {ds} | {c['diff']:+.4f} [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] | {format_p(c['p_value'])} |"
-            )
+        title = f"## `{config.matched_arm}` against its control `bm25-matched` (same queries, BM25 negatives)"
+        lines += _paired_table(title, summary["matched_control"])
         lines += ["", "Only the negatives differ: the queries, the number of rows and the steps are the same.", ""]
+    return lines
+
+
+def _paired_table(title: str, by_dataset: dict[str, dict[str, Any]]) -> list[str]:
+    """A heading and one row per dataset: the paired difference in nDCG@10 with its 95% CI and p-value."""
+    lines = [title, "", "| dataset | Δ nDCG@10 [95% CI] | p |", "| --- | ---: | ---: |"]
+    for ds, c in by_dataset.items():
+        lines.append(
+            f"| {ds} | {c['diff']:+.4f} [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] | {format_p(c['p_value'])} |"
+        )
     return lines
 
 
@@ -161,16 +163,8 @@ def _verified(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
     """The verified corpus-free negatives against the unverified ones, and the verifiers' rates."""
     lines: list[str] = []
     if summary.get("verified_vs_query"):
-        lines += [
-            "## `llm-query-verified` against `llm-query` (verified near-miss negatives against the paper's method)",
-            "",
-            "| dataset | Δ nDCG@10 [95% CI] | p |",
-            "| --- | ---: | ---: |",
-        ]
-        for ds, c in summary["verified_vs_query"].items():
-            lines.append(
-                f"| {ds} | {c['diff']:+.4f} [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] | {format_p(c['p_value'])} |"
-            )
+        title = "## `llm-query-verified` against `llm-query` (verified near-miss negatives against the paper's method)"
+        lines += _paired_table(title, summary["verified_vs_query"])
         lines.append("")
     rates = {a: m["near_miss"] for a, m in summary.get("diagnostics", {}).items() if "near_miss" in m}
     if rates:
