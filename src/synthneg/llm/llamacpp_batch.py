@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,7 +154,9 @@ class BatchedDecoder:
         slot.donor = None
         return True
 
-    def _finish(self, slot: _Slot, reason: str, results: list[GenerationResult | None]) -> None:
+    def _finish(self, slot: _Slot, reason: str, done: Callable[[int, GenerationResult], None]) -> None:
+        """End a sequence: hand its result to ``done``, let waiting sequences take its shared cells, free it."""
+        index = slot.index
         text = self.llm.detokenize(slot.out).decode("utf-8", errors="ignore")
         res = GenerationResult(
             text=text,
@@ -164,13 +166,13 @@ class BatchedDecoder:
             latency_s=time.perf_counter() - slot.t0,
             raw={"engine": "llamacpp-batched", "finish_reason": reason, "n_tokens": len(slot.out)},
         )
-        results[slot.index] = res
         for waiter in self._slots:  # a sequence that waits on this one takes its cells before they go
             if waiter.donor is slot:
                 self._take_shared(waiter)
         self.lib.llama_sampler_free(slot.sampler)
         self.lib.llama_memory_seq_rm(self.mem, slot.seq, -1, -1)
         slot.index, slot.sampler, slot.out, slot.prompt = -1, None, [], []
+        done(index, res)
 
     def run(self, requests: Sequence[ChatRequest], on_result: ResultCallback | None = None) -> list[GenerationResult]:
         """Generate every request, ``parallel`` at a time; ``on_result`` fires as each one ends."""
@@ -180,71 +182,92 @@ class BatchedDecoder:
         slots = [_Slot(seq=i) for i in range(self.parallel)]
         self._slots = slots
         lib.llama_memory_clear(self.mem, True)
+        shared0, prefilled0 = self.shared_tokens, self.prefilled_tokens
 
-        def finish(slot: _Slot, reason: str) -> None:
-            index = slot.index
-            self._finish(slot, reason, results)
+        def done(index: int, result: GenerationResult) -> None:
+            results[index] = result
             if on_result is not None:
-                on_result(index, results[index])  # type: ignore[arg-type]
+                on_result(index, result)
 
         while waiting or any(s.busy for s in slots):
             for slot in slots:
                 if not slot.busy and waiting:
-                    idx = waiting.popleft()
-                    req = requests[idx]
-                    prompt = self.tokenize_chat(req)
-                    if len(prompt) + req.sampling.max_tokens > self.n_ctx_per_seq:
-                        results[idx] = GenerationResult.failure(
-                            "prompt_too_long",
-                            f"prompt of {len(prompt)} tokens + max_tokens {req.sampling.max_tokens} exceeds "
-                            f"n_ctx {self.n_ctx_per_seq}",
-                        )
-                        if on_result is not None:
-                            on_result(idx, results[idx])  # type: ignore[arg-type]
-                        continue
-                    slot.index, slot.prompt, slot.fed, slot.out = idx, prompt, 0, []
-                    slot.sampler = self._sampler(req.sampling)
-                    slot.max_tokens = req.sampling.max_tokens
-                    slot.t0 = time.perf_counter()
-                    self._pick_donor(slot, slots)
+                    self._admit(slot, waiting.popleft(), requests, done)
             for slot in slots:
                 if slot.busy and slot.donor is not None:
                     self._take_shared(slot)
-            self.batch.n_tokens = 0
-            # Generating sequences first: one token each.
-            for slot in slots:
-                slot.logit_idx = -1
-                if slot.busy and slot.fed == len(slot.prompt) and slot.out:
-                    slot.logit_idx = self._add(slot.out[-1], len(slot.prompt) + len(slot.out) - 1, slot.seq, True)
-            # Then prompt chunks within the remaining room of the batch.
-            for slot in slots:
-                room = self.n_batch - self.batch.n_tokens
-                if not slot.busy or slot.donor is not None or slot.fed == len(slot.prompt) or room <= 0:
-                    continue
-                take = min(room, len(slot.prompt) - slot.fed)
-                self.prefilled_tokens += take
-                for j in range(slot.fed, slot.fed + take):
-                    last = j == len(slot.prompt) - 1
-                    k = self._add(slot.prompt[j], j, slot.seq, last)
-                    if last:
-                        slot.logit_idx = k
-                slot.fed += take
+            self._fill_batch(slots)
             if self.batch.n_tokens == 0:
                 continue
             rc = lib.llama_decode(self.ctx, self.batch)
             if rc != 0:
                 raise ModelError(f"llama_decode failed with code {rc} (try a smaller parallel or n_ctx)")
-            for slot in slots:
-                if slot.logit_idx < 0:
-                    continue
-                token = lib.llama_sampler_sample(slot.sampler, self.ctx, slot.logit_idx)
-                if lib.llama_vocab_is_eog(self.vocab, token):
-                    finish(slot, "stop")
-                    continue
-                slot.out.append(token)
-                if len(slot.out) >= slot.max_tokens:
-                    finish(slot, "length")
+            self._sample(slots, done)
+        shared, prefilled = self.shared_tokens - shared0, self.prefilled_tokens - prefilled0
+        logger.info(
+            "batched decode of %d requests: %d prompt tokens prefilled, %d taken from a shared prefix (%.0f%%)",
+            len(requests),
+            prefilled,
+            shared,
+            100 * shared / max(shared + prefilled, 1),
+        )
         return [r for r in results if r is not None]
+
+    def _admit(
+        self, slot: _Slot, idx: int, requests: Sequence[ChatRequest], done: Callable[[int, GenerationResult], None]
+    ) -> None:
+        """Give request ``idx`` to a free slot, or answer it at once when its prompt does not fit."""
+        req = requests[idx]
+        prompt = self.tokenize_chat(req)
+        if len(prompt) + req.sampling.max_tokens > self.n_ctx_per_seq:
+            done(
+                idx,
+                GenerationResult.failure(
+                    "prompt_too_long",
+                    f"prompt of {len(prompt)} tokens + max_tokens {req.sampling.max_tokens} exceeds "
+                    f"n_ctx {self.n_ctx_per_seq}",
+                ),
+            )
+            return
+        slot.index, slot.prompt, slot.fed, slot.out = idx, prompt, 0, []
+        slot.sampler = self._sampler(req.sampling)
+        slot.max_tokens = req.sampling.max_tokens
+        slot.t0 = time.perf_counter()
+        self._pick_donor(slot, self._slots)
+
+    def _fill_batch(self, slots: list[_Slot]) -> None:
+        """This step's batch: the next token of every generating sequence, then prompt chunks in the room left."""
+        self.batch.n_tokens = 0
+        for slot in slots:
+            slot.logit_idx = -1
+            if slot.busy and slot.fed == len(slot.prompt) and slot.out:
+                slot.logit_idx = self._add(slot.out[-1], len(slot.prompt) + len(slot.out) - 1, slot.seq, True)
+        for slot in slots:
+            room = self.n_batch - self.batch.n_tokens
+            if not slot.busy or slot.donor is not None or slot.fed == len(slot.prompt) or room <= 0:
+                continue
+            take = min(room, len(slot.prompt) - slot.fed)
+            self.prefilled_tokens += take
+            for j in range(slot.fed, slot.fed + take):
+                last = j == len(slot.prompt) - 1
+                k = self._add(slot.prompt[j], j, slot.seq, last)
+                if last:
+                    slot.logit_idx = k
+            slot.fed += take
+
+    def _sample(self, slots: list[_Slot], done: Callable[[int, GenerationResult], None]) -> None:
+        """Sample the next token of every sequence with logits in this step; end those that stop or hit max_tokens."""
+        lib = self.lib
+        for slot in slots:
+            if slot.logit_idx < 0:
+                continue
+            token = lib.llama_sampler_sample(slot.sampler, self.ctx, slot.logit_idx)
+            if lib.llama_vocab_is_eog(self.vocab, token):
+                self._finish(slot, "stop", done)
+                continue
+            slot.out.append(token)
+            if len(slot.out) >= slot.max_tokens:
+                self._finish(slot, "length", done)
 
     def close(self) -> None:
         self._slots = []
