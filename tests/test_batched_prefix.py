@@ -153,3 +153,21 @@ def test_kill9_during_a_batched_k_candidate_run_then_rerun(tmp_path):
     assert {t["query_id"] for t in kept} == {c["query_id"] for c in cands if c["kept"]}
     for t in kept:
         assert t["provenance"]["candidates"] == 4
+
+
+def test_a_prompt_that_does_not_fit_is_answered_at_once_and_the_rest_still_run():
+    """A request whose prompt plus max_tokens exceeds a sequence's context gets a prompt_too_long failure (not an
+    exception, not a silent drop) in its own position, and the other requests are decoded as usual."""
+    tpl = load_template("negative-query")
+    long_query = " ".join(["persister cells and relapse in cancer"] * 120)  # far over 512 tokens
+    reqs = [ChatRequest(tpl.render(query=q), SamplingParams(temperature=0.0, max_tokens=8, seed=1)) for q in QUERIES]
+    reqs.insert(1, ChatRequest(tpl.render(query=long_query), SamplingParams(temperature=0.0, max_tokens=8, seed=2)))
+    gen = LlamaCppGenerator(str(gguf_path()), parallel=2, n_ctx=512)
+    seen: list[int] = []
+    try:
+        out = gen.generate(reqs, on_result=lambda i, res: seen.append(i))
+    finally:
+        gen.close()
+    assert len(out) == len(reqs) and sorted(seen) == list(range(len(reqs)))
+    assert out[1].finish_reason == "error" and out[1].error_kind == "prompt_too_long"
+    assert all(r.ok and r.text for i, r in enumerate(out) if i != 1)
