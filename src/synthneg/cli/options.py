@@ -280,15 +280,10 @@ def selection_options(
 
 def load_corpus_spec(spec: str, id_field: str | None = None, text_field: str | None = None) -> Corpus:
     """A passage file, a BEIR folder (``corpus.jsonl[.gz]`` inside) or a BEIR dataset name."""
-    from synthneg.data import load_corpus, read_passages, resolve_dataset
+    from synthneg.data import read_passages, resolve_dataset
+    from synthneg.data.beir import load_folder_corpus
 
     path = Path(spec)
     if path.is_file():
         return read_passages(path, id_field=id_field, text_field=text_field)
-    folder = path if path.is_dir() else resolve_dataset(spec)
-    for name in ("corpus.jsonl", "corpus.jsonl.gz"):
-        if (folder / name).is_file():
-            return load_corpus(folder / name)
-    from synthneg.errors import DataError
-
-    raise DataError("no corpus.jsonl[.gz] in this folder", path=folder)
+    return load_folder_corpus(path if path.is_dir() else resolve_dataset(spec))

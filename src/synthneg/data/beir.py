@@ -106,11 +106,20 @@ class BeirDataset:
         )
 
 
-def _find(folder: Path, stem: str) -> Path | None:
+def beir_file(folder: Path, stem: str) -> Path | None:
+    """``<stem>.jsonl`` or ``<stem>.jsonl.gz`` in a BEIR folder (``corpus``, ``queries``), whichever exists."""
     for name in (f"{stem}.jsonl", f"{stem}.jsonl.gz"):
         if (folder / name).is_file():
             return folder / name
     return None
+
+
+def load_folder_corpus(folder: str | Path) -> Corpus:
+    """The corpus of a BEIR folder (its ``corpus.jsonl[.gz]`` only: never its queries or qrels)."""
+    path = beir_file(Path(folder), "corpus")
+    if path is None:
+        raise DataError("no corpus.jsonl[.gz] in this BEIR folder", path=Path(folder))
+    return load_corpus(path)
 
 
 def load_corpus(path: str | Path) -> Corpus:
@@ -195,7 +204,7 @@ def load_beir(folder: str | Path, split: str = "test", *, name: str | None = Non
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError("not a directory", path=folder)
-    corpus_path, queries_path = _find(folder, "corpus"), _find(folder, "queries")
+    corpus_path, queries_path = beir_file(folder, "corpus"), beir_file(folder, "queries")
     qrels_path = folder / "qrels" / f"{split}.tsv"
     if corpus_path is None or queries_path is None:
         missing = [

@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from synthneg.data.beir import beir_file
 from synthneg.errors import DataError, SynthnegError
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def shared_data_dirs() -> list[Path]:
 
 
 def _is_beir_folder(path: Path) -> bool:
-    return path.is_dir() and any((path / f).is_file() for f in ("corpus.jsonl", "corpus.jsonl.gz"))
+    return path.is_dir() and beir_file(path, "corpus") is not None
 
 
 def resolve_dataset(

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import random
 
-from synthneg.data.beir import Corpus, load_corpus
+from synthneg.data.beir import Corpus, load_folder_corpus
 from synthneg.data.locate import resolve_dataset
 from synthneg.data.passages import read_passages
-from synthneg.errors import DataError
 from synthneg.experiment.config import ExperimentConfig
 
 
@@ -20,13 +19,9 @@ def load_training_passages(config: ExperimentConfig) -> Corpus:
             p.path, id_field=p.id_field, text_field=p.text_field, title_field=p.title_field, limit=p.limit
         )
     else:
-        folder = resolve_dataset(p.beir or "", data_dir=config.eval.data_dir)
-        path = next((folder / n for n in ("corpus.jsonl", "corpus.jsonl.gz") if (folder / n).is_file()), None)
-        if path is None:
-            raise DataError("no corpus.jsonl[.gz] in BEIR folder", path=folder)
-        corpus = load_corpus(path)  # the corpus only: never its queries or qrels
+        corpus = load_folder_corpus(resolve_dataset(p.beir or "", data_dir=config.eval.data_dir))
         if p.limit:
-            corpus = Corpus.from_documents(corpus.documents[: p.limit], source=path)
+            corpus = Corpus.from_documents(corpus.documents[: p.limit], source=corpus.source)
     if p.sample is not None and p.sample < len(corpus):
         chosen = sorted(random.Random(p.seed).sample(range(len(corpus)), p.sample))
         corpus = Corpus.from_documents([corpus.documents[i] for i in chosen], source=corpus.source)
