@@ -123,3 +123,19 @@ def tiny_bert(folder: Path, words: list[str], *, num_labels: int | None = None) 
     model.save_pretrained(folder)
     BertTokenizerFast(str(folder / "vocab.txt")).save_pretrained(folder)
     return folder
+
+
+def tiny_sentence_transformer(folder: Path, words: list[str]) -> Path:
+    """The one tiny bi-encoder of the tests: :func:`tiny_bert` over ``words`` with mean pooling, saved as a
+    sentence-transformers folder (``folder/st``); loads offline in a second."""
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Pooling, Transformer
+
+    bert = tiny_bert(folder / "bert", words)
+    st = SentenceTransformer(modules=[Transformer(str(bert), max_seq_length=32), Pooling(32, "mean")], device="cpu")
+    st.save(str(folder / "st"))
+    return folder / "st"

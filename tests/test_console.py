@@ -20,7 +20,7 @@ from synthneg.generate.outputs import stage_summary
 from synthneg.llm import GenerationResult
 from synthneg.llm.parse import Verdict
 
-from conftest import make_beir, tiny_bert
+from conftest import make_beir, tiny_sentence_transformer
 
 FOREIGN = (
     "Batches:",
@@ -42,18 +42,7 @@ WORDS = ["plants", "sunlight", "gravity", "black", "hole", "bread", "yeast", "ri
 
 @pytest.fixture(scope="module")
 def tiny_st(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
-    except ImportError:  # sentence-transformers < 6
-        from sentence_transformers.models import Pooling, Transformer
-
-    root = tmp_path_factory.mktemp("console-st")
-    bert = tiny_bert(root / "bert", WORDS)
-    st = SentenceTransformer(modules=[Transformer(str(bert), max_seq_length=32), Pooling(32, "mean")], device="cpu")
-    st.save(str(root / "st"))
-    return root / "st"
+    return tiny_sentence_transformer(tmp_path_factory.mktemp("console-st"), WORDS)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,8 @@ from synthneg.data.triples import QueryRecord, Triple, write_triples
 from synthneg.errors import DataError, SynthnegError
 from synthneg.train import SUMMARY_FILE, TrainConfig, build_trainer, load_training_data, to_dataset, train
 
+from conftest import tiny_sentence_transformer
+
 TOPICS = [
     ("plants sunlight glucose", "leaves chlorophyll plants sunlight"),
     ("black hole gravity", "gravity black hole star"),
@@ -54,41 +56,12 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A 2-layer, 32-wide BERT with a 60-word WordPiece vocabulary and mean pooling, saved as a
-    sentence-transformers folder."""
-    import torch
-    import transformers
+    """The tests' tiny bi-encoder (conftest) over this file's words."""
     from sentence_transformers import SentenceTransformer
-    from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    try:
-        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
-    except ImportError:  # sentence-transformers < 6
-        from sentence_transformers.models import Pooling, Transformer
-
-    root = tmp_path_factory.mktemp("tiny-bert")
-    bert = root / "bert"
-    bert.mkdir()
-    (bert / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
-    if int(transformers.__version__.split(".")[0]) >= 5:
-        tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(VOCAB)}, do_lower_case=True)
-    else:
-        tok = BertTokenizerFast(vocab_file=str(bert / "vocab.txt"), do_lower_case=True)
-    config = BertConfig(
-        vocab_size=len(VOCAB),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(bert)
-    tok.save_pretrained(bert)
-    st = SentenceTransformer(modules=[Transformer(str(bert), max_seq_length=32), Pooling(32, "mean")], device="cpu")
-    assert st.tokenizer("plants gravity")["input_ids"][1] != VOCAB.index("[UNK]")
-    st.save(str(root / "st"))
-    return str(root / "st")
+    st = tiny_sentence_transformer(tmp_path_factory.mktemp("tiny-bert"), VOCAB[len(SPECIAL) :])
+    assert SentenceTransformer(str(st)).tokenizer("plants gravity")["input_ids"][1] != VOCAB.index("[UNK]")
+    return str(st)
 
 
 FAST = {"batch_size": 8, "learning_rate": 1e-3, "warmup_ratio": 0.0, "logging_steps": 1}
@@ -244,7 +217,9 @@ from synthneg.data.triples import read_triples
 from synthneg.train import TrainConfig, train
 res = train(read_triples(sys.argv[1]), model=sys.argv[2], out=sys.argv[3],
             config=TrainConfig(epochs=1, batch_size=4, learning_rate=1e-3, logging_steps=1))
-print("RANK_DONE", res.summary["world_size"], res.summary["global_step"], flush=True)
+# one write of the whole line: print() writes its arguments one by one, and the other rank's output can land between
+sys.stdout.write(f"RANK_DONE {res.summary['world_size']} {res.summary['global_step']}\\n")
+sys.stdout.flush()
 """
 
 
