@@ -37,14 +37,8 @@ def option_groups(defaults: dict[str, Any] | None = None, **groups: Callable[...
     defaults = defaults or {}
 
     def decorate(func: F) -> F:
-        sig = inspect.signature(func)  # the groups' parameters' types may exist only for type checkers
-        own = [
-            p.replace(
-                annotation=eval(p.annotation, func.__globals__) if isinstance(p.annotation, str) else p.annotation
-            )
-            for name, p in sig.parameters.items()
-            if name not in groups
-        ]
+        sig = inspect.signature(func)
+        own = _parameters(func, skip=set(groups))  # a group's own type may exist only for type checkers
         members: dict[str, list[str]] = {}
         extra: list[inspect.Parameter] = []
         for arg, build in groups.items():
@@ -53,6 +47,10 @@ def option_groups(defaults: dict[str, Any] | None = None, **groups: Callable[...
             extra += [
                 p.replace(kind=inspect.Parameter.KEYWORD_ONLY, default=defaults.get(p.name, p.default)) for p in params
             ]
+        names = [p.name for p in own + extra]
+        clash = sorted({n for n in names if names.count(n) > 1})
+        if clash:
+            raise TypeError(f"option_groups: option(s) {', '.join(clash)} declared twice")
         unknown = set(defaults) - {p.name for p in extra}
         if unknown:
             raise TypeError(f"option_groups: no group option named {', '.join(sorted(unknown))}")
@@ -71,7 +69,7 @@ def option_groups(defaults: dict[str, Any] | None = None, **groups: Callable[...
     return decorate
 
 
-def _parameters(func: Callable[..., Any], skip: set[str] = frozenset()) -> list[inspect.Parameter]:  # type: ignore[assignment]
+def _parameters(func: Callable[..., Any], skip: frozenset[str] | set[str] = frozenset()) -> list[inspect.Parameter]:
     """``func``'s parameters but ``skip``, their annotations evaluated (typer reads ``Annotated`` options from them);
     the skipped ones and the return type may name classes imported for type checkers only."""
     return [
