@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -58,8 +59,6 @@ def mine_bm25(
     max_pos = max(max(len(g.records), len(excluded[g.query_id])) for g in groups)
     positions, scores = bm25_candidates(index, [g.query for g in groups], config.depth(max_pos), n_threads)
     t2 = time.perf_counter()
-    ids = corpus.ids
-    texts = corpus.texts()
     provenance = {
         "method": "bm25",
         "model": f"bm25s(k1={index.k1},b={index.b},method={index.method},stemmer={index.stemmer_language})",
@@ -69,29 +68,12 @@ def mine_bm25(
     }
     stats = SelectionStats()
     triples: list[Triple] = []
+    docs = (corpus.ids, corpus.texts())  # built once: both are lists made on each call
     for gi, group in enumerate(progress(groups, desc="bm25 select", enabled=show_progress)):
         valid = scores[gi] > 0  # bm25s pads with zero-score hits when fewer documents match
-        cand_pos = positions[gi][valid]
-        cand_scores = scores[gi][valid]
-        cand_ids = [ids[int(p)] for p in cand_pos]
-        cand_texts = [texts[int(p)] for p in cand_pos]
-        pos_scores = _positive_scores(index, corpus, group.query, group.positive_ids, cand_ids, cand_scores)
-        for record in group.records:
-            pos_score = pos_scores.get(record.positive_id)
-            chosen = select_negatives(
-                cand_ids,
-                cand_scores,
-                query_id=record.query_id,
-                exclude_ids=excluded[group.query_id],
-                exclude_texts=group.positive_texts,
-                candidate_texts=cand_texts,
-                config=config if pos_score is not None else _without_margins(config, record.positive_id),
-                positive_score=pos_score,
-                stats=stats,
-            )
-            triples += build_triples(
-                record, corpus, cand_pos, chosen, method="bm25", positive_score=pos_score, provenance=provenance
-            )
+        triples += _select_group(
+            group, positions[gi][valid], scores[gi][valid], index, corpus, docs, config, excluded, provenance, stats
+        )
     stats.log("bm25")
     t3 = time.perf_counter()
     logger.info(
@@ -103,6 +85,44 @@ def mine_bm25(
         len(groups) / max(t2 - t1, 1e-9),
         t3 - t2,
     )
+    return triples
+
+
+def _select_group(
+    group: Any,
+    cand_pos: np.ndarray,
+    cand_scores: np.ndarray,
+    index: BM25Index,
+    corpus: Corpus,
+    docs: tuple[list[str], list[str]],
+    config: SelectionConfig,
+    excluded: Mapping[str, frozenset[str]],
+    provenance: dict[str, Any],
+    stats: SelectionStats,
+) -> list[Triple]:
+    """One query's triples: each of its records gets the negatives selected among the query's BM25 hits
+    (``docs``: the corpus's ids and texts, in corpus order)."""
+    ids, texts = docs
+    cand_ids = [ids[int(p)] for p in cand_pos]
+    cand_texts = [texts[int(p)] for p in cand_pos]
+    pos_scores = _positive_scores(index, corpus, group.query, group.positive_ids, cand_ids, cand_scores)
+    triples: list[Triple] = []
+    for record in group.records:
+        pos_score = pos_scores.get(record.positive_id)
+        chosen = select_negatives(
+            cand_ids,
+            cand_scores,
+            query_id=record.query_id,
+            exclude_ids=excluded[group.query_id],
+            exclude_texts=group.positive_texts,
+            candidate_texts=cand_texts,
+            config=config if pos_score is not None else _without_margins(config, record.positive_id),
+            positive_score=pos_score,
+            stats=stats,
+        )
+        triples += build_triples(
+            record, corpus, cand_pos, chosen, method="bm25", positive_score=pos_score, provenance=provenance
+        )
     return triples
 
 
