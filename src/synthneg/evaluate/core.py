@@ -87,13 +87,7 @@ def evaluate(
         the_run = run if isinstance(run, dict) else read_trec_run(run)
         label = model if isinstance(run, dict) else f"run:{Path(run).name}"
     elif model.lower() == "bm25":
-        t0 = time.perf_counter()
-        index = BM25Index(ds.corpus, show_progress=show_progress)
-        t1 = time.perf_counter()
-        the_run = index.search(ds.queries, k=k)
-        t2 = time.perf_counter()
-        timing.update(index_s=t1 - t0, search_s=t2 - t1, queries_per_s=len(ds.queries) / max(t2 - t1, 1e-9))
-        label = "bm25"
+        the_run, label = _bm25_run(ds, k, timing, show_progress), "bm25"
     else:
         dense = DenseEncoder(
             model=model,
@@ -108,9 +102,7 @@ def evaluate(
             backend=encoder,
         )
         the_run, t = dense_search(dense, ds.corpus, ds.queries, k=k, backend=backend)
-        timing.update(t)
-        timing["precision"] = precision
-        timing["encoder"] = encoder
+        timing.update(t, precision=precision, encoder=encoder)
         label = model
     t0 = time.perf_counter()
     scores = compute_metrics(ds.qrels, the_run, metrics)
@@ -119,3 +111,14 @@ def evaluate(
     if save_run is not None:
         write_trec_run(the_run, save_run, tag=label.replace(" ", "_"))
     return EvaluationResult(ds.name, split, label, scores.aggregate, scores.per_query, timing, the_run)
+
+
+def _bm25_run(ds: BeirDataset, k: int, timing: dict[str, Any], show_progress: bool) -> Run:
+    """BM25's top ``k`` for every query of ``ds``; index and search times go into ``timing``."""
+    t0 = time.perf_counter()
+    index = BM25Index(ds.corpus, show_progress=show_progress)
+    t1 = time.perf_counter()
+    run = index.search(ds.queries, k=k)
+    t2 = time.perf_counter()
+    timing.update(index_s=t1 - t0, search_s=t2 - t1, queries_per_s=len(ds.queries) / max(t2 - t1, 1e-9))
+    return run
