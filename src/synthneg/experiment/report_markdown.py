@@ -68,34 +68,7 @@ def _header(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
         + "); mean ± sd over seeds.",
     ]
     if "labeled" in config.arms:
-        source = config.labeled_source
-        per_query = (
-            f", at most {config.labeled_per_query} positive(s) per query ("
-            + (
-                "the judged documents BM25 scores highest for it, `labeled_positive: bm25-top`)"
-                if config.labeled_positive == "bm25-top"
-                else "a seeded choice)"
-            )
-            if config.labeled_per_query
-            else ", every judged pair"
-        )
-        lines.append(
-            f"- Labeled ceiling: `{source}` {config.labeled_split} queries and qrels{per_query}, "
-            "BM25 negatives from its corpus, the same trainer and settings"
-            + (
-                "; in-batch candidates judged relevant to a query are masked out of its loss (`labeled_mask_judged`)."
-                if config.labeled_mask_judged
-                else "."
-            )
-        )
-        if inb := summary.get("labeled_in_batch"):
-            lines.append(
-                f"  In-batch false negatives: in a batch of {inb['batch_size']}, other rows bring on average "
-                f"{inb['per_query']:.3f} passages judged relevant to a query ("
-                + ("masked out of its loss here" if config.labeled_mask_judged else "the loss treats them as negatives")
-                + "); "
-                f"{inb['queries_exposed']:.1%} of its {inb['rows']} rows can meet such a row."
-            )
+        lines += _ceiling_lines(summary, config)
     if "bm25-matched" in config.arms:
         lines.append(
             f"- Control `bm25-matched`: BM25 negatives for only the queries that `{config.matched_arm}` kept a "
@@ -105,6 +78,40 @@ def _header(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
         cuts = ", ".join(f"{arm} {len(config.seeds_of(arm))} of {len(config.seeds)}" for arm in config.arm_seeds)
         lines.append(f"- **Budget cut** (`arm_seeds`): seeds trained per arm: {cuts}; every other arm has all.")
     lines.append("")
+    return lines
+
+
+def _ceiling_lines(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
+    """The labeled ceiling's settings and its in-batch false negatives."""
+    lines: list[str] = []
+    source = config.labeled_source
+    per_query = (
+        f", at most {config.labeled_per_query} positive(s) per query ("
+        + (
+            "the judged documents BM25 scores highest for it, `labeled_positive: bm25-top`)"
+            if config.labeled_positive == "bm25-top"
+            else "a seeded choice)"
+        )
+        if config.labeled_per_query
+        else ", every judged pair"
+    )
+    lines.append(
+        f"- Labeled ceiling: `{source}` {config.labeled_split} queries and qrels{per_query}, "
+        "BM25 negatives from its corpus, the same trainer and settings"
+        + (
+            "; in-batch candidates judged relevant to a query are masked out of its loss (`labeled_mask_judged`)."
+            if config.labeled_mask_judged
+            else "."
+        )
+    )
+    if inb := summary.get("labeled_in_batch"):
+        lines.append(
+            f"  In-batch false negatives: in a batch of {inb['batch_size']}, other rows bring on average "
+            f"{inb['per_query']:.3f} passages judged relevant to a query ("
+            + ("masked out of its loss here" if config.labeled_mask_judged else "the loss treats them as negatives")
+            + "); "
+            f"{inb['queries_exposed']:.1%} of its {inb['rows']} rows can meet such a row."
+        )
     return lines
 
 
