@@ -61,6 +61,15 @@ def _near_miss(
             close()
 
 
+def _check_strategy(strategy: str, mode: str) -> None:
+    from synthneg.errors import SynthnegError
+
+    if strategy not in ("direct", "near-miss"):
+        raise SynthnegError(f"--strategy must be 'direct' or 'near-miss', got {strategy!r}")
+    if strategy == "near-miss" and mode != "query":
+        raise SynthnegError("--strategy near-miss writes from the query alone: use it with --mode query")
+
+
 def _summary(res: Any) -> None:
     d = res.ledger.to_dict()
     Console(stderr=True).print(
@@ -153,13 +162,9 @@ def negatives_llm(
     from contextlib import nullcontext
 
     from synthneg.data.triples import read_query_records
-    from synthneg.errors import SynthnegError
     from synthneg.generate import generate_negatives
 
-    if strategy not in ("direct", "near-miss"):
-        raise SynthnegError(f"--strategy must be 'direct' or 'near-miss', got {strategy!r}")
-    if strategy == "near-miss" and mode != "query":
-        raise SynthnegError("--strategy near-miss writes from the query alone: use it with --mode query")
+    _check_strategy(strategy, mode)
     records = read_query_records(queries)[:limit]
     with exclusive_folder(out), log_to_folder(out), llm.generator() as gen:
         if strategy == "near-miss":

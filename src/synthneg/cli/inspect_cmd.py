@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -45,21 +45,9 @@ def inspect_command(
 ) -> None:
     """Diagnose negatives per method: lengths, overlap, hardness, duplicates, false-negative rate; markdown + PNG."""
     from synthneg.diagnostics import inspect_triples, plot_histograms, render_markdown
-    from synthneg.errors import SynthnegError
 
     rows = _read(triples, first_queries)
-    encoder = None
-    if model != "none":
-        from synthneg.search.dense import DenseEncoder
-
-        encoder = DenseEncoder(model, show_progress=False)
-    scorer = None
-    if reranker != "none":
-        from synthneg.mine.cross_encoder import is_llm_scorer, load_scorer
-
-        if scores is not None and not is_llm_scorer(reranker):
-            raise SynthnegError("--scores is the LLM reranker's score store; a CrossEncoder runs uncached")
-        scorer = load_scorer(reranker, show_progress=True, cache=scores if scores is not None else True)
+    encoder, scorer = _models(model, reranker, scores)
     reports = inspect_triples(
         rows,
         encoder=encoder,
@@ -76,6 +64,24 @@ def inspect_command(
     (out / "report.md").write_text(md, encoding="utf-8")
     typer.echo(md.split("\n## Examples")[0])
     typer.echo(f"wrote {out / 'report.md'} and {png}")
+
+
+def _models(model: str, reranker: str, scores: Path | None) -> tuple[Any, Any]:
+    """The bi-encoder for dense hardness and the scorer for the false-negative estimate ('none': skipped)."""
+    from synthneg.errors import SynthnegError
+
+    encoder = scorer = None
+    if model != "none":
+        from synthneg.search.dense import DenseEncoder
+
+        encoder = DenseEncoder(model, show_progress=False)
+    if reranker != "none":
+        from synthneg.mine.cross_encoder import is_llm_scorer, load_scorer
+
+        if scores is not None and not is_llm_scorer(reranker):
+            raise SynthnegError("--scores is the LLM reranker's score store; a CrossEncoder runs uncached")
+        scorer = load_scorer(reranker, show_progress=True, cache=scores if scores is not None else True)
+    return encoder, scorer
 
 
 def _read(paths: list[Path], first_queries: int | None) -> list[Triple]:
