@@ -75,6 +75,20 @@ def _provenance_summary(triples: Sequence[Triple]) -> dict[str, list[str]]:
     return {m: sorted(v) for m, v in out.items()}
 
 
+_CARD_FRONT_MATTER = (
+    "---",
+    "task_categories:",
+    "- sentence-similarity",
+    "- text-retrieval",
+    "tags:",
+    "- sentence-transformers",
+    "- hard-negatives",
+    "- synthneg",
+    "---",
+    "",
+)
+
+
 def dataset_card(
     triples: Sequence[Triple],
     *,
@@ -86,16 +100,7 @@ def dataset_card(
     counts = Counter(t.method for t in triples)
     queries = len({t.query_id for t in triples})
     lines = [
-        "---",
-        "task_categories:",
-        "- sentence-similarity",
-        "- text-retrieval",
-        "tags:",
-        "- sentence-transformers",
-        "- hard-negatives",
-        "- synthneg",
-        "---",
-        "",
+        *_CARD_FRONT_MATTER,
         f"# {title}",
         "",
         f"{len(triples)} (anchor, positive, negative) triples for {queries} queries, written by "
@@ -126,18 +131,23 @@ def dataset_card(
             "Metadata: `query_id`, `positive_id`, `negative_id` (null for generated negatives), `method`, "
             "`scores` and `provenance` (JSON strings: models, template hashes, parameters, seeds)."
         )
-    lines += ["", "## Licences of the sources", ""]
+    return "\n".join(lines + _licence_section(licences))
+
+
+def _licence_section(licences: Sequence[str]) -> list[str]:
+    """The card's licence lines: the sources' licences as given, and what generated text is subject to."""
+    lines = ["", "## Licences of the sources", ""]
     if licences:
         lines += [f"- {lic}" for lic in licences]
     else:
         lines.append("- Not stated: give the licence of your passages and of the LLM outputs with `--licence`.")
-    lines += [
+    return [
+        *lines,
         "",
         "Generated text is subject to the licence of the LLM that wrote it; mined negatives are passages of the "
         "source corpus and keep its licence.",
         "",
     ]
-    return "\n".join(lines)
 
 
 def export_triples(

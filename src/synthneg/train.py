@@ -31,6 +31,7 @@ from synthneg.losses import ROW_COLUMN, judged_masked_mnrl
 from synthneg.models import resolve_bi_encoder
 from synthneg.st_modules import st_module
 from synthneg.train_data import TrainingRows, load_training_data, to_dataset
+from synthneg.train_resume import CHECKPOINT_DIR, checkpoint_step, resume_point
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -52,7 +53,6 @@ logger = logging.getLogger(__name__)
 LossName = Literal["mnrl", "cached-mnrl"]
 Precision = Literal["fp32", "fp16", "bf16"]
 SUMMARY_FILE = "train_summary.json"
-CHECKPOINT_DIR = "checkpoints"
 
 
 @dataclass(frozen=True)
@@ -305,30 +305,6 @@ def _rank_zero_saving(base: type[SentenceTransformerTrainer]) -> type[SentenceTr
     return _Trainer
 
 
-def _resume_point(out: Path, resume: bool | str | Path) -> str | None:
-    if not resume:
-        return None
-    if not isinstance(resume, bool):
-        path = Path(resume)
-        if not (path / "trainer_state.json").is_file():
-            raise SynthnegError(f"not a training checkpoint (no trainer_state.json): {path}")
-        return str(path)
-    from transformers.trainer_utils import get_last_checkpoint
-
-    ckpt_dir = out / CHECKPOINT_DIR
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
-    if last is None:
-        logger.info("no checkpoint under %s: starting from scratch", ckpt_dir)
-    return last
-
-
-def _checkpoint_step(checkpoint: str | None) -> int:
-    if checkpoint is None:
-        return 0
-    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
-    return int(state.get("global_step", 0))
-
-
 def train(
     data: str | Path | TrainingRows,
     *,
@@ -353,9 +329,9 @@ def train(
     out = Path(out)
     source = str(data) if isinstance(data, (str, Path)) else None
     rows = load_training_data(data) if isinstance(data, (str, Path)) else data
-    resume_from = _resume_point(out, resume)
+    resume_from = resume_point(out, resume)
     trainer = build_trainer(rows, model=model, out=out, config=config, evaluator=evaluator, qrels=qrels)
-    start_step = _checkpoint_step(resume_from)  # read now: old checkpoints are rotated away while training
+    start_step = checkpoint_step(resume_from)  # read now: old checkpoints are rotated away while training
     if resume_from:
         logger.info("resuming from %s (step %d)", resume_from, start_step)
     t0 = time.perf_counter()
@@ -366,10 +342,32 @@ def train(
     if prompts:
         st.prompts = {**st.prompts, **prompts}
     trainer.save_model(str(out))
+    summary = _summary(trainer, output, model, source, config, start_step, resume_from, wall_s)
+    if qrels is not None:  # candidates masked this run (a resumed run counts its own steps only)
+        summary["judged_masked"] = getattr(trainer.loss, "masked_total", 0)
+    if trainer.is_world_process_zero():
+        (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        logger.info(
+            "saved %s: %d steps in %.1f s, loss %.4f", out, summary["global_step"], wall_s, output.training_loss
+        )
+    return TrainResult(out, summary)
+
+
+def _summary(
+    trainer: Any,
+    output: Any,
+    model: str | SentenceTransformer,
+    source: str | None,
+    config: TrainConfig,
+    start_step: int,
+    resume_from: str | None,
+    wall_s: float,
+) -> dict[str, Any]:
+    """``train_summary.json``: data, settings, steps, wall time and the loss and evaluation history."""
     history = trainer.state.log_history
     losses = [{"step": h["step"], "loss": h["loss"]} for h in history if "loss" in h]
     evals = [h for h in history if any(k.startswith("eval_") for k in h)]
-    summary: dict[str, Any] = {
+    return {
         "model": model if isinstance(model, str) else type(model).__name__,
         "base_model": resolve_bi_encoder(model) if isinstance(model, str) else None,
         "data": source,
@@ -388,11 +386,3 @@ def train(
         "loss_history": losses,
         "eval_history": evals,
     }
-    if qrels is not None:  # candidates masked this run (a resumed run counts its own steps only)
-        summary["judged_masked"] = getattr(trainer.loss, "masked_total", 0)
-    if trainer.is_world_process_zero():
-        (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        logger.info(
-            "saved %s: %d steps in %.1f s, loss %.4f", out, summary["global_step"], wall_s, output.training_loss
-        )
-    return TrainResult(out, summary)

@@ -116,11 +116,7 @@ def queries(
             styles=style,
             examples=shown,
             template=template,
-            sampling=run.sampling(max_tokens),
-            max_attempts=run.max_attempts,
-            seed=run.seed,
-            force=run.force,
-            show_progress=run.progress,
+            **run.stage_kwargs(max_tokens),
         )
     _summary(res)
 
@@ -174,17 +170,7 @@ def negatives_llm(
             _summary(res)
             return
         res = generate_negatives(
-            records,
-            gen,
-            out,
-            mode=mode,
-            template=template,
-            sampling=run.sampling(max_tokens),
-            max_attempts=run.max_attempts,
-            candidates=candidates,
-            seed=run.seed,
-            force=run.force,
-            show_progress=run.progress,
+            records, gen, out, mode=mode, template=template, candidates=candidates, **run.stage_kwargs(max_tokens)
         )
     _summary(res)
 

@@ -162,6 +162,16 @@ class RunOptions:
 
         return SamplingParams(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k, max_tokens=max_tokens)
 
+    def stage_kwargs(self, max_tokens: int) -> dict[str, Any]:
+        """The keyword arguments every generation stage takes (``generate_queries``, ``generate_negatives``)."""
+        return {
+            "sampling": self.sampling(max_tokens),
+            "max_attempts": self.max_attempts,
+            "seed": self.seed,
+            "force": self.force,
+            "show_progress": self.progress,
+        }
+
 
 def run_options(
     seed: Annotated[

@@ -11,7 +11,7 @@ from typing import Any
 
 from synthneg.data.beir import BeirDataset, load_beir
 from synthneg.data.locate import resolve_dataset
-from synthneg.evaluate.metrics import DEFAULT_METRICS, Run, compute_metrics
+from synthneg.evaluate.metrics import DEFAULT_METRICS, MetricResult, Run, compute_metrics
 from synthneg.evaluate.runs import read_trec_run, write_trec_run
 from synthneg.search.bm25 import BM25Index
 from synthneg.search.dense import DenseEncoder, EncoderBackend, Precision, SearchBackend, dense_search
@@ -77,15 +77,12 @@ def evaluate(
     0.6451
     """
     t_start = time.perf_counter()
-    if isinstance(dataset, BeirDataset):
-        ds = dataset
-    else:
-        ds = load_beir(resolve_dataset(dataset, data_dir=data_dir), split)
+    ds = dataset if isinstance(dataset, BeirDataset) else load_beir(resolve_dataset(dataset, data_dir=data_dir), split)
     timing: dict[str, Any] = {"load_s": time.perf_counter() - t_start}
-
-    if run is not None:
-        the_run = run if isinstance(run, dict) else read_trec_run(run)
-        label = model if isinstance(run, dict) else f"run:{Path(run).name}"
+    if isinstance(run, dict):
+        the_run, label = run, model
+    elif run is not None:
+        the_run, label = read_trec_run(run), f"run:{Path(run).name}"
     elif model.lower() == "bm25":
         the_run, label = _bm25_run(ds, k, timing, show_progress), "bm25"
     else:
@@ -101,16 +98,28 @@ def evaluate(
             precision=precision,
             backend=encoder,
         )
-        the_run, t = dense_search(dense, ds.corpus, ds.queries, k=k, backend=backend)
-        timing.update(t, precision=precision, encoder=encoder)
-        label = model
-    t0 = time.perf_counter()
-    scores = compute_metrics(ds.qrels, the_run, metrics)
-    timing["metrics_s"] = time.perf_counter() - t0
-    timing["total_s"] = time.perf_counter() - t_start
+        the_run, label = _dense_run(dense, ds, k, backend, timing), model
+    scores = _score(ds, the_run, metrics, timing, t_start)
     if save_run is not None:
         write_trec_run(the_run, save_run, tag=label.replace(" ", "_"))
     return EvaluationResult(ds.name, split, label, scores.aggregate, scores.per_query, timing, the_run)
+
+
+def _score(
+    ds: BeirDataset, the_run: Run, metrics: tuple[str, ...], timing: dict[str, Any], t_start: float
+) -> MetricResult:
+    """The run's metrics against ``ds``'s qrels; the time it took and the total go into ``timing``."""
+    t0 = time.perf_counter()
+    scores = compute_metrics(ds.qrels, the_run, metrics)
+    timing.update(metrics_s=time.perf_counter() - t0, total_s=time.perf_counter() - t_start)
+    return scores
+
+
+def _dense_run(dense: DenseEncoder, ds: BeirDataset, k: int, backend: SearchBackend, timing: dict[str, Any]) -> Run:
+    """Search ``ds`` with ``dense``; its timings, precision and encoder back-end go into ``timing``."""
+    the_run, t = dense_search(dense, ds.corpus, ds.queries, k=k, backend=backend)
+    timing.update(t, precision=dense.precision, encoder=dense.backend)
+    return the_run
 
 
 def _bm25_run(ds: BeirDataset, k: int, timing: dict[str, Any], show_progress: bool) -> Run:

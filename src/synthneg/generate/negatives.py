@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from synthneg.data.triples import QueryRecord, Triple, write_triples
 from synthneg.errors import SynthnegError
-from synthneg.generate.engine import Task, candidate_tasks, group_candidates
+from synthneg.generate.engine import Attempt, Task, TaskOutcome, candidate_tasks, group_candidates
 from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, Verdict, validate_negative
@@ -70,20 +70,12 @@ def generate_negatives(
         force=force,
         show_progress=show_progress,
     )
-    triples: list[Triple] = []
-    candidate_rows: list[dict[str, Any]] = []
-    for group in group_candidates(outcomes, candidates):
-        rec = by_id[group[0].task.task_id]
-        kept = next((c for c, o in enumerate(group) if o.accepted is not None), None)
-        candidate_rows += [_candidate_row(rec, c, o, c == kept) for c, o in enumerate(group)]
-        acc = group[kept].accepted if kept is not None else None
-        if acc is None:
-            continue
-        extra = {"candidate": kept, "candidates": candidates} if candidates > 1 else {}
-        prov = provenance(generator, tpl, sampling, acc, mode=mode, **extra)
-        triples.append(
-            Triple(rec.query_id, rec.query, rec.positive_id, rec.positive, acc.verdict.text, method, provenance=prov)
-        )
+    triples, candidate_rows = _keep_first_accepted(
+        group_candidates(outcomes, candidates),
+        by_id,
+        method,
+        lambda acc, extra: provenance(generator, tpl, sampling, acc, mode=mode, **extra),
+    )
     if candidates > 1:
         write_jsonl(candidate_rows, out / f"{stem}.candidates.jsonl")
     output = write_triples(triples, out / f"{stem}.jsonl")
@@ -121,3 +113,34 @@ def _candidate_row(rec: QueryRecord, c: int, outcome: Any, kept: bool) -> dict[s
         "attempts": len(outcome.attempts),
         "call_key": last.key,
     }
+
+
+def _keep_first_accepted(
+    groups: Sequence[Sequence[TaskOutcome]],
+    by_id: dict[str, QueryRecord],
+    method: str,
+    prov: Callable[[Attempt, dict[str, Any]], dict[str, Any]],
+) -> tuple[list[Triple], list[dict[str, Any]]]:
+    """Per query, the triple of its first accepted candidate, and every candidate's row for the candidates file."""
+    triples: list[Triple] = []
+    candidate_rows: list[dict[str, Any]] = []
+    for group in groups:
+        rec = by_id[group[0].task.task_id]
+        kept = next((c for c, o in enumerate(group) if o.accepted is not None), None)
+        candidate_rows += [_candidate_row(rec, c, o, c == kept) for c, o in enumerate(group)]
+        acc = group[kept].accepted if kept is not None else None
+        if acc is None:
+            continue
+        extra = {"candidate": kept, "candidates": len(group)} if len(group) > 1 else {}
+        triples.append(
+            Triple(
+                rec.query_id,
+                rec.query,
+                rec.positive_id,
+                rec.positive,
+                acc.verdict.text,
+                method,
+                provenance=prov(acc, extra),
+            )
+        )
+    return triples, candidate_rows

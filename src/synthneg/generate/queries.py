@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from synthneg.data.beir import Document
 from synthneg.errors import SynthnegError
-from synthneg.generate.engine import Task
+from synthneg.generate.engine import Attempt, Task, TaskOutcome
 from synthneg.generate.examples import EXAMPLE_PASSAGE_WORDS, QueryExample, infer_style, render_examples, shorten
 from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
@@ -87,12 +88,24 @@ def generate_queries(
         show_progress=show_progress,
     )
     extra = {"examples": [e.id for e in examples]} if examples else {}
+    rows = _query_rows(
+        outcomes, meta, lambda acc, style: provenance(generator, tpl, replace(sampling), acc, style=style, **extra)
+    )
+    output = write_jsonl(rows, out / "queries.jsonl")
+    return finish_stage("queries", out, output, outcomes, ledger, len(rows))
+
+
+def _query_rows(
+    outcomes: Sequence[TaskOutcome],
+    meta: dict[str, tuple[Document, str]],
+    prov: Callable[[Attempt, str], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """One query record per accepted outcome, in task order; ``prov(accepted, style)`` gives its provenance."""
     rows = []
     for o in outcomes:
         if o.accepted is None:
             continue
         doc, style = meta[o.task.task_id]
-        prov = provenance(generator, tpl, replace(sampling), o.accepted, style=style, **extra)
         rows.append(
             {
                 "query_id": o.task.task_id,
@@ -101,11 +114,10 @@ def generate_queries(
                 "positive": doc.full_text(),
                 "method": "llm-query",
                 "style": style,
-                "provenance": prov,
+                "provenance": prov(o.accepted, style),
             }
         )
-    output = write_jsonl(rows, out / "queries.jsonl")
-    return finish_stage("queries", out, output, outcomes, ledger, len(rows))
+    return rows
 
 
 def _resolve_styles(styles: Sequence[str], examples: Sequence[QueryExample]) -> list[str]:
