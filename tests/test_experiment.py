@@ -1,9 +1,13 @@
-"""The experiment runner end to end on a tiny setting: real MiniLM fine-tuning and real evaluation,
-cached stages, a resumed rerun that redoes nothing, and config errors that name file, line and field."""
+"""The experiment runner end to end on a tiny setting: real fine-tuning and real evaluation, cached stages,
+a resumed rerun that redoes nothing, and config errors that name file, line and field.
+
+The runs fine-tune the tests' one tiny bi-encoder (a 2-layer, 32-wide BERT over the words of these passages,
+built once per module); the first test runs on the embedded MiniLM, the model users get."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,7 @@ import pytest
 from synthneg.errors import DataError, SynthnegError
 from synthneg.experiment import load_config, run_experiment
 
-from conftest import make_beir, write_jsonl
+from conftest import make_beir, tiny_sentence_transformer, write_jsonl
 
 PASSAGES = [
     {"id": "p1", "title": "Photosynthesis", "text": "Plants turn sunlight, water and carbon dioxide into glucose."},
@@ -37,8 +41,25 @@ QUERIES = [
     ("what causes ocean tides", "p6"),
 ]
 
+BEIR_TEXT = "plants convert sunlight water carbon dioxide glucose chlorophyll absorbs red blue light leaves region \
+spacetime gravity prevents escape neutron stars collapsed cores massive supergiant leavened wild yeast lactic acid \
+bacteria baguette long thin loaf french bread which uses from a query without judgments"
+_BASE_MODEL: dict[str, str] = {}
 
-def _setup(tmp_path: Path, arms: list[str], seeds: list[int], extra: str = "") -> Path:
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    texts = [f"{p['title']} {p['text']}" for p in PASSAGES] + [q for q, _ in QUERIES] + [BEIR_TEXT]
+    words = sorted({w for t in texts for w in re.findall(r"[a-z]+", t.lower())})
+    return tiny_sentence_transformer(tmp_path_factory.mktemp("tiny-encoder"), words)
+
+
+@pytest.fixture(autouse=True)
+def _tiny_base_model(tiny_encoder: Path) -> None:
+    _BASE_MODEL["path"] = str(tiny_encoder)
+
+
+def _setup(tmp_path: Path, arms: list[str], seeds: list[int], extra: str = "", base_model: str | None = None) -> Path:
     write_jsonl(tmp_path / "passages.jsonl", PASSAGES)
     texts = {p["id"]: f"{p['title']} {p['text']}" for p in PASSAGES}
     write_jsonl(
@@ -55,6 +76,7 @@ def _setup(tmp_path: Path, arms: list[str], seeds: list[int], extra: str = "") -
         "output_dir: out\n"
         "passages:\n  path: passages.jsonl\n"
         "queries:\n  path: queries.jsonl\n"
+        f"base_model: {base_model or _BASE_MODEL['path']}\n"
         "train:\n  batch_size: 2\n  max_seq_length: 64\n"
         f"eval:\n  datasets: [{tmp_path / 'tinyeval'}]\n"
         f"seeds: {seeds}\n"
@@ -66,7 +88,7 @@ def _setup(tmp_path: Path, arms: list[str], seeds: list[int], extra: str = "") -
 
 
 def test_tiny_experiment_runs_caches_and_resumes(tmp_path: Path) -> None:
-    cfg_path = _setup(tmp_path, ["zero-shot", "bm25"], [0, 1])
+    cfg_path = _setup(tmp_path, ["zero-shot", "bm25"], [0, 1], base_model="minilm")
     cfg = load_config(cfg_path)
     out = run_experiment(cfg, show_progress=False)
     assert out == tmp_path / "out"
@@ -89,7 +111,7 @@ def test_tiny_experiment_runs_caches_and_resumes(tmp_path: Path) -> None:
 
     stages = json.loads((out / "stages.json").read_text())
     # rerun with one more arm: only the new arm's stages run
-    cfg_path2 = _setup(tmp_path, ["zero-shot", "bm25", "in-batch"], [0, 1])
+    cfg_path2 = _setup(tmp_path, ["zero-shot", "bm25", "in-batch"], [0, 1], base_model="minilm")
     # a subset first (--arm in-batch --seed 1): only that stage runs, the rest of the arm is pending
     run_experiment(load_config(cfg_path2), show_progress=False, only_arms=["in-batch"], only_seeds=[1])
     partial = json.loads((out / "stages.json").read_text())
@@ -165,6 +187,7 @@ def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
         "name: in-domain\noutput_dir: out-in\n"
         f"passages:\n  beir: {folder}\n  sample: 5\n"
         "queries:\n  path: queries.jsonl\n"
+        f"base_model: {_BASE_MODEL['path']}\n"
         "train:\n  batch_size: 2\n  max_seq_length: 64\n"
         f"eval:\n  datasets: [{folder}]\n"
         "seeds: [0]\narms: [zero-shot, in-batch, labeled]\nsignificance_resamples: 200\n"
@@ -782,7 +805,7 @@ def test_queries_filter_in_a_run_keeps_what_the_arms_train_on(tmp_path: Path) ->
 
     arms = ["bm25", "in-batch", "in-batch-unfiltered"]  # with and without the filter: the filter's own gain
     cfg_path = _setup(tmp_path, arms, [0], extra="queries:\n  path: queries.jsonl\n  filter: {round_trip_k: 1}\n")
-    text = cfg_path.read_text().replace("queries:\n  path: queries.jsonl\ntrain:", "train:", 1)
+    text = cfg_path.read_text().replace("queries:\n  path: queries.jsonl\n", "", 1)
     cfg_path.write_text(text)
     texts = {p["id"]: f"{p['title']} {p['text']}" for p in PASSAGES}
     rows = [json.loads(line) for line in (tmp_path / "queries.jsonl").read_text().splitlines()]
