@@ -20,6 +20,7 @@ from synthneg.experiment.query_report import load_quality
 from synthneg.experiment.report_diagnostics import diagnostics
 from synthneg.experiment.report_markdown import METRICS, render_markdown
 from synthneg.experiment.report_markdown import dataset_labels as _labels
+from synthneg.experiment.report_types import ArmCost, ArmStats, Summary
 from synthneg.experiment.stages import StageLog, write_json
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def paired(a: list[dict[str, Any]], b: list[dict[str, Any]], config: ExperimentC
     return Comparison(c.mean_diff, c.ci_low, c.ci_high, c.p_value, c.n)
 
 
-def arm_stats(results: list[dict[str, Any]]) -> dict[str, Any]:
+def arm_stats(results: list[dict[str, Any]]) -> ArmStats:
     """One arm on one dataset: the number of seeds and, per metric, mean, sd and the seeds' values."""
     entry: dict[str, Any] = {"seeds": len(results)}
     for m in METRICS:
@@ -98,7 +99,7 @@ def arm_stats(results: list[dict[str, Any]]) -> dict[str, Any]:
             "sd": statistics.stdev(vals) if len(vals) > 1 else 0.0,
             "values": vals,
         }
-    return entry
+    return entry  # type: ignore[return-value]  # built key by key from METRICS
 
 
 def significance(found: Found, config: ExperimentConfig) -> dict[str, dict[str, dict[str, Comparison]]]:
@@ -170,7 +171,7 @@ def seen_unseen(found: Found, contamination: list[dict[str, Any]] | None) -> dic
     return seen
 
 
-def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
+def summarize(out: Path, config: ExperimentConfig) -> Summary:
     """Everything the report shows, as JSON-able data (``results.json``)."""
     found = collect(out, config)
     layout = RunLayout(out)
@@ -178,7 +179,7 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
     sig = significance(found, config)
     contamination = _load(layout.contamination) if layout.contamination.is_file() else None
     stages = StageLog(layout.stages).data
-    return {
+    summary: Summary = {
         "name": config.name,
         "setting": setting(config),
         "metric": HEADLINE,
@@ -195,9 +196,12 @@ def summarize(out: Path, config: ExperimentConfig) -> dict[str, Any]:
         "contamination": contamination,
         "seen_split": seen_unseen(found, contamination),
         "stages": stages,
-        **({"query_quality": quality} if (quality := load_quality(out)) is not None else {}),
-        **({"verified_vs_query": versus} if (versus := verified_vs_query(found, config)) else {}),
     }
+    if (quality := load_quality(out)) is not None:
+        summary["query_quality"] = quality
+    if versus := verified_vs_query(found, config):
+        summary["verified_vs_query"] = versus
+    return summary
 
 
 def labeled_in_batch(out: Path, config: ExperimentConfig) -> dict[str, Any] | None:
@@ -251,7 +255,7 @@ def _reuse_scale(ledger: dict[str, Any]) -> float | None:
     return (paid + reused) / paid if paid else None
 
 
-def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
+def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, ArmCost]:
     """Per arm: LLM calls and tokens, CPU seconds of its data stage and of training, whether it read the corpus.
 
     ``data_cpu_s`` / ``data_wall_s`` are what the finished runs of the stages measured; when a stage
@@ -259,7 +263,7 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
     """
     q = stages.get("queries", {})
     q_ledger = q.get("ledger", {})
-    out: dict[str, Any] = {}
+    out: dict[str, ArmCost] = {}
     for arm in config.arms:
         spec = ARMS[arm]
         if not spec.trained:
@@ -285,7 +289,7 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
         parts = [(q, _reuse_scale(q_ledger))] if uses_queries else []
         parts.append((neg, _reuse_scale(ledger)))
         trains = [v for k, v in stages.items() if k.startswith(f"train:{arm}:")]
-        entry: dict[str, Any] = {
+        entry: ArmCost = {
             "llm_calls": calls,
             "llm_tokens": tokens,
             "data_cpu_s": round(sum(st.get("cpu_s", 0.0) for st, _ in parts), 1),
@@ -304,7 +308,7 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, Any]:
     return out
 
 
-def plot(summary: dict[str, Any], config: ExperimentConfig, path: Path) -> Path:
+def plot(summary: Summary, config: ExperimentConfig, path: Path) -> Path:
     """Grouped bars: datasets on the x axis, one bar per arm, error bars = sd over seeds."""
     import matplotlib
 

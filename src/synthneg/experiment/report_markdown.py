@@ -13,6 +13,7 @@ from typing import Any
 from synthneg.evaluate.significance import format_p
 from synthneg.experiment.config import ExperimentConfig, dataset_label
 from synthneg.experiment.query_report import quality_lines
+from synthneg.experiment.report_types import Summary
 
 METRICS = ("nDCG@10", "P@10", "R@100")
 
@@ -34,7 +35,7 @@ def _fmt(entry: dict[str, Any] | None, metric: str) -> str:
     return f"{m['mean']:.4f} ± {m['sd']:.4f}" if entry["seeds"] > 1 else f"{m['mean']:.4f}"
 
 
-def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnostics_md: str | None) -> str:
+def render_markdown(summary: Summary, config: ExperimentConfig, diagnostics_md: str | None) -> str:
     """The report: one section function each, in this order."""
     lines = _header(summary, config)
     for section in (_metric_tables, _matched_control, _verified, _share_of_gain, _seen_split, _costs, _contamination):
@@ -44,7 +45,7 @@ def render_markdown(summary: dict[str, Any], config: ExperimentConfig, diagnosti
     return "\n".join(lines)
 
 
-def _header(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
+def _header(summary: Summary, config: ExperimentConfig) -> list[str]:
     """The title and the settings: passages, LLM, training, evaluation, ceiling, control, cuts."""
     lines = [f"# {summary['name']}: which negatives train the better retriever ({summary['setting']})", ""]
     p = config.passages
@@ -81,7 +82,7 @@ def _header(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
     return lines
 
 
-def _ceiling_lines(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
+def _ceiling_lines(summary: Summary, config: ExperimentConfig) -> list[str]:
     """The labeled ceiling's settings and its in-batch false negatives."""
     lines: list[str] = []
     source = config.labeled_source
@@ -115,7 +116,7 @@ def _ceiling_lines(summary: dict[str, Any], config: ExperimentConfig) -> list[st
     return lines
 
 
-def _metric_tables(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
+def _metric_tables(summary: Summary, config: ExperimentConfig) -> list[str]:
     """One table per dataset: every metric per arm, the change against zero-shot and BM25."""
     lines: list[str] = []
     for ds in dataset_labels(config):
@@ -146,7 +147,7 @@ def _metric_tables(summary: dict[str, Any], config: ExperimentConfig) -> list[st
     return lines
 
 
-def _matched_control(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
+def _matched_control(summary: Summary, config: ExperimentConfig) -> list[str]:
     """The matched arm against its BM25 control on the same queries."""
     lines: list[str] = []
     if summary.get("matched_control"):
@@ -166,7 +167,7 @@ def _paired_table(title: str, by_dataset: dict[str, dict[str, Any]]) -> list[str
     return lines
 
 
-def _verified(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
+def _verified(summary: Summary, config: ExperimentConfig) -> list[str]:
     """The verified corpus-free negatives against the unverified ones, and the verifiers' rates."""
     lines: list[str] = []
     if summary.get("verified_vs_query"):
@@ -191,7 +192,7 @@ def _verified(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
     return lines
 
 
-def _share_of_gain(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
+def _share_of_gain(summary: Summary, config: ExperimentConfig) -> list[str]:
     """Each arm's share of the labeled ceiling's gain over zero-shot."""
     lines: list[str] = []
     if summary["share_of_labeled_gain"]:
@@ -213,7 +214,7 @@ def _share_of_gain(summary: dict[str, Any], config: ExperimentConfig) -> list[st
     return lines
 
 
-def _seen_split(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
+def _seen_split(summary: Summary, config: ExperimentConfig) -> list[str]:
     """nDCG@10 on evaluated queries with and without a relevant training passage."""
     lines: list[str] = []
     if summary.get("seen_split"):
@@ -237,7 +238,7 @@ def _seen_split(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
     return lines
 
 
-def _costs(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
+def _costs(summary: Summary, config: ExperimentConfig) -> list[str]:
     """LLM calls, tokens and CPU seconds per arm."""
     lines: list[str] = []
     lines += [
@@ -276,7 +277,7 @@ def _costs(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
     return lines
 
 
-def _contamination(summary: dict[str, Any], config: ExperimentConfig) -> list[str]:
+def _contamination(summary: Summary, config: ExperimentConfig) -> list[str]:
     """Training passages against the evaluation corpora."""
     lines: list[str] = []
     if summary.get("contamination"):
@@ -307,7 +308,7 @@ def _contamination(summary: dict[str, Any], config: ExperimentConfig) -> list[st
     return lines
 
 
-def _tail(summary: dict[str, Any], config: ExperimentConfig, diagnostics_md: str | None) -> list[str]:
+def _tail(summary: Summary, config: ExperimentConfig, diagnostics_md: str | None) -> list[str]:
     """The queries' quality, what is pending, the diagnostics."""
     lines: list[str] = []
     if summary.get("query_quality"):
