@@ -23,3 +23,42 @@ def test_verified_sections_render_the_paired_test_and_the_verifiers_rates() -> N
     text = render_markdown(summary, config, None)
     assert "| scifact | +0.0123 [+0.0010, +0.0236] | 0.030 |" in text
     assert "| llm-query-verified | 499 | 998 | 900 | 850 | 40.0% of 850 | 420 (84.2%) |" in text
+
+
+def test_evaluations_from_two_machines_are_flagged_and_one_machine_is_not() -> None:
+    from synthneg.experiment.report import eval_machines
+
+    def res(label: str, cpu: str | None) -> dict:
+        timing = {"precision": "bf16"} | ({"cpu": cpu} if cpu else {})
+        return {"label": label, "model": "m", "timing": timing}
+
+    amx, other = "Xeon (amx)", "EPYC (avx512_bf16)"
+    one = {"zero-shot": {"scifact": [res("zero-shot", amx)]}, "bm25": {"scifact": [res("bm25/seed0", amx)]}}
+    assert eval_machines(one) == {}
+    old = {"zero-shot": {"scifact": [res("zero-shot", None)]}, "bm25": {"scifact": [res("bm25/seed0", None)]}}
+    assert eval_machines(old) == {}  # a run from before CPUs were recorded: nothing to say
+    mixed = {
+        "zero-shot": {"scifact": [res("zero-shot", None)], "nfcorpus": [res("zero-shot", other)]},
+        "llm-query-verified": {"scifact": [res("llm-query-verified/seed0", amx)], "nfcorpus": [res("x/seed0", other)]},
+    }
+    assert eval_machines(mixed) == {"scifact": {"zero-shot": None, "llm-query-verified/seed0": amx}}
+
+    config = load_config(ROOT / "experiments" / "scifact-indomain-500.yaml")
+    summary = json.loads((config.output_dir / "results.json").read_text(encoding="utf-8"))
+    assert "more than one machine" not in render_markdown(summary, config, None)
+    summary["eval_machines"] = eval_machines(mixed)
+    text = render_markdown(summary, config, None)
+    assert "- **scifact: evaluations from more than one machine** (1 recorded CPU(s), 1 evaluation(s)" in text
+    assert "--gain-over zero-shot" in text
+
+
+def test_a_dense_evaluation_records_its_cpu(tiny_beir: Path, tmp_path: Path) -> None:
+    from synthneg.evaluate import evaluate
+    from synthneg.search.dense import cpu_signature
+
+    from conftest import tiny_sentence_transformer
+
+    model = tiny_sentence_transformer(tmp_path / "enc", ["plants", "glucose", "black", "hole", "bread", "yeast"])
+    res = evaluate(str(model), tiny_beir, show_progress=False, cache=False)
+    assert res.timing["cpu"] == cpu_signature() and res.timing["cpu"].endswith(("(amx)", "(avx512_bf16)", "(no-bf16)"))
+    assert "cpu" not in evaluate("bm25", tiny_beir, show_progress=False).timing  # BM25 is exact on any machine

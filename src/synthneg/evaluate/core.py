@@ -14,7 +14,14 @@ from synthneg.data.locate import resolve_dataset
 from synthneg.evaluate.metrics import DEFAULT_METRICS, MetricResult, Run, compute_metrics
 from synthneg.evaluate.runs import read_trec_run, write_trec_run
 from synthneg.search.bm25 import BM25Index
-from synthneg.search.dense import DenseEncoder, EncoderBackend, Precision, SearchBackend, dense_search
+from synthneg.search.dense import (
+    DenseEncoder,
+    EncoderBackend,
+    Precision,
+    SearchBackend,
+    cpu_signature,
+    dense_search,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +125,7 @@ def _score(
 def _dense_run(dense: DenseEncoder, ds: BeirDataset, k: int, backend: SearchBackend, timing: dict[str, Any]) -> Run:
     """Search ``ds`` with ``dense``; its timings, precision and encoder back-end go into ``timing``."""
     the_run, t = dense_search(dense, ds.corpus, ds.queries, k=k, backend=backend)
-    timing.update(t, precision=dense.precision, encoder=dense.backend)
+    timing.update(t, precision=dense.precision, encoder=dense.backend, cpu=cpu_signature())
     return the_run
 
 

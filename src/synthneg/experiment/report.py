@@ -197,11 +197,29 @@ def summarize(out: Path, config: ExperimentConfig) -> Summary:
         "seen_split": seen_unseen(found, contamination),
         "stages": stages,
     }
+    if machines := eval_machines(found):
+        summary["eval_machines"] = machines
     if (quality := load_quality(out)) is not None:
         summary["query_quality"] = quality
     if versus := verified_vs_query(found, config):
         summary["verified_vs_query"] = versus
     return summary
+
+
+def eval_machines(found: Found) -> dict[str, dict[str, str | None]]:
+    """Per dataset, each evaluation's CPU (``None``: not recorded), only for datasets whose dense evaluations
+    were not all made on one recorded machine; empty when every dataset's were (or none recorded it)."""
+    mixed: dict[str, dict[str, str | None]] = {}
+    for ds in sorted({ds for by_ds in found.values() for ds in by_ds}):
+        cpus = {
+            r["label"]: r.get("timing", {}).get("cpu")
+            for by_ds in found.values()
+            for r in by_ds.get(ds, [])
+            if r.get("model") != "bm25"
+        }
+        if len(set(cpus.values())) > 1:
+            mixed[ds] = cpus
+    return mixed
 
 
 def labeled_in_batch(out: Path, config: ExperimentConfig) -> dict[str, Any] | None:

@@ -75,6 +75,15 @@ def _header(summary: Summary, config: ExperimentConfig) -> list[str]:
             f"- Control `bm25-matched`: BM25 negatives for only the queries that `{config.matched_arm}` kept a "
             "triple for, so that its queries and step count are the same and only the negatives differ."
         )
+    for ds, cpus in summary.get("eval_machines", {}).items():
+        n = len({c for c in cpus.values() if c})
+        unrecorded = sum(c is None for c in cpus.values())
+        lines.append(
+            f"- **{ds}: evaluations from more than one machine** ({n} recorded CPU(s), {unrecorded} evaluation(s) "
+            "made before CPUs were recorded). bf16 scores of one model differ across CPUs by about 0.0015 nDCG@10: "
+            "compare arms by their gains over a zero-shot evaluated on the same machine "
+            "(`scripts/compare_runs.py ... --gain-over zero-shot`)."
+        )
     if config.arm_seeds:
         cuts = ", ".join(f"{arm} {len(config.seeds_of(arm))} of {len(config.seeds)}" for arm in config.arm_seeds)
         lines.append(f"- **Budget cut** (`arm_seeds`): seeds trained per arm: {cuts}; every other arm has all.")

@@ -52,5 +52,6 @@ class Summary(TypedDict):
     contamination: list[dict[str, Any]] | None
     seen_split: dict[str, Any]
     stages: dict[str, Any]
+    eval_machines: NotRequired[dict[str, dict[str, str | None]]]  # only when not all on one recorded CPU
     query_quality: NotRequired[dict[str, Any]]
     verified_vs_query: NotRequired[dict[str, Any]]
