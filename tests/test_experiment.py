@@ -787,12 +787,14 @@ def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch)
         ExperimentRunner(ExperimentConfig(**base)),
         ExperimentRunner(ExperimentConfig(**base, near_miss={"rewrite_llm": {"model": "qwen2.5-coder-1.5b"}})),
         ExperimentRunner(ExperimentConfig(**base, near_miss={"candidates": 4})),
+        ExperimentRunner(ExperimentConfig(**base, near_miss={"passage_llm": {"parallel": 16}})),
     ]
     for runner in runners:
         monkeypatch.setattr(runner, "data_digest", lambda arm: "q" if arm == "in-batch" else None)
     keys = [r.negatives_key("llm-near-miss") for r in runners]
-    assert len(set(keys)) == 3 and keys[0] != runners[0].negatives_key("llm-query")
-    assert runners[1].negatives_key("llm-query") == runners[0].negatives_key("llm-query")
+    assert len(set(keys)) == 4 and keys[0] != runners[0].negatives_key("llm-query")
+    # step 1's or step 2's own LLM leaves the other LLM arms' keys alone
+    assert {r.negatives_key("llm-query") for r in runners} == {runners[0].negatives_key("llm-query")}
 
 
 def test_queries_filter_in_a_run_keeps_what_the_arms_train_on(tmp_path: Path) -> None:

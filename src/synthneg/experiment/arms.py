@@ -85,10 +85,14 @@ def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], i
     cfg = runner.config
     nm = cfg.near_miss
     verified = arm == "llm-query-verified"
-    writer = runner.negatives_generator
-    rewriter = writer
-    if nm.rewrite_llm is not None:
-        rewriter = make_generator(nm.rewrite_llm.backend, nm.rewrite_llm.model, **nm.rewrite_llm.generator_options())
+    own = {  # the steps with an LLM of their own (loaded here, closed below); the others share the run's
+        step: make_generator(llm.backend, llm.model, **llm.generator_options())
+        for step, llm in (("rewrite", nm.rewrite_llm), ("passage", nm.passage_llm))
+        if llm is not None
+    }
+    rewriter, writer = own.get("rewrite"), own.get("passage")  # the run's own LLM is loaded only if a step needs it
+    rewriter = rewriter if rewriter is not None else runner.negatives_generator
+    writer = writer if writer is not None else runner.negatives_generator
     judge = encode = None
     try:
         if verified:
@@ -120,8 +124,8 @@ def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], i
             show_progress=runner.show_progress,
         )
     finally:
-        if rewriter is not writer:
-            rewriter.close()
+        for generator in own.values():
+            generator.close()
         close = getattr(judge, "close", None)
         if callable(close):
             close()

@@ -87,9 +87,12 @@ class ExamplesConfig(_Strict):
 
 class NearMissConfig(_Strict):
     """The ``llm-near-miss`` arm: step 1 (the rewritten query) on ``rewrite_llm`` (default: the negatives' LLM),
-    step 2 (the passage) on the negatives' LLM; ``candidates`` per query, the first that passes both steps kept."""
+    step 2 (the passage) on ``passage_llm`` (default: the negatives' LLM; set it to give step 2 its own
+    ``parallel`` without touching the keys of the other LLM arms); ``candidates`` per query, the first that
+    passes both steps kept."""
 
     rewrite_llm: LLMConfig | None = None
+    passage_llm: LLMConfig | None = None
     candidates: int = Field(default=2, ge=1, le=8)
     min_changed_terms: int = Field(default=1, ge=1)
     judge: str = Field(
