@@ -42,8 +42,8 @@ def _run(share: bool, reqs: list[ChatRequest]) -> tuple[list[str], int, int]:
     gen = LlamaCppGenerator(str(gguf_path()), parallel=3, n_ctx=512, share_prefix=share)
     try:
         out = gen.generate(reqs)
-        dec = gen._batcher
-        return [r.text for r in out], dec.shared_tokens, dec.prefilled_tokens
+        prefilled, shared = gen.prompt_tokens_batched
+        return [r.text for r in out], shared, prefilled
     finally:
         gen.close()
 
@@ -77,11 +77,11 @@ def test_k_samples_of_one_prompt_prefill_it_once_and_differ_by_seed():
     gen = LlamaCppGenerator(str(gguf_path()), parallel=4, n_ctx=512)
     try:
         out = gen.generate(reqs)
-        dec = gen._batcher
+        prefilled, shared = gen.prompt_tokens_batched
         n_prompt = out[0].prompt_tokens
         # the prompt is prefilled once; the 3 other samples take all of it but their last token
-        assert dec.prefilled_tokens == n_prompt + 3
-        assert dec.shared_tokens == 3 * (n_prompt - 1)
+        assert prefilled == n_prompt + 3
+        assert shared == 3 * (n_prompt - 1)
         assert len({r.text for r in out}) >= 3  # own seeds, own samples
         assert all(r.ok and r.completion_tokens > 0 for r in out)
     finally:

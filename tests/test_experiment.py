@@ -302,11 +302,11 @@ def test_arm_seeds_cut_and_bf16_evaluation_are_stated(tmp_path: Path) -> None:
 
 
 def test_reuse_scale_for_reranker_pairs_and_fully_resumed_stages() -> None:
-    from synthneg.experiment.report import _reuse_scale
+    from synthneg.experiment.report import reuse_scale
 
-    assert _reuse_scale({"pairs_scored": 300, "pairs_cached": 100}) == pytest.approx(4 / 3)
-    assert _reuse_scale({"completion_tokens": 50, "cached_completion_tokens": 0}) == 1.0
-    assert _reuse_scale({"completion_tokens": 0, "cached_completion_tokens": 80}) is None  # unknown, not free
+    assert reuse_scale({"pairs_scored": 300, "pairs_cached": 100}) == pytest.approx(4 / 3)
+    assert reuse_scale({"completion_tokens": 50, "cached_completion_tokens": 0}) == 1.0
+    assert reuse_scale({"completion_tokens": 0, "cached_completion_tokens": 80}) is None  # unknown, not free
 
 
 def test_subset_and_arm_seeds_errors(tmp_path: Path) -> None:

@@ -157,7 +157,7 @@ def test_llm_reranker_prefers_the_relevant_passage(tmp_path):
     assert fresh == pytest.approx(scores[:2], abs=1e-3)
     first.close()
     again = LLMReranker(cache=tmp_path / "scores.jsonl")
-    assert (again.score(pairs[:2]) == fresh).all() and again._llm is None
+    assert (again.score(pairs[:2]) == fresh).all() and (again.pairs_scored, again.pairs_cached) == (0, 2)
 
 
 def test_jsonl_score_cache_survives_a_torn_line_and_reopens(tmp_path):

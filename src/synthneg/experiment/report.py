@@ -259,7 +259,7 @@ def pending(found: dict[str, Any], config: ExperimentConfig) -> list[str]:
     return missing
 
 
-def _reuse_scale(ledger: dict[str, Any]) -> float | None:
+def reuse_scale(ledger: dict[str, Any]) -> float | None:
     """How much larger a stage's full cost is than its last run's, when that run reused work paid by
     an earlier, interrupted run (whose wall and CPU time were never recorded): LLM calls scale by
     completion tokens (decoding dominates), reranker pairs by pairs. 1.0: nothing reused; None:
@@ -304,8 +304,8 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, ArmCost
             for lg in ledgers
             for k in ("prompt_tokens", "completion_tokens", "cached_prompt_tokens", "cached_completion_tokens")
         )
-        parts = [(q, _reuse_scale(q_ledger))] if uses_queries else []
-        parts.append((neg, _reuse_scale(ledger)))
+        parts = [(q, reuse_scale(q_ledger))] if uses_queries else []
+        parts.append((neg, reuse_scale(ledger)))
         trains = [v for k, v in stages.items() if k.startswith(f"train:{arm}:")]
         entry: ArmCost = {
             "llm_calls": calls,

@@ -203,6 +203,13 @@ class LlamaCppGenerator(Generator):
                 on_result(i, res)
         return out
 
+    @property
+    def prompt_tokens_batched(self) -> tuple[int, int]:
+        """Prompt tokens the batched path has prefilled, and taken from a shared prefix instead (0, 0 before it ran)."""
+        if self._batcher is None:
+            return 0, 0
+        return self._batcher.prefilled_tokens, self._batcher.shared_tokens
+
     def close(self) -> None:
         if self._batcher is not None:
             self._batcher.close()
