@@ -42,7 +42,7 @@ def refusal(row: dict[str, Any]) -> str:
     judge = row.get("judge")
     if judge and judge.get("answers_query"):
         return f"answers the query (judge {judge['negative']:+.2f} vs positive {judge['positive']:+.2f})"
-    return "another candidate of its query was harder"
+    return "passed; another candidate of its query was kept (harder, or earlier without an encoder)"
 
 
 def render(rows: list[dict[str, Any]], queries: dict[str, str], kept: int, refused: int, seed: int) -> str:

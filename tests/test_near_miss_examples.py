@@ -52,5 +52,5 @@ def test_kept_and_refused_candidates_with_their_reasons(tmp_path: Path) -> None:
     refused = out.split("**Refused**")[1]
     assert "answers the query (judge +2.50 vs positive +2.00)" in refused
     assert "rewrite refused: paraphrase" in refused and "passage refused: code" in refused
-    assert "another candidate of its query was harder" in refused
+    assert "passed; another candidate of its query was kept" in refused
     assert refused.count("\n| ") == 2 + 4  # the header, its separator line and four refused rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from synthneg.experiment import load_config
 from synthneg.experiment.report_markdown import render_markdown
@@ -11,9 +12,18 @@ from synthneg.experiment.report_markdown import render_markdown
 ROOT = Path(__file__).parents[1]
 
 
+def _committed_summary(config: Any) -> dict[str, Any]:
+    """A committed run's results.json without the parts the tests add themselves (the run may have them by now)."""
+    summary = json.loads((config.output_dir / "results.json").read_text(encoding="utf-8"))
+    for key in ("verified_vs_query", "eval_machines"):
+        summary.pop(key, None)
+    summary.get("diagnostics", {}).pop("llm-query-verified", None)
+    return summary
+
+
 def test_verified_sections_render_the_paired_test_and_the_verifiers_rates() -> None:
     config = load_config(ROOT / "experiments" / "scifact-indomain-500.yaml")
-    summary = json.loads((config.output_dir / "results.json").read_text(encoding="utf-8"))
+    summary = _committed_summary(config)
     plain = render_markdown(summary, config, None)
     assert "llm-query-verified` against `llm-query`" not in plain and "what the verifiers kept" not in plain
     summary["verified_vs_query"] = {"scifact": {"diff": 0.0123, "ci_low": 0.001, "ci_high": 0.0236, "p_value": 0.03}}
@@ -44,11 +54,14 @@ def test_evaluations_from_two_machines_are_flagged_and_one_machine_is_not() -> N
     assert eval_machines(mixed) == {"scifact": {"zero-shot": None, "llm-query-verified/seed0": amx}}
 
     config = load_config(ROOT / "experiments" / "scifact-indomain-500.yaml")
-    summary = json.loads((config.output_dir / "results.json").read_text(encoding="utf-8"))
+    summary = _committed_summary(config)
     assert "more than one machine" not in render_markdown(summary, config, None)
     summary["eval_machines"] = eval_machines(mixed)
     text = render_markdown(summary, config, None)
-    assert "- **scifact: evaluations from more than one machine** (1 recorded CPU(s), 1 evaluation(s)" in text
+    assert (
+        "- **scifact: evaluations possibly from more than one machine** (1 recorded CPU, 1 evaluation(s) made" in text
+    )
+    assert "bf16 scores of one model differ across CPUs" in text
     assert "--gain-over zero-shot" in text
 
 
@@ -60,5 +73,7 @@ def test_a_dense_evaluation_records_its_cpu(tiny_beir: Path, tmp_path: Path) -> 
 
     model = tiny_sentence_transformer(tmp_path / "enc", ["plants", "glucose", "black", "hole", "bread", "yeast"])
     res = evaluate(str(model), tiny_beir, show_progress=False, cache=False)
-    assert res.timing["cpu"] == cpu_signature() and res.timing["cpu"].endswith(("(amx)", "(avx512_bf16)", "(no-bf16)"))
+    assert res.timing["cpu"] == cpu_signature()
+    if res.timing["cpu"] is not None:  # None off Linux
+        assert res.timing["cpu"].endswith(("(amx)", "(avx512_bf16)", "(no-bf16)"))
     assert "cpu" not in evaluate("bm25", tiny_beir, show_progress=False).timing  # BM25 is exact on any machine

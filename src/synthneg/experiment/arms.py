@@ -85,16 +85,15 @@ def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], i
     cfg = runner.config
     nm = cfg.near_miss
     verified = arm == "llm-query-verified"
-    own = {  # the steps with an LLM of their own (loaded here, closed below); the others share the run's
-        step: make_generator(llm.backend, llm.model, **llm.generator_options())
-        for step, llm in (("rewrite", nm.rewrite_llm), ("passage", nm.passage_llm))
-        if llm is not None
-    }
-    rewriter, writer = own.get("rewrite"), own.get("passage")  # the run's own LLM is loaded only if a step needs it
-    rewriter = rewriter if rewriter is not None else runner.negatives_generator
-    writer = writer if writer is not None else runner.negatives_generator
+    own: dict[str, Any] = {}  # the steps with an LLM of their own (loaded here, closed below)
     judge = encode = None
     try:
+        for step, llm in (("rewrite", nm.rewrite_llm), ("passage", nm.passage_llm)):
+            if llm is not None:
+                own[step] = make_generator(llm.backend, llm.model, **llm.generator_options())
+        rewriter, writer = own.get("rewrite"), own.get("passage")  # the run's LLM is loaded only if a step uses it
+        rewriter = rewriter if rewriter is not None else runner.negatives_generator
+        writer = writer if writer is not None else runner.negatives_generator
         if verified:
             from synthneg.mine.cross_encoder import load_scorer
             from synthneg.search.dense import DenseEncoder
@@ -134,7 +133,10 @@ def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], i
 
 
 def _near_miss_key(runner: ExperimentRunner) -> dict[str, Any]:
-    return {**_llm_key(runner), "near_miss": runner.config.near_miss.model_dump()}
+    near_miss = runner.config.near_miss.model_dump()
+    if near_miss["passage_llm"] is None:  # added later: unset, the key is what it was before
+        del near_miss["passage_llm"]
+    return {**_llm_key(runner), "near_miss": near_miss}
 
 
 def _bm25(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:

@@ -79,10 +79,15 @@ def _header(summary: Summary, config: ExperimentConfig) -> list[str]:
         n = len({c for c in cpus.values() if c})
         unrecorded = sum(c is None for c in cpus.values())
         lines.append(
-            f"- **{ds}: evaluations from more than one machine** ({n} recorded CPU(s), {unrecorded} evaluation(s) "
-            "made before CPUs were recorded). bf16 scores of one model differ across CPUs by about 0.0015 nDCG@10: "
-            "compare arms by their gains over a zero-shot evaluated on the same machine "
-            "(`scripts/compare_runs.py ... --gain-over zero-shot`)."
+            f"- **{ds}: evaluations {'possibly ' if n <= 1 else ''}from more than one machine** ({n} recorded "
+            f"CPU{'s' if n != 1 else ''}, {unrecorded} evaluation(s) made before CPUs were recorded)."
+            + (
+                " bf16 scores of one model differ across CPUs (zero-shot MiniLM on SciFact by 0.0015 nDCG@10): compare"
+                " such arms by their gains over a zero-shot evaluated on the same machine as each"
+                " (`scripts/compare_runs.py ... --gain-over zero-shot` across runs)."
+                if config.eval.precision == "bf16"
+                else ""
+            )
         )
     if config.arm_seeds:
         cuts = ", ".join(f"{arm} {len(config.seeds_of(arm))} of {len(config.seeds)}" for arm in config.arm_seeds)
