@@ -177,6 +177,30 @@ def test_llm_arms_with_the_embedded_model(tmp_path: Path) -> None:
         assert results["costs"][arm]["llm_calls"] >= 2 * len(rows) and results["costs"][arm]["reads_corpus"] is False
 
 
+@pytest.mark.slow
+def test_near_miss_arm_with_its_own_passage_llm(tmp_path: Path) -> None:
+    """llm-near-miss in a run, with the real 0.5B on both steps and step 2 on its own LLM (`passage_llm`, parallel
+    6): both steps' calls in their stores, the candidates file, triples whose provenance holds the near-miss query."""
+    cfg_path = _setup(
+        tmp_path,
+        ["llm-near-miss"],
+        [0],
+        extra="near_miss:\n  candidates: 1\n  passage_llm: {model: qwen2.5-coder-0.5b, parallel: 6}\n",
+    )
+    out = run_experiment(load_config(cfg_path), show_progress=False)
+    gen = out / "generation"
+    assert (gen / "negatives-near-miss-rewrite.calls.jsonl").stat().st_size > 0
+    assert (gen / "negatives-llm-near-miss.calls.jsonl").stat().st_size > 0
+    candidates = [json.loads(x) for x in (gen / "negatives-llm-near-miss.candidates.jsonl").read_text().splitlines()]
+    assert len(candidates) == len(QUERIES)
+    rows = [json.loads(x) for x in (out / "triples" / "llm-near-miss.jsonl").read_text().splitlines()]
+    assert rows and len(rows) == sum(c["kept"] for c in candidates)
+    for row in rows:
+        near_miss = row["provenance"]["near_miss_query"]
+        assert row["method"] == "llm-near-miss" and near_miss != row["query"] and row["negative_id"] is None
+    assert "llm-near-miss" in json.loads((out / "results.json").read_text())["arms"]
+
+
 def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
     """Passages sampled from the evaluated corpus itself, and the labeled arm as the ceiling."""
     _setup(tmp_path, ["zero-shot"], [0])  # writes queries.jsonl
