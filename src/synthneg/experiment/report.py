@@ -211,12 +211,7 @@ def eval_machines(found: Found) -> dict[str, dict[str, str | None]]:
     were not all made on one recorded machine; empty when every dataset's were (or none recorded it)."""
     mixed: dict[str, dict[str, str | None]] = {}
     for ds in sorted({ds for by_ds in found.values() for ds in by_ds}):
-        cpus = {
-            r["label"]: r.get("timing", {}).get("cpu")
-            for by_ds in found.values()
-            for r in by_ds.get(ds, [])
-            if r.get("model") != "bm25"
-        }
+        cpus = {r["label"]: r.get("timing", {}).get("cpu") for by_ds in found.values() for r in by_ds.get(ds, [])}
         if len(set(cpus.values())) > 1:
             mixed[ds] = cpus
     return mixed

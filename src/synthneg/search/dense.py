@@ -205,13 +205,18 @@ class DenseEncoder:
 
 
 @lru_cache(maxsize=1)
+def _cpuinfo() -> str | None:
+    """``/proc/cpuinfo``, or None off Linux."""
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
 def _cpu_has_fast_bf16() -> bool:
     """Whether the CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX-BF16); True when unknown."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return True  # not Linux: do not guess
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    flags = _cpuinfo()
+    return flags is None or "avx512_bf16" in flags or "amx_bf16" in flags  # not Linux: do not guess
 
 
 @lru_cache(maxsize=1)
@@ -221,9 +226,8 @@ def cpu_signature() -> str | None:
     Evaluations record it: bf16 results of one model differ across CPUs (zero-shot MiniLM on SciFact: 0.6457
     on an AVX512-BF16 machine, 0.6472 on an AMX one), so arms evaluated on different machines are compared by
     their gains over a baseline evaluated on the same machine, not by their raw scores."""
-    try:
-        info = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    info = _cpuinfo()
+    if info is None:
         return None
     name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "cpu")
     path = "amx" if "amx_bf16" in info else "avx512_bf16" if "avx512_bf16" in info else "no-bf16"
