@@ -75,6 +75,17 @@ def _header(summary: Summary, config: ExperimentConfig) -> list[str]:
             f"- Control `bm25-matched`: BM25 negatives for only the queries that `{config.matched_arm}` kept a "
             "triple for, so that its queries and step count are the same and only the negatives differ."
         )
+    lines += _machine_lines(summary, config)
+    if config.arm_seeds:
+        cuts = ", ".join(f"{arm} {len(config.seeds_of(arm))} of {len(config.seeds)}" for arm in config.arm_seeds)
+        lines.append(f"- **Budget cut** (`arm_seeds`): seeds trained per arm: {cuts}; every other arm has all.")
+    lines.append("")
+    return lines
+
+
+def _machine_lines(summary: Summary, config: ExperimentConfig) -> list[str]:
+    """One line per dataset whose evaluations (possibly) come from more than one machine."""
+    lines: list[str] = []
     for ds, cpus in summary.get("eval_machines", {}).items():
         n = len({c for c in cpus.values() if c})
         unrecorded = sum(c is None for c in cpus.values())
@@ -89,10 +100,6 @@ def _header(summary: Summary, config: ExperimentConfig) -> list[str]:
                 else ""
             )
         )
-    if config.arm_seeds:
-        cuts = ", ".join(f"{arm} {len(config.seeds_of(arm))} of {len(config.seeds)}" for arm in config.arm_seeds)
-        lines.append(f"- **Budget cut** (`arm_seeds`): seeds trained per arm: {cuts}; every other arm has all.")
-    lines.append("")
     return lines
 
 
