@@ -13,6 +13,13 @@ randomization-test p-value (synthneg.evaluate.significance.compare), per evaluat
 score (a difference in differences). Use it when the two runs were evaluated on different machines: bf16
 evaluation differs slightly between CPUs (SciFact zero-shot MiniLM scored 0.6457 on one and 0.6472 on
 another), and that offset cancels out of the gains.
+
+``--base-a CONFIG`` (or ``--base-b``) takes that side's ``--gain-over`` arm from another run evaluated on
+the same machine as the arm: for an arm added to a run whose other arms were evaluated elsewhere, e.g.
+
+    python scripts/compare_runs.py experiments/scifact-indomain-500.yaml llm-query-verified \
+        experiments/scifact-indomain-500.yaml llm-query --gain-over zero-shot \
+        --base-a experiments/scifact-indomain-500-fewshot.yaml
 """
 
 from __future__ import annotations
@@ -25,6 +32,11 @@ from synthneg.experiment import load_config
 from synthneg.experiment.report import HEADLINE, collect, mean_per_query
 
 
+def _found(config_path: str) -> dict:
+    config = load_config(config_path)
+    return collect(config.output_dir, config)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("config_a")
@@ -33,9 +45,14 @@ def main() -> None:
     ap.add_argument("arm_b")
     ap.add_argument("--resamples", type=int, default=10_000)
     ap.add_argument("--gain-over", metavar="ARM", help="compare gains over this arm of each run (e.g. zero-shot)")
+    ap.add_argument("--base-a", metavar="CONFIG", help="with --gain-over: take A's base arm from this run instead")
+    ap.add_argument("--base-b", metavar="CONFIG", help="with --gain-over: take B's base arm from this run instead")
     args = ap.parse_args()
-    found_a = collect(load_config(args.config_a).output_dir, load_config(args.config_a))
-    found_b = collect(load_config(args.config_b).output_dir, load_config(args.config_b))
+    if (args.base_a or args.base_b) and not args.gain_over:
+        raise SystemExit("--base-a/--base-b choose the run of the --gain-over arm: give --gain-over too")
+    found_a, found_b = _found(args.config_a), _found(args.config_b)
+    bases_a = _found(args.base_a) if args.base_a else found_a
+    bases_b = _found(args.base_b) if args.base_b else found_b
     a_runs, b_runs = found_a.get(args.arm_a, {}), found_b.get(args.arm_b, {})
     for ds in sorted(set(a_runs) & set(b_runs)):
         a, b = a_runs[ds], b_runs[ds]
@@ -46,7 +63,7 @@ def main() -> None:
         per_a, per_b = mean_per_query(a, HEADLINE), mean_per_query(b, HEADLINE)
         what = "A - B"
         if args.gain_over:
-            base_a, base_b = found_a.get(args.gain_over, {}).get(ds), found_b.get(args.gain_over, {}).get(ds)
+            base_a, base_b = bases_a.get(args.gain_over, {}).get(ds), bases_b.get(args.gain_over, {}).get(ds)
             if not base_a or not base_b:
                 raise SystemExit(f"{ds}: --gain-over {args.gain_over} needs that arm evaluated in both runs")
             za, zb = mean_per_query(base_a, HEADLINE), mean_per_query(base_b, HEADLINE)

@@ -41,3 +41,23 @@ def test_gain_over_cancels_a_per_run_offset() -> None:
     assert lines[-1].startswith(f"nfcorpus gain A - gain B (over each run's zero-shot): {expected['diff']:+.4f} [")
     bad = _compare(config, "labeled", config, "zero-shot", "--gain-over", "bm25-nothing")
     assert bad.returncode != 0 and "needs that arm evaluated in both runs" in bad.stderr
+
+
+def test_base_a_takes_the_base_arm_from_another_run() -> None:
+    """--base-a: A's gain is over the other run's zero-shot, so labeled against itself differs by the zero-shots'
+    difference (two committed NFCorpus runs whose zero-shots differ), and --base-a needs --gain-over."""
+    config = str(ROOT / "experiments" / "nfcorpus-indomain-500.yaml")
+    other = str(ROOT / "experiments" / "nfcorpus-indomain-500-fewshot.yaml")
+
+    def zero_shot(run: str) -> float:
+        results = json.loads((ROOT / "docs" / "results" / run / "results.json").read_text())
+        return results["arms"]["zero-shot"]["nfcorpus"]["nDCG@10"]["mean"]
+
+    offset = zero_shot("nfcorpus-indomain-500") - zero_shot("nfcorpus-indomain-500-fewshot")
+    assert offset != 0.0  # the two runs' zero-shots differ, or this test proves nothing
+    proc = _compare(config, "labeled", config, "labeled", "--gain-over", "zero-shot", "--base-a", other)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"nfcorpus gain A - gain B (over each run's zero-shot): {offset:+.4f} [")
+    bad = _compare(config, "labeled", config, "labeled", "--base-a", other)
+    assert bad.returncode != 0 and "give --gain-over too" in bad.stderr

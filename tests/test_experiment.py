@@ -297,6 +297,13 @@ def test_costs_scale_a_resumed_stage_and_mark_pending_data(tmp_path: Path) -> No
     assert out["llm-query"]["data_cpu_s_est"] == 50.0 + 4 * 20.0 and out["llm-query"]["data_wall_s_est"] == 80.0
     assert "data_cpu_s_est" not in out["in-batch"] and out["in-batch"]["data_pending"] is False
     assert out["bm25"]["data_pending"] is True and out["llm-query"]["data_pending"] is False
+    # a near-miss arm: step 1's ledger (the rewrites) counts beside step 2's, the judge's pairs go in the note
+    ledger_1 = {"calls": 7, "cached_calls": 1, "prompt_tokens": 70, "completion_tokens": 30}
+    judge = {"pairs_scored": 12, "pairs_cached": 4, "score_wall_s": 60.0}
+    stages["negatives:llm-query"] |= {"rewrite_ledger": ledger_1, "judge": judge}
+    near = costs(stages, cfg)["llm-query"]
+    assert near["llm_calls"] == 30 + 8 and near["llm_tokens"] == out["llm-query"]["llm_tokens"] + 100
+    assert near["note"] == "the judge scored 12 pairs in 60 s wall and reused 4 from its store"
 
 
 def test_arm_seeds_cut_and_bf16_evaluation_are_stated(tmp_path: Path) -> None:

@@ -158,6 +158,14 @@ def test_llm_reranker_prefers_the_relevant_passage(tmp_path):
     first.close()
     again = LLMReranker(cache=tmp_path / "scores.jsonl")
     assert (again.score(pairs[:2]) == fresh).all() and (again.pairs_scored, again.pairs_cached) == (0, 2)
+    assert again.score_seconds == 0.0  # nothing scored: no model loaded, no time counted
+    # a pair given twice in one call (a query's positive beside each of its candidates) is scored once and
+    # is not counted as reused
+    repeated = LLMReranker(cache=tmp_path / "repeats.jsonl")
+    twice = repeated.score([pairs[2], pairs[3], pairs[2]])
+    assert twice[0] == twice[2] and (repeated.pairs_scored, repeated.pairs_cached) == (2, 0)
+    assert repeated.score_seconds > 0.0
+    repeated.close()
 
 
 def test_jsonl_score_cache_survives_a_torn_line_and_reopens(tmp_path):

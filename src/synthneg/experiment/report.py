@@ -292,7 +292,8 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, ArmCost
         key = f"negatives:{arm}"
         neg = stages.get(key, {})
         ledger = neg.get("ledger", {})
-        ledgers = [lg for lg in ((q_ledger if uses_queries else {}), ledger) if lg]
+        # near-miss arms: step 1's rewrites beside step 2's passages (its ledger is the run's that paid for it)
+        ledgers = [lg for lg in ((q_ledger if uses_queries else {}), ledger, neg.get("rewrite_ledger", {})) if lg]
         calls = sum(lg.get("calls", 0) + lg.get("cached_calls", 0) for lg in ledgers)
         tokens = sum(
             lg.get(k, 0)
@@ -312,6 +313,12 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, ArmCost
             "data_pending": spec.has_negatives and key not in stages,
             "note": "CE scores pairs with the LLM reranker; its cost is in data_cpu_s" if arm == "ce" else "",
         }
+        if "judge" in neg:
+            j = neg["judge"]
+            entry["note"] = (
+                f"the judge scored {j['pairs_scored']} pairs in {j['score_wall_s']:.0f} s wall "
+                f"and reused {j['pairs_cached']} from its store"
+            )
         if any(sc is None for _, sc in parts):
             entry["data_cpu_s_est"] = entry["data_wall_s_est"] = None  # unknown: all of it was paid earlier
         elif any(sc > 1.0 for _, sc in parts):

@@ -284,6 +284,7 @@ def _costs(summary: Summary, config: ExperimentConfig) -> list[str]:
             f"{'yes' if c['reads_corpus'] else 'no'} |"
         )
     lines.append("")
+    lines += [f"- `{arm}`: {c['note']}" for arm, c in summary["costs"].items() if c.get("note")]
     lines.append(
         "Data columns: the queries stage (shared by every arm but `labeled`) plus the arm's own negatives stage. "
         "'+ pending': the arm's negatives are not made yet."

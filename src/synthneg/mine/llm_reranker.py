@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,7 @@ class LLMReranker:
     _store: ScoreCache | JsonlScoreCache | None = field(default=None, init=False, repr=False)
     pairs_scored: int = field(default=0, init=False)
     pairs_cached: int = field(default=0, init=False)
+    score_seconds: float = field(default=0.0, init=False)  # wall seconds spent scoring the pairs not cached
     _yes: list[int] = field(default_factory=list, init=False, repr=False)
     _no: list[int] = field(default_factory=list, init=False, repr=False)
 
@@ -229,10 +231,18 @@ class LLMReranker:
             if key not in known:
                 todo.setdefault(q, {})[key] = p
         n_todo = sum(len(v) for v in todo.values())
+        n_cached = sum(k in known for k in keys)
         self.pairs_scored += n_todo
-        self.pairs_cached += len(pairs) - n_todo
-        logger.info("llm reranker: %d pairs, %d cached, %d to score", len(pairs), len(pairs) - n_todo, n_todo)
+        self.pairs_cached += n_cached
+        logger.info(
+            "llm reranker: %d pairs, %d cached, %d repeats of another pair, %d to score",
+            len(pairs),
+            n_cached,
+            len(pairs) - n_cached - n_todo,
+            n_todo,
+        )
         show = self.show_progress if show_progress is None else show_progress
+        t0 = time.perf_counter()
         with progress_bar("llm rerank", n_todo, show=bool(show) and n_todo > 0, unit="pairs") as bar:
             for query, items in todo.items():
                 scores = dict(zip(items, self._score_query(query, list(items.values())), strict=True))
@@ -240,6 +250,8 @@ class LLMReranker:
                 if store is not None:
                     store.put_many(scores)
                 bar.advance(len(items))
+        if n_todo:
+            self.score_seconds += time.perf_counter() - t0
         return np.asarray([known[k] for k in keys], dtype=np.float32)
 
     def close(self) -> None:
