@@ -105,8 +105,9 @@ def test_evaluate_with_openvino_matches_torch(scifact_dir: Path) -> None:
         assert by_ov.metrics[metric] == pytest.approx(value, abs=1e-3), metric
 
 
-def test_openvino_cls_pooling_and_unsupported_models(tmp_path: Path) -> None:
-    """A CLS-pooled tiny BERT built here (no hub) matches torch; a model with a Dense head is refused."""
+def test_openvino_cls_pooling_and_unsupported_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CLS-pooled tiny BERT built here (no hub) matches torch; a model with a Dense head is refused from its
+    modules.json, before any conversion child is started."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Dense, Pooling, Transformer
 
@@ -123,6 +124,12 @@ def test_openvino_cls_pooling_and_unsupported_models(tmp_path: Path) -> None:
     dense_model = tmp_path / "dense"
     modules = [transformer, Pooling(dim, pooling_mode="mean"), Dense(dim, 8)]
     SentenceTransformer(modules=modules, device="cpu").save(str(dense_model))
+    from synthneg.search import openvino_backend
+
+    def no_child(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a conversion child was started for a model the backend cannot run")
+
+    monkeypatch.setattr(openvino_backend.subprocess, "run", no_child)
     with pytest.raises(ModelError, match=r"Transformer \+ Pooling.*Use the torch backend"):
         DenseEncoder(str(dense_model), cache=False, show_progress=False, backend="openvino").encode(texts)
 

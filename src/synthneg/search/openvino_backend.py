@@ -49,6 +49,30 @@ def _require_openvino() -> Any:
     return openvino
 
 
+def check_modules(model: str, modules: Sequence[str]) -> None:
+    """Refuse a model whose sentence-transformers modules are not Transformer + Pooling (+ Normalize)."""
+    if (
+        len(modules) < 2
+        or modules[0] != "Transformer"
+        or modules[1] != "Pooling"
+        or list(modules[2:]) not in ([], ["Normalize"])
+    ):
+        raise ModelError(
+            f"{model}: the openvino backend supports Transformer + Pooling (+ Normalize) models; this one has "
+            f"{' + '.join(modules)}. Use the torch backend."
+        )
+
+
+def _check_local_modules(model: str) -> None:
+    """The module check on a local model folder's ``modules.json``, before a conversion child imports torch."""
+    from synthneg.models import resolve_bi_encoder
+
+    listing = Path(resolve_bi_encoder(model)) / "modules.json"
+    if listing.is_file():
+        entries = json.loads(listing.read_text(encoding="utf-8"))
+        check_modules(model, [str(e.get("type", "")).rsplit(".", 1)[-1] for e in entries])
+
+
 def export_openvino(model: str, out: Path) -> dict[str, Any]:
     """Convert a sentence-transformers bi-encoder to OpenVINO IR in ``out`` (imports torch)."""
     import torch
@@ -58,16 +82,7 @@ def export_openvino(model: str, out: Path) -> dict[str, Any]:
     ov = _require_openvino()
     st = load_bi_encoder(model)
     modules = [type(m).__name__ for m in st]
-    if (
-        len(modules) < 2
-        or modules[0] != "Transformer"
-        or modules[1] != "Pooling"
-        or modules[2:] not in ([], ["Normalize"])
-    ):
-        raise ModelError(
-            f"{model}: the openvino backend supports Transformer + Pooling (+ Normalize) models; this one has "
-            f"{' + '.join(modules)}. Use the torch backend."
-        )
+    check_modules(model, modules)
     pool = st[1].get_config_dict() if hasattr(st[1], "get_config_dict") else {}
     mode = pool.get("pooling_mode")  # sentence-transformers >= 5: one string; older: pooling_mode_* flags
     if mode is None:
@@ -113,6 +128,7 @@ def openvino_model_dir(model: str, identity: str, cache_root: Path | None = None
     folder = (cache_root or cache_dir() / "openvino") / key
     if all((folder / name).is_file() for name in (META, "model.xml", "model-fp16.xml", "tokenizer.json")):
         return folder
+    _check_local_modules(model)  # a model the backend cannot run is refused in a second, not after the child's imports
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f"{key}.tmp"))
     logger.info("converting %s to OpenVINO IR (once; cached in %s)", model, folder)
