@@ -198,7 +198,13 @@ def test_near_miss_arm_with_its_own_passage_llm(tmp_path: Path) -> None:
     for row in rows:
         near_miss = row["provenance"]["near_miss_query"]
         assert row["method"] == "llm-near-miss" and near_miss != row["query"] and row["negative_id"] is None
-    assert "llm-near-miss" in json.loads((out / "results.json").read_text())["arms"]
+    results = json.loads((out / "results.json").read_text())
+    assert "llm-near-miss" in results["arms"]
+    # the arm's cost counts both steps: step 1's rewrite calls beside step 2's passages (and no judge here)
+    info = json.loads((out / "stages.json").read_text())["negatives:llm-near-miss"]
+    assert info["rewrite_ledger"]["calls"] > 0 and "judge" not in info
+    steps = info["rewrite_ledger"]["calls"] + info["ledger"]["calls"]
+    assert results["costs"]["llm-near-miss"]["llm_calls"] >= steps
 
 
 def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:

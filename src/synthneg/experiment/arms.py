@@ -79,7 +79,7 @@ def _llm_key(runner: ExperimentRunner) -> dict[str, Any]:
 def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
     """``llm-near-miss`` (the two steps) and ``llm-query-verified`` (the two steps, the judge, the hardest kept)."""
     from synthneg.data.triples import read_triples
-    from synthneg.generate.near_miss import REWRITE_STEM, DriftRules, generate_near_miss_negatives
+    from synthneg.generate.near_miss import DriftRules, generate_near_miss_negatives
     from synthneg.llm.factory import make_generator
     from synthneg.llm.parse import NegativeRules
 
@@ -129,9 +129,17 @@ def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], i
         close = getattr(judge, "close", None)
         if callable(close):
             close()
-    info["ledger"] = res.ledger.to_dict()  # step 2, the passages
+    _record_near_miss_costs(runner, res.ledger.to_dict(), judge, info)
+    return read_triples(res.output) if res.output.stat().st_size else []  # every candidate refused: no triple
+
+
+def _record_near_miss_costs(runner: ExperimentRunner, ledger: dict[str, Any], judge: Any, info: dict[str, Any]) -> None:
+    """Step 2's ledger, step 1's (the ledger of the run that paid for the rewrites) and the judge's pairs."""
+    from synthneg.generate.near_miss import REWRITE_STEM
+
+    info["ledger"] = ledger
     rewrite_cost = runner.layout.generation / f"{REWRITE_STEM}.cost.json"
-    if rewrite_cost.is_file():  # step 1's calls and tokens: the ledger of the run that paid for them
+    if rewrite_cost.is_file():
         info["rewrite_ledger"] = json.loads(rewrite_cost.read_text(encoding="utf-8"))
     if judge is not None and hasattr(judge, "pairs_scored"):
         info["judge"] = {
@@ -139,7 +147,6 @@ def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], i
             "pairs_cached": judge.pairs_cached,
             "score_wall_s": round(judge.score_seconds, 1),
         }
-    return read_triples(res.output) if res.output.stat().st_size else []  # every candidate refused: no triple
 
 
 def _near_miss_key(runner: ExperimentRunner) -> dict[str, Any]:
