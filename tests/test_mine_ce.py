@@ -165,6 +165,8 @@ def test_llm_reranker_prefers_the_relevant_passage(tmp_path):
     twice = repeated.score([pairs[2], pairs[3], pairs[2]])
     assert twice[0] == twice[2] and (repeated.pairs_scored, repeated.pairs_cached) == (2, 0)
     assert repeated.score_seconds > 0.0
+    repeated.score([pairs[2], pairs[3], pairs[2]])  # again: two distinct pairs reused, the repeat not counted
+    assert (repeated.pairs_scored, repeated.pairs_cached) == (2, 2)
     repeated.close()
 
 

@@ -231,7 +231,7 @@ class LLMReranker:
             if key not in known:
                 todo.setdefault(q, {})[key] = p
         n_todo = sum(len(v) for v in todo.values())
-        n_cached = sum(k in known for k in keys)
+        n_cached = len(set(keys) & known.keys())  # distinct pairs, like n_todo: a repeat costs nothing twice
         self.pairs_scored += n_todo
         self.pairs_cached += n_cached
         logger.info(
