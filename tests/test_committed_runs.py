@@ -62,7 +62,12 @@ def _tracked_copy(run: Path, dest: Path) -> None:
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
-def test_committed_run_replays_from_its_stores(config: Path, shared_data: Path, tmp_path: Path) -> None:
+def test_committed_run_replays_from_its_stores(
+    config: Path, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import synthneg.llm.llamacpp
+    import synthneg.llm.llamacpp_load
+    import synthneg.llm.registry
     from synthneg.experiment.arms import TRAINED_ARMS
     from synthneg.experiment.runner import ExperimentRunner
     from synthneg.models import model_identity, resolve_bi_encoder
@@ -73,6 +78,16 @@ def test_committed_run_replays_from_its_stores(config: Path, shared_data: Path, 
         pytest.skip(f"{config.name}: no finished stage committed yet")
     if cfg.llm.backend != "llamacpp" or cfg.negatives_llm_config.backend != "llamacpp":
         pytest.skip(f"{config.name}: replay is checked for the embedded llama.cpp back-end only")
+
+    def no_model(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the replay loaded an LLM (an arm's own generator or the judge): a fresh clone lacks it")
+
+    # every call and judge score is in the committed stores: no GGUF may be assembled or loaded (a fresh clone
+    # has the default model's packages only, CI's too)
+    for module in (synthneg.llm.llamacpp, synthneg.llm.llamacpp_load):
+        monkeypatch.setattr(module, "load_llama", no_model)
+    for module in (synthneg.llm.llamacpp, synthneg.llm.registry):
+        monkeypatch.setattr(module, "resolve_gguf", no_model)
     _tracked_copy(run, tmp_path)
     if not (tmp_path / "stages.json").is_file():
         pytest.skip(f"{config.name}: no finished stage committed yet")

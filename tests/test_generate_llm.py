@@ -42,6 +42,20 @@ def test_generator_interface_single_and_batched(generator):
     assert generator.generate([reqs[0]])[0].text == single[0].text
 
 
+def test_lazy_generator_loads_on_its_first_call_only(generator):
+    """A lazy generator (what experiments use) is described without its model, and loads it on the first call."""
+    lazy = LlamaCppGenerator(str(gguf_path()), parallel=3, n_ctx=1024, lazy=True)
+    try:
+        assert lazy._llm is None
+        assert lazy.describe() == generator.describe()  # what the stores' keys hold: no model needed for it
+        req = ChatRequest((ChatMessage("user", "Name a fruit."),), SamplingParams(max_tokens=6, seed=3))
+        assert lazy.generate([req])[0].text == generator.generate([req])[0].text
+        assert lazy._llm is not None
+    finally:
+        lazy.close()
+    assert lazy._llm is None
+
+
 @pytest.mark.slow  # ~1-6 min on 2 cores (27 calls)
 def test_queries_and_negatives_from_arxiv(generator, arxiv_path, tmp_path):
     docs = arxiv_documents(arxiv_path, 3, max_words=100)

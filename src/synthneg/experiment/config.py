@@ -60,8 +60,8 @@ class LLMConfig(_Strict):
     max_attempts: int = Field(default=3, ge=1)
 
     def generator_options(self) -> dict[str, Any]:
-        if self.backend == "llamacpp":
-            return {"parallel": self.parallel}
+        if self.backend == "llamacpp":  # loaded on the first call its store lacks: a replay needs no model
+            return {"parallel": self.parallel, "lazy": True}
         if self.backend == "openai":
             return {"base_url": self.base_url, "api_key_env": self.api_key_env, "concurrency": self.concurrency}
         return {}

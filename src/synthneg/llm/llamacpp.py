@@ -73,6 +73,8 @@ class LlamaCppGenerator(Generator):
             text; the whole prompt for K samples of one request). ``False`` prefills every prompt
             in full (for comparison).
         verbose: llama.cpp's own logging.
+        lazy: load the model on the first call that needs it, not here: a run whose every call is already
+            in its store (a committed run replayed on a fresh clone) then never needs the model's packages.
     """
 
     def __init__(
@@ -86,10 +88,10 @@ class LlamaCppGenerator(Generator):
         reuse_prefix: Literal["fixed", "none", "any"] = "fixed",
         share_prefix: bool = True,
         verbose: bool = False,
+        lazy: bool = False,
     ) -> None:
         _import_llama()
         self.model_name = model or DEFAULT_LLM
-        self.path = resolve_gguf(self.model_name)
         self.model_id = gguf_identity(self.model_name)
         self.parallel = max(1, int(parallel))
         self.n_ctx = n_ctx
@@ -97,21 +99,42 @@ class LlamaCppGenerator(Generator):
         self.reuse_prefix = reuse_prefix
         self.share_prefix = share_prefix
         self.n_batch = n_batch
-        logger.info("loading %s (%s), parallel=%d", self.model_name, self.path, self.parallel)
-        try:
-            self.llm = load_llama(
-                self.path,
-                n_ctx=n_ctx,
-                n_batch=n_batch,
-                n_threads=self.n_threads,
-                n_threads_batch=self.n_threads,
-                verbose=verbose,
-            )
-        except ValueError as exc:
-            raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from None
+        self.verbose = verbose
+        self._path: Path | None = None
+        self._llm: Any = None
         self._batcher: Any = None
         self._formatter: Any = None
         self._prefix_states: dict[tuple[int, ...], Any] = {}
+        if not lazy:
+            self._load()
+
+    @property
+    def path(self) -> Path:
+        """The GGUF file (an embedded model is assembled from its packages on first use)."""
+        if self._path is None:
+            self._path = resolve_gguf(self.model_name)
+        return self._path
+
+    @property
+    def llm(self) -> Any:
+        """The llama.cpp model, loaded on first use (at construction unless ``lazy``)."""
+        return self._load()
+
+    def _load(self) -> Any:
+        if self._llm is None:
+            logger.info("loading %s (%s), parallel=%d", self.model_name, self.path, self.parallel)
+            try:
+                self._llm = load_llama(
+                    self.path,
+                    n_ctx=self.n_ctx,
+                    n_batch=self.n_batch,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    verbose=self.verbose,
+                )
+            except ValueError as exc:
+                raise ModelError(f"llama.cpp could not load {self.path}: {exc}") from None
+        return self._llm
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -214,7 +237,6 @@ class LlamaCppGenerator(Generator):
         if self._batcher is not None:
             self._batcher.close()
             self._batcher = None
-        llm = getattr(self, "llm", None)
-        if llm is not None:
-            llm.close()
-            self.llm = None
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None

@@ -16,7 +16,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,12 +109,14 @@ def _last_byte(path: Path) -> bytes:
         return fh.read(1)
 
 
-def _gguf_identity(model: str, path: Path) -> str:
+def _gguf_identity(model: str, path: Callable[[], Path]) -> str:
+    """An embedded model's registry hash (its packages need not be installed), else the file's name and size."""
     from synthneg.llm.registry import EMBEDDED_LLMS
 
     if model in EMBEDDED_LLMS:
         return f"{model}@{EMBEDDED_LLMS[model].sha256[:12]}"
-    return f"{path.name}@{path.stat().st_size}"
+    file = path()
+    return f"{file.name}@{file.stat().st_size}"
 
 
 @dataclass
@@ -151,7 +153,7 @@ class LLMReranker:
     @property
     def identity(self) -> str:
         """Model identity + prompt template hash + truncation: what the scores depend on."""
-        return f"llm-rerank:{_gguf_identity(self.model, self.path)}:tpl={TEMPLATE_HASH}:max={self.max_passage_tokens}"
+        return f"llm-rerank:{_gguf_identity(self.model, lambda: self.path)}:tpl={TEMPLATE_HASH}:max={self.max_passage_tokens}"
 
     def _store_or_none(self) -> ScoreCache | JsonlScoreCache | None:
         if self.cache is False:
