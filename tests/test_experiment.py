@@ -485,8 +485,13 @@ def test_labeled_per_query_is_a_seeded_choice_keyed_apart() -> None:
     assert ExperimentRunner(ExperimentConfig(**base, labeled_per_query=None)).negatives_key("labeled") == key
 
 
-def test_bm25_matched_control_trains_on_the_matched_arms_queries_only(tmp_path: Path) -> None:
-    """bm25-matched: BM25 negatives for exactly the queries the matched arm kept; keyed by its triples."""
+@pytest.mark.parametrize(
+    ("control", "target"), [("bm25-matched", "llm-query-positive"), ("bm25-matched-verified", "llm-query-verified")]
+)
+def test_bm25_matched_control_trains_on_the_matched_arms_queries_only(
+    tmp_path: Path, control: str, target: str
+) -> None:
+    """A BM25 control: BM25 negatives for exactly the queries the matched arm kept; keyed by its triples."""
     from synthneg.data.triples import QueryRecord, Triple, read_triples, write_triples
     from synthneg.experiment.arms import matched_records
     from synthneg.experiment.runner import ExperimentRunner
@@ -494,62 +499,57 @@ def test_bm25_matched_control_trains_on_the_matched_arms_queries_only(tmp_path: 
     from synthneg.experiment.status import run_status
     from synthneg.mine.bm25 import mine_bm25
 
-    cfg_path = _setup(tmp_path, ["zero-shot", "bm25", "llm-query-positive", "bm25-matched"], [0])
+    cfg_path = _setup(tmp_path, ["zero-shot", "bm25", target, control], [0])
     cfg = load_config(cfg_path)
     runner = ExperimentRunner(cfg, show_progress=False)
     states = {s.stage: s for s in run_status(runner).stages}
-    assert states["negatives:bm25-matched"].detail == "after negatives:llm-query-positive"
+    assert states[f"negatives:{control}"].detail == f"after negatives:{target}"
     records = runner.queries()
     # the LLM arm as a finished run leaves it: triples for some queries only, and its marker
     kept = [r for r in records if r.query_id in {"q0", "q2", "q4"}]
-    llm = [Triple(r.query_id, r.query, r.positive_id, r.positive, f"not {r.query}", "llm-query-positive") for r in kept]
-    write_triples(llm, tmp_path / "out" / "triples" / "llm-query-positive.jsonl")
+    llm = [Triple(r.query_id, r.query, r.positive_id, r.positive, f"not {r.query}", target) for r in kept]
+    write_triples(llm, tmp_path / "out" / "triples" / f"{target}.jsonl")
     write_json(
-        tmp_path / "out" / "markers" / "negatives-llm-query-positive.json",
-        {"key": runner.negatives_key("llm-query-positive")},
+        tmp_path / "out" / "markers" / f"negatives-{target}.json",
+        {"key": runner.negatives_key(target)},
     )
-    out = run_experiment(cfg, show_progress=False, only_arms=["zero-shot", "llm-query-positive", "bm25-matched"])
-    matched = read_triples(out / "triples" / "bm25-matched.jsonl")
+    out = run_experiment(cfg, show_progress=False, only_arms=["zero-shot", target, control])
+    matched = read_triples(out / "triples" / f"{control}.jsonl")
     assert [t.query_id for t in matched] == ["q0", "q2", "q4"]
-    assert all(t.method == "bm25-matched" and t.provenance["matched_to"] == "llm-query-positive" for t in matched)
+    assert all(t.method == control and t.provenance["matched_to"] == target for t in matched)
     same = mine_bm25(kept, runner.passages, show_progress=False)  # the same negatives BM25 gives those queries
     assert [t.negative_id for t in matched] == [t.negative_id for t in same]
     assert all(t.negative_id not in (None, t.positive_id) for t in matched)
     stages = json.loads((out / "stages.json").read_text())
-    assert "negatives:llm-query-positive" not in stages  # reused, no LLM loaded
-    assert stages["negatives:bm25-matched"]["matched"] == {"arm": "llm-query-positive", "queries": 3, "of": 6}
-    assert stages["train:bm25-matched:seed0"]["rows"] == 3
+    assert f"negatives:{target}" not in stages  # reused, no LLM loaded
+    assert stages[f"negatives:{control}"]["matched"] == {"arm": target, "queries": 3, "of": 6}
+    assert stages[f"train:{control}:seed0"]["rows"] == 3
     results = json.loads((out / "results.json").read_text())
-    assert "bm25-matched" in results["arms"] and results["costs"]["bm25-matched"]["reads_corpus"] is True
-    assert "Control `bm25-matched`" in (out / "report.md").read_text()
-    control = results["matched_control"]["tinyeval"]  # the matched arm against its control, paired per query
+    assert control in results["arms"] and results["costs"][control]["reads_corpus"] is True
+    report = (out / "report.md").read_text()
+    assert f"Control `{control}`" in report and f"## `{target}` against its control `{control}`" in report
+    paired = results["controls"][control]["tinyeval"]  # the matched arm against its control, paired per query
     per_query = {
         arm: json.loads((out / "eval" / arm / "seed0" / "tinyeval.json").read_text())["per_query"]
-        for arm in ("llm-query-positive", "bm25-matched")
+        for arm in (target, control)
     }
-    diffs = [
-        per_query["llm-query-positive"][q]["nDCG@10"] - per_query["bm25-matched"][q]["nDCG@10"]
-        for q in per_query["bm25-matched"]
-    ]
-    assert control["arm"] == "llm-query-positive" and control["n"] == len(diffs)
-    assert control["diff"] == pytest.approx(sum(diffs) / len(diffs)) and 0 <= control["p_value"] <= 1
-    assert "against its control `bm25-matched`" in (out / "report.md").read_text()
+    diffs = [per_query[target][q]["nDCG@10"] - per_query[control][q]["nDCG@10"] for q in per_query[control]]
+    assert paired["arm"] == target and paired["n"] == len(diffs)
+    assert (results["matched_control"].get("tinyeval") == paired) == (control == "bm25-matched")  # the old key
+    assert paired["diff"] == pytest.approx(sum(diffs) / len(diffs)) and 0 <= paired["p_value"] <= 1
     # new triples in the matched arm: the control is remade for its new queries
-    write_triples(llm[:2], tmp_path / "out" / "triples" / "llm-query-positive.jsonl")
-    write_json(
-        tmp_path / "out" / "markers" / "negatives-llm-query-positive.json",
-        {"key": runner.negatives_key("llm-query-positive")},
-    )
-    run_experiment(cfg, show_progress=False, only_arms=["bm25-matched"], report=False)
-    assert [t.query_id for t in read_triples(out / "triples" / "bm25-matched.jsonl")] == ["q0", "q2"]
+    write_triples(llm[:2], tmp_path / "out" / "triples" / f"{target}.jsonl")
+    write_json(tmp_path / "out" / "markers" / f"negatives-{target}.json", {"key": runner.negatives_key(target)})
+    run_experiment(cfg, show_progress=False, only_arms=[control], report=False)
+    assert [t.query_id for t in read_triples(out / "triples" / f"{control}.jsonl")] == ["q0", "q2"]
     # triples for queries the query file lacks are an error, not a silent shrink
     with pytest.raises(DataError, match="not in the query file"):
-        matched_records(records, [*llm, Triple("q99", "x", "p1", "y", "z", "llm-query-positive")])
+        matched_records(records, [*llm, Triple("q99", "x", "p1", "y", "z", target)])
     assert matched_records([QueryRecord("q0", "a", "p1", "b")], []) == []
-    # the control without its matched arm is a config error that names the file
+    # the control without its matched arm is a config error that names the file and both arms
     bad = tmp_path / "bad.yaml"
-    bad.write_text(cfg_path.read_text().replace(", llm-query-positive", ""), encoding="utf-8")
-    with pytest.raises(DataError, match="matched_arm"):
+    bad.write_text(cfg_path.read_text().replace(f", {target}", ""), encoding="utf-8")
+    with pytest.raises(DataError, match=f"'{control}' control needs the arm it matches \\('{target}'\\)"):
         load_config(bad)
 
 

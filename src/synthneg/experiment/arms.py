@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from synthneg.errors import DataError, SynthnegError
@@ -42,6 +43,9 @@ class ArmSpec:
     pairs: str | None = None  # trains on this query file under generation/ (query-positive pairs, in-batch only)
     make: MakeTriples | None = None
     key: KeyParts | None = None
+    controls: str | None = (
+        None  # a BM25 control on the queries this arm kept (CONFIG_MATCHED: the config's matched_arm)
+    )
 
     @property
     def has_negatives(self) -> bool:
@@ -193,16 +197,32 @@ def _random(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info
     return random_negatives(records, runner.passages, seed=0)
 
 
+#: :attr:`ArmSpec.controls` of ``bm25-matched``: the arm it matches is the config's ``matched_arm``
+CONFIG_MATCHED = "matched_arm"
+
+
+def control_target(arm: str, config: Any) -> str | None:
+    """The arm whose kept queries the control ``arm`` trains on with BM25 negatives (None: not a control)."""
+    target = ARMS[arm].controls
+    return config.matched_arm if target == CONFIG_MATCHED else target
+
+
+def control_arms(config: Any) -> list[tuple[str, str]]:
+    """``(control, matched arm)`` for each BM25 control among the config's arms, in the config's order."""
+    return [(arm, target) for arm in config.arms if (target := control_target(arm, config)) is not None]
+
+
 def _bm25_matched(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
     from synthneg.data.triples import read_triples
     from synthneg.mine.bm25 import mine_bm25
 
-    matched_arm = runner.config.matched_arm
+    matched_arm = control_target(arm, runner.config)
+    assert matched_arm is not None
     runner.negatives(matched_arm, records)  # the queries to match (cached when made before)
     subset = matched_records(records, read_triples(runner.layout.triples(matched_arm)))
     info["matched"] = {"arm": matched_arm, "queries": len(subset), "of": len(records)}
     return [
-        replace(t, method="bm25-matched", provenance={**t.provenance, "matched_to": matched_arm})
+        replace(t, method=arm, provenance={**t.provenance, "matched_to": matched_arm})
         for t in mine_bm25(subset, runner.passages, show_progress=runner.show_progress)
     ]
 
@@ -221,8 +241,9 @@ def matched_records(records: list[QueryRecord], triples: list[Triple]) -> list[Q
     return subset
 
 
-def _bm25_matched_key(runner: ExperimentRunner) -> dict[str, Any] | None:
-    matched_arm = runner.config.matched_arm
+def _bm25_matched_key(runner: ExperimentRunner, arm: str) -> dict[str, Any] | None:
+    matched_arm = control_target(arm, runner.config)
+    assert matched_arm is not None
     matched = runner.data_digest(matched_arm)
     return None if matched is None else {"matched": {"arm": matched_arm, "triples": matched}}
 
@@ -347,7 +368,18 @@ _SPECS = (
         reads_corpus=True,
         default=False,
         make=_bm25_matched,
-        key=_bm25_matched_key,
+        key=partial(_bm25_matched_key, arm="bm25-matched"),
+        controls=CONFIG_MATCHED,
+    ),
+    ArmSpec(
+        "bm25-matched-verified",
+        "BM25 (verified q.)",
+        "control: BM25 negatives, the queries llm-query-verified kept",
+        reads_corpus=True,
+        default=False,
+        make=_bm25_matched,
+        key=partial(_bm25_matched_key, arm="bm25-matched-verified"),
+        controls="llm-query-verified",
     ),
 )
 

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from synthneg.data.io import read_text_strict
 from synthneg.errors import DataError
-from synthneg.experiment.arms import ARMS, DEFAULT_ARMS
+from synthneg.experiment.arms import ARMS, DEFAULT_ARMS, control_arms
 
 
 def _known_arm(name: str) -> str:
@@ -249,8 +249,9 @@ class ExperimentConfig(_Strict):
                 raise ValueError(f"arm_seeds: {arm!r} needs 1..{len(self.seeds)} seeds (the length of 'seeds')")
         if "in-batch-unfiltered" in self.arms and self.queries.filter is None:
             raise ValueError("the 'in-batch-unfiltered' arm trains on the queries before queries.filter: set a filter")
-        if "bm25-matched" in self.arms and self.matched_arm not in self.arms:
-            raise ValueError(f"the 'bm25-matched' control needs its matched_arm ({self.matched_arm!r}) among the arms")
+        for control, target in control_arms(self):
+            if target not in self.arms:
+                raise ValueError(f"the {control!r} control needs the arm it matches ({target!r}) among the arms")
         if self.labeled_positive != "random" and not self.labeled_per_query:
             raise ValueError("labeled_positive chooses among a query's judged documents: it needs labeled_per_query")
         if "labeled" in self.arms and not self.labeled_source:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from synthneg.experiment.arms import ARMS
+from synthneg.experiment.arms import ARMS, control_arms, control_target
 from synthneg.experiment.config import ExperimentConfig
 from synthneg.experiment.contamination import seen_split
 from synthneg.experiment.layout import RunLayout
@@ -125,13 +125,15 @@ def significance(found: Found, config: ExperimentConfig) -> dict[str, dict[str, 
     return sig
 
 
-def matched_control(found: Found, config: ExperimentConfig) -> dict[str, Any]:
-    """The matched arm against its BM25 control on the same queries (only the negatives differ), per dataset."""
-    matched = found.get(config.matched_arm, {}) if "bm25-matched" in found else {}
+def matched_control(found: Found, config: ExperimentConfig, control: str = "bm25-matched") -> dict[str, Any]:
+    """The arm a BM25 control matches against that control on the same queries (only the negatives differ), per
+    dataset (``results.json``'s ``matched_control`` is ``bm25-matched``'s; ``controls`` holds every control's)."""
+    target = control_target(control, config)
+    matched = found.get(target, {}) if target is not None and control in found else {}
     return {
-        ds: {"arm": config.matched_arm, **paired(results, found["bm25-matched"][ds], config).to_dict()}
+        ds: {"arm": target, **paired(results, found[control][ds], config).to_dict()}
         for ds, results in matched.items()
-        if ds in found["bm25-matched"]
+        if ds in found[control]
     }
 
 
@@ -201,6 +203,8 @@ def summarize(out: Path, config: ExperimentConfig) -> Summary:
         summary["eval_machines"] = machines
     if (quality := load_quality(out)) is not None:
         summary["query_quality"] = quality
+    if controls := {c: m for c, _ in control_arms(config) if (m := matched_control(found, config, c))}:
+        summary["controls"] = controls
     if versus := verified_vs_query(found, config):
         summary["verified_vs_query"] = versus
     return summary

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from synthneg.evaluate.significance import format_p
+from synthneg.experiment.arms import control_arms
 from synthneg.experiment.config import ExperimentConfig, dataset_label
 from synthneg.experiment.query_report import quality_lines
 from synthneg.experiment.report_types import Summary
@@ -70,9 +71,9 @@ def _header(summary: Summary, config: ExperimentConfig) -> list[str]:
     ]
     if "labeled" in config.arms:
         lines += _ceiling_lines(summary, config)
-    if "bm25-matched" in config.arms:
+    for control, target in control_arms(config):
         lines.append(
-            f"- Control `bm25-matched`: BM25 negatives for only the queries that `{config.matched_arm}` kept a "
+            f"- Control `{control}`: BM25 negatives for only the queries that `{target}` kept a "
             "triple for, so that its queries and step count are the same and only the negatives differ."
         )
     lines += _machine_lines(summary, config)
@@ -171,9 +172,14 @@ def _metric_tables(summary: Summary, config: ExperimentConfig) -> list[str]:
 def _matched_control(summary: Summary, config: ExperimentConfig) -> list[str]:
     """The matched arm against its BM25 control on the same queries."""
     lines: list[str] = []
-    if summary.get("matched_control"):
-        title = f"## `{config.matched_arm}` against its control `bm25-matched` (same queries, BM25 negatives)"
-        lines += _paired_table(title, summary["matched_control"])
+    # results.json written before `controls` existed has bm25-matched's only
+    controls = summary.get("controls") or (
+        {"bm25-matched": summary["matched_control"]} if summary.get("matched_control") else {}
+    )
+    for control, by_dataset in controls.items():
+        target = next(iter(by_dataset.values()))["arm"]
+        title = f"## `{target}` against its control `{control}` (same queries, BM25 negatives)"
+        lines += _paired_table(title, by_dataset)
         lines += ["", "Only the negatives differ: the queries, the number of rows and the steps are the same.", ""]
     return lines
 

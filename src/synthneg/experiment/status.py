@@ -17,7 +17,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthneg.experiment.arms import ARMS
+from synthneg.experiment.arms import ARMS, control_target
 from synthneg.experiment.config import dataset_label
 from synthneg.experiment.runner import ExperimentRunner
 from synthneg.experiment.stages import is_done, recorded_output
@@ -96,7 +96,8 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
                     what = "LLM calls" if store.endswith(".calls.jsonl") else "reranker scores"
                     detail = _store_detail(gen / store, what)
                 elif key is None:
-                    detail = f"after negatives:{cfg.matched_arm}" if arm == "bm25-matched" else "after the queries"
+                    target = control_target(arm, cfg)
+                    detail = f"after negatives:{target}" if target else "after the queries"
             states.append(StageState(f"negatives:{arm}", done, detail))
         for seed in cfg.seeds_of(arm):
             label = f"{arm}/seed{seed}"
