@@ -1,6 +1,6 @@
 """Generation throughput: bare llama-cpp-python vs synthneg single stream vs synthneg batched.
 
-Three workloads, each over the first N arXiv records of ../shared/data (read in place, never copied),
+Four workloads, each over the first N arXiv records of ../shared/data (read in place, never copied),
 each with the built-in prompts and sampling (temperature 0.6, top-p 0.95, top-k 20, min-p 0, one seed
 per request) and the same thread count:
 
@@ -9,6 +9,10 @@ per request) and the same thread count:
 - ``k4``: K candidates (default 4) of the negative prompt for N/K queries, seeds derived per candidate,
   the K requests of a query side by side (what ``candidate_tasks`` sends): the batched decoder
   prefills each prompt once and decodes its K sequences from it.
+- ``fewshot``: a SciFact-claim query from a SciFact corpus passage (the first N by id), with 8 SciFact
+  *train* claims and their abstracts (seed 0) as chat-turn demonstrations: the prompt of the learning
+  curve's config (about 2,000 tokens, of which the demonstrations are the same for every request).
+  Needs ``--n-ctx 4096`` (set automatically).
 
 Tokens/s = completion tokens / wall seconds of the whole workload (prompt processing included), so
 the figures are end to end. Bare llama-cpp-python (``Llama.create_chat_completion``, one request at a
@@ -19,6 +23,7 @@ as one batch, with and without shared-prefix prefill.
     .venv/bin/python benchmarks/generation_speed.py                          # all three, parallel 8 and 16
     .venv/bin/python benchmarks/generation_speed.py --workload k4 --parallel 16
     .venv/bin/python benchmarks/generation_speed.py --model qwen2.5-coder-1.5b --n 16
+    .venv/bin/python benchmarks/generation_speed.py --workload fewshot --n 16 --parallel 8 --compare-share
 """
 
 from __future__ import annotations
@@ -38,8 +43,10 @@ from synthneg.llm.llamacpp_load import load_llama
 from synthneg.llm.prompts import QUERY_STYLES
 from synthneg.llm.registry import resolve_gguf
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv" / "arxiv_kaggle_first2000.jsonl.gz"
-WORKLOADS = ("negatives", "queries", "k4")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = SHARED / "arxiv" / "arxiv_kaggle_first2000.jsonl.gz"
+WORKLOADS = ("negatives", "queries", "k4", "fewshot")
+FEWSHOT_CTX = 4096  # the curve config's prompts: 8 demonstrations with their abstracts and the passage
 
 
 def records(path: Path, n: int) -> list[dict[str, str]]:
@@ -84,7 +91,25 @@ def workload_requests(name: str, recs: list[dict[str, str]], max_tokens: int, k:
                 seed = derive_seed(0, task, 0)
                 out.append(ChatRequest(tpl.render(query=r["title"]), SamplingParams(max_tokens=max_tokens, seed=seed)))
         return out
+    if name == "fewshot":
+        return fewshot_requests(len(recs))
     raise SystemExit(f"unknown workload {name!r}: choose from {', '.join(WORKLOADS)}")
+
+
+def fewshot_requests(n: int) -> list[ChatRequest]:
+    """The learning curve's query prompts, built by synthneg's own query stage (same template, turns and sampling)."""
+    from synthneg.data.beir import load_beir
+    from synthneg.generate.examples import infer_style, sample_beir_examples
+    from synthneg.generate.queries import QUERY_SAMPLING, _query_tasks
+    from synthneg.llm.parse import QueryRules
+
+    folder = SHARED / "beir" / "scifact"
+    examples = sample_beir_examples(folder, split="train", n=8, seed=0, with_passages=True)
+    corpus = load_beir(folder, "test").corpus
+    docs = [corpus[d] for d in sorted(corpus)[:n]]
+    style = infer_style([e.query for e in examples])
+    tasks, _ = _query_tasks(docs, 1, [style], load_template("query"), examples, QueryRules())
+    return [ChatRequest(t.messages, QUERY_SAMPLING.with_seed(1000 + i)) for i, t in enumerate(tasks)]
 
 
 def bare_and_single(
@@ -148,16 +173,17 @@ def batched(
 
 def run_workload(name: str, args: argparse.Namespace, model: Path, recs: list[dict[str, str]]) -> None:
     reqs = workload_requests(name, recs, args.max_tokens, args.k)
+    n_ctx = max(args.n_ctx, FEWSHOT_CTX) if name == "fewshot" else args.n_ctx
     print(f"\n## workload {name}: {len(reqs)} requests, load average {os.getloadavg()[0]:.2f}", flush=True)
     rows: list[tuple[str, int, float, str]] = []
-    (tok, wall), (tok1, wall1) = bare_and_single(model, reqs, args.threads, args.n_ctx, not args.no_single)
+    (tok, wall), (tok1, wall1) = bare_and_single(model, reqs, args.threads, n_ctx, not args.no_single)
     rows.append(("bare llama-cpp-python", tok, wall, ""))
     if not args.no_single:
         rows.append(("synthneg single stream", tok1, wall1, ""))
     print(f"  bare: {tok} tokens in {wall:.1f}s; synthneg single: {tok1} tokens in {wall1:.1f}s", flush=True)
     for p in args.parallel:
         for share in (True, False) if args.compare_share else (True,):
-            tok, wall, shared, prefilled = batched(model, reqs, args.threads, args.n_ctx, p, share)
+            tok, wall, shared, prefilled = batched(model, reqs, args.threads, n_ctx, p, share)
             label = f"synthneg batched parallel={p}" + ("" if share else ", no prefix sharing")
             note = f"{prefilled} prefilled, {shared} shared"
             rows.append((label, tok, wall, note))
