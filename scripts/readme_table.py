@@ -32,6 +32,7 @@ NAMES = {
     "title": "free baseline: passage titles as queries, BM25 negatives (no LLM)",
     "llm-near-miss": "LLM near-miss negatives (a different query first, then a passage)",
     "llm-query-verified": "**LLM negatives, verified** (near-miss, judged against the query)",
+    "bm25-matched-verified": "control: BM25 negatives, same queries as the verified arm",
 }
 ORDER = list(NAMES)
 PRETTY = {"scifact": "SciFact", "nfcorpus": "NFCorpus", "fiqa": "FiQA", "trec-covid": "TREC-COVID"}
