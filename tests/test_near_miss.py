@@ -19,7 +19,9 @@ from synthneg.generate.near_miss import (
     generate_near_miss_negatives,
     validate_rewrite,
 )
+from synthneg.llm.base import Generator
 from synthneg.llm.llamacpp import LlamaCppGenerator
+from synthneg.llm.types import GenerationResult
 from synthneg.mine.cross_encoder import load_scorer
 from synthneg.search.dense import DenseEncoder
 
@@ -120,3 +122,47 @@ def test_two_steps_with_the_embedded_model_store_and_replay(records: list[QueryR
         assert rates["passages_accepted"] >= len(judged)  # the judge reads only the passages that passed the rules
     finally:
         gen.close()
+
+
+class Paraphraser(Generator):
+    """Step 1's faulty LLM: answers every rewrite with the query itself (the drift check refuses it); counts calls."""
+
+    model_id = "paraphraser"
+
+    def __init__(self, queries: list[str]) -> None:
+        self.queries, self.calls = queries, 0
+
+    def generate(self, requests, on_result=None):  # type: ignore[no-untyped-def]
+        out = []
+        for i, req in enumerate(requests):
+            self.calls += 1
+            text = next(q for q in self.queries if q in req.messages[-1].content)
+            out.append(GenerationResult(text, "stop", completion_tokens=len(text.split())))
+            if on_result is not None:
+                on_result(i, out[-1])
+        return out
+
+
+@pytest.mark.parametrize(("rewrite_attempts", "expected"), [(None, 3), (1, 1), (5, 5)])
+def test_each_step_has_its_own_attempts(
+    records: list[QueryRecord], tmp_path: Path, rewrite_attempts: int | None, expected: int
+) -> None:
+    """``rewrite_max_attempts`` bounds step 1's tries per candidate (``max_attempts`` when unset); a refused rewrite
+    never reaches step 2, and every refusal is recorded, not dropped."""
+    rewriter = Paraphraser([r.query for r in records])
+    writer = Paraphraser([])  # never called: no rewrite passes
+    res = generate_near_miss_negatives(
+        records,
+        rewriter,
+        writer,
+        tmp_path,
+        candidates=2,
+        max_attempts=3,
+        rewrite_max_attempts=rewrite_attempts,
+        show_progress=False,
+    )
+    assert rewriter.calls == expected * 2 * len(records) and writer.calls == 0
+    assert res.output.stat().st_size == 0  # nothing kept, and no triple invented
+    rows = [json.loads(line) for line in (tmp_path / "negatives-llm-near-miss.candidates.jsonl").open()]
+    assert len(rows) == 2 * len(records) and not any(r["kept"] for r in rows)
+    assert all(r["rewrite"]["reason"] for r in rows)  # each candidate says why it was refused

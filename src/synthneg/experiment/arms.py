@@ -126,6 +126,9 @@ def _near_miss(runner: ExperimentRunner, arm: str, records: list[QueryRecord], i
             rules=NegativeRules(revision=cfg.rules_revision),
             max_attempts=cfg.negatives_llm_config.max_attempts,
             show_progress=runner.show_progress,
+            # a step with an LLM of its own also has its own attempts
+            rewrite_max_attempts=nm.rewrite_llm.max_attempts if nm.rewrite_llm else None,
+            passage_max_attempts=nm.passage_llm.max_attempts if nm.passage_llm else None,
         )
     finally:
         for generator in own.values():

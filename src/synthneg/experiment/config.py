@@ -89,7 +89,7 @@ class NearMissConfig(_Strict):
     """The ``llm-near-miss`` arm: step 1 (the rewritten query) on ``rewrite_llm`` (default: the negatives' LLM),
     step 2 (the passage) on ``passage_llm`` (default: the negatives' LLM; set it to give step 2 its own
     ``parallel`` without touching the keys of the other LLM arms); ``candidates`` per query, the first that
-    passes both steps kept."""
+    passes both steps kept. A step with its own LLM also retries with that LLM's ``max_attempts``."""
 
     rewrite_llm: LLMConfig | None = None
     passage_llm: LLMConfig | None = None

@@ -97,8 +97,18 @@ class NearMissSettings:
     seed: int = 0
     force: bool = False
     show_progress: bool = True
+    rewrite_max_attempts: int | None = None  # step 1's own attempts per task (None: max_attempts)
+    passage_max_attempts: int | None = None  # step 2's
 
-    def stage(self, stem: str, tasks: list[Task], generator: Generator, template: Any, sampling: SamplingParams) -> Any:
+    def stage(
+        self,
+        stem: str,
+        tasks: list[Task],
+        generator: Generator,
+        template: Any,
+        sampling: SamplingParams,
+        attempts: int | None = None,
+    ) -> Any:
         return run_stage(
             stem,
             tasks,
@@ -107,7 +117,7 @@ class NearMissSettings:
             template=template,
             sampling=sampling,
             seed=self.seed,
-            max_attempts=self.max_attempts,
+            max_attempts=attempts or self.max_attempts,
             force=self.force,
             show_progress=self.show_progress,
         )
@@ -153,7 +163,9 @@ class _NearMiss:
 
             tasks.append(Task(rec.query_id, tpl.render(query=rec.query), check))
         tasks = candidate_tasks(tasks, cfg.candidates)
-        self.outcomes1, ledger = cfg.stage(REWRITE_STEM, tasks, cfg.rewriter, tpl, cfg.rewrite_sampling)
+        self.outcomes1, ledger = cfg.stage(
+            REWRITE_STEM, tasks, cfg.rewriter, tpl, cfg.rewrite_sampling, cfg.rewrite_max_attempts
+        )
         self.step1 = {o.task.task_id: o for o in self.outcomes1}
         self.rewrites = {o.task.task_id: o.accepted for o in self.outcomes1 if o.accepted is not None}
         rows = [
@@ -187,7 +199,9 @@ class _NearMiss:
 
             tasks.append(Task(tid, self.tpl2.render(query=acc.verdict.text), check))
         self.stem = f"negatives-{METHOD}"
-        self.outcomes2, self.ledger2 = cfg.stage(self.stem, tasks, cfg.writer, self.tpl2, cfg.passage_sampling)
+        self.outcomes2, self.ledger2 = cfg.stage(
+            self.stem, tasks, cfg.writer, self.tpl2, cfg.passage_sampling, cfg.passage_max_attempts
+        )
         self.passages = {o.task.task_id: o for o in self.outcomes2}
 
     def verify(self) -> None:
@@ -325,6 +339,8 @@ def generate_near_miss_negatives(
     seed: int = 0,
     force: bool = False,
     show_progress: bool = True,
+    rewrite_max_attempts: int | None = None,
+    passage_max_attempts: int | None = None,
 ) -> StageResult:
     """Near-miss negatives for ``records`` into ``out_dir/negatives-{method}.jsonl`` (see the module docstring).
 
@@ -335,6 +351,8 @@ def generate_near_miss_negatives(
     higher = the passage answers the query), a candidate whose judge score for the *original* query reaches the
     positive's score minus ``judge_margin`` answers the query and is refused (``answers_query``). With ``encode``,
     the kept candidate is the hardest accepted one (highest cosine with the query under the encoder), else the first.
+    ``max_attempts`` bounds the tries per task of both steps; ``rewrite_max_attempts`` / ``passage_max_attempts``
+    give one step its own bound.
     """
     if candidates < 1:
         raise SynthnegError(f"candidates must be at least 1, got {candidates}")
@@ -359,6 +377,8 @@ def generate_near_miss_negatives(
             seed,
             force,
             show_progress,
+            rewrite_max_attempts,
+            passage_max_attempts,
         ),
     )
     run.rewrite()
