@@ -358,29 +358,9 @@ def generate_near_miss_negatives(
         raise SynthnegError(f"candidates must be at least 1, got {candidates}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    run = _NearMiss(
-        records,
-        NearMissSettings(
-            rewriter,
-            writer,
-            out,
-            candidates,
-            drift,
-            encode,
-            judge,
-            judge_margin,
-            method,
-            rules,
-            rewrite_sampling,
-            passage_sampling,
-            max_attempts,
-            seed,
-            force,
-            show_progress,
-            rewrite_max_attempts,
-            passage_max_attempts,
-        ),
-    )
+    # every keyword of this function but the records and the folder is a field of the settings, by the same name
+    options = {k: v for k, v in locals().items() if k in NearMissSettings.__dataclass_fields__}
+    run = _NearMiss(records, NearMissSettings(**options))
     run.rewrite()
     run.write_passages()
     run.verify()

@@ -1,0 +1,127 @@
+"""The arms whose negatives an LLM writes: from the query (and positive), and the near-miss and verified arms'
+two steps; their data functions and the parts their stage keys add (registered in :mod:`synthneg.experiment.arms`)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from synthneg.data.triples import QueryRecord, Triple
+    from synthneg.experiment.runner import ExperimentRunner
+
+
+def llm_negatives(
+    runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any], *, mode: str
+) -> list[Triple]:
+    """``llm-query`` / ``llm-query-positive``: one LLM-written negative per query, in the arm's ``mode``
+    (the registry binds it: ``partial(llm_negatives, mode=...)``)."""
+    from synthneg.data.triples import read_triples
+    from synthneg.generate import generate_negatives
+    from synthneg.llm.parse import NegativeRules
+
+    cfg = runner.config
+    res = generate_negatives(
+        records,
+        runner.negatives_generator,
+        runner.layout.generation,
+        mode=mode,  # type: ignore[arg-type]
+        rules=NegativeRules(revision=cfg.rules_revision),
+        max_attempts=cfg.negatives_llm_config.max_attempts,
+        show_progress=runner.show_progress,
+    )
+    info["ledger"] = res.ledger.to_dict()
+    return read_triples(res.output)
+
+
+def llm_key(runner: ExperimentRunner) -> dict[str, Any]:
+    cfg = runner.config
+    parts: dict[str, Any] = {"llm": cfg.negatives_llm_config.model_dump()}  # `llm` when unset: keys unchanged
+    if cfg.rules_revision != 1:
+        parts["rules_revision"] = cfg.rules_revision
+    return parts
+
+
+def near_miss_negatives(
+    runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]
+) -> list[Triple]:
+    """``llm-near-miss`` (the two steps) and ``llm-query-verified`` (the two steps, the judge, the hardest kept)."""
+    from synthneg.data.triples import read_triples
+    from synthneg.generate.near_miss import DriftRules, generate_near_miss_negatives
+    from synthneg.llm.factory import make_generator
+    from synthneg.llm.parse import NegativeRules
+
+    cfg = runner.config
+    nm = cfg.near_miss
+    verified = arm == "llm-query-verified"
+    own: dict[str, Any] = {}  # the steps with an LLM of their own (loaded here, closed below)
+    judge = encode = None
+    try:
+        for step, llm in (("rewrite", nm.rewrite_llm), ("passage", nm.passage_llm)):
+            if llm is not None:
+                own[step] = make_generator(llm.backend, llm.model, **llm.generator_options())
+        rewriter, writer = own.get("rewrite"), own.get("passage")  # the run's LLM is loaded only if a step uses it
+        rewriter = rewriter if rewriter is not None else runner.negatives_generator
+        writer = writer if writer is not None else runner.negatives_generator
+        if verified:
+            from synthneg.mine.cross_encoder import load_scorer
+            from synthneg.search.dense import DenseEncoder
+
+            # the judge's scores live with the run, like the CE arm's: committed, reused on another machine
+            judge = load_scorer(
+                nm.judge, show_progress=runner.show_progress, cache=runner.layout.store("judge.scores.jsonl")
+            )
+            encoder = DenseEncoder(cfg.base_model, show_progress=False)
+
+            def encode(texts: list[str]) -> Any:
+                return encoder.encode(texts)
+
+        res = generate_near_miss_negatives(
+            records,
+            rewriter,
+            writer,
+            runner.layout.generation,
+            candidates=nm.candidates,
+            drift=DriftRules(min_changed_terms=nm.min_changed_terms),
+            judge=judge,
+            judge_margin=nm.judge_margin,
+            encode=encode,
+            method=arm,
+            rules=NegativeRules(revision=cfg.rules_revision),
+            max_attempts=cfg.negatives_llm_config.max_attempts,
+            show_progress=runner.show_progress,
+            # a step with an LLM of its own also has its own attempts
+            rewrite_max_attempts=nm.rewrite_llm.max_attempts if nm.rewrite_llm else None,
+            passage_max_attempts=nm.passage_llm.max_attempts if nm.passage_llm else None,
+        )
+    finally:
+        for generator in own.values():
+            generator.close()
+        close = getattr(judge, "close", None)
+        if callable(close):
+            close()
+    _record_near_miss_costs(runner, res.ledger.to_dict(), judge, info)
+    return read_triples(res.output) if res.output.stat().st_size else []  # every candidate refused: no triple
+
+
+def _record_near_miss_costs(runner: ExperimentRunner, ledger: dict[str, Any], judge: Any, info: dict[str, Any]) -> None:
+    """Step 2's ledger, step 1's (the ledger of the run that paid for the rewrites) and the judge's pairs."""
+    from synthneg.generate.near_miss import REWRITE_STEM
+
+    info["ledger"] = ledger
+    rewrite_cost = runner.layout.generation / f"{REWRITE_STEM}.cost.json"
+    if rewrite_cost.is_file():
+        info["rewrite_ledger"] = json.loads(rewrite_cost.read_text(encoding="utf-8"))
+    if judge is not None and hasattr(judge, "pairs_scored"):
+        info["judge"] = {
+            "pairs_scored": judge.pairs_scored,
+            "pairs_cached": judge.pairs_cached,
+            "score_wall_s": round(judge.score_seconds, 1),
+        }
+
+
+def near_miss_key(runner: ExperimentRunner) -> dict[str, Any]:
+    near_miss = runner.config.near_miss.model_dump()
+    if near_miss["passage_llm"] is None:  # added later: unset, the key is what it was before
+        del near_miss["passage_llm"]
+    return {**llm_key(runner), "near_miss": near_miss}
