@@ -61,18 +61,34 @@ def _tracked_copy(run: Path, dest: Path) -> None:
         shutil.copy2(src, target)
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def _runs() -> list[tuple[Path, int | None]]:
+    """Each config, and each point of a learning curve (``synthneg curve``: a run per ``n<N>/`` folder)."""
+    runs: list[tuple[Path, int | None]] = []
+    for config in CONFIGS:
+        folder = load_config(config).output_dir
+        sizes = sorted(int(p.parent.name[1:]) for p in folder.glob("n*/stages.json") if p.parent.name[1:].isdigit())
+        runs += [(config, size) for size in sizes] or [(config, None)]
+    return runs
+
+
+RUNS = _runs()
+
+
+@pytest.mark.parametrize(("config", "point"), RUNS, ids=[c.stem + (f"-n{n}" if n else "") for c, n in RUNS])
 def test_committed_run_replays_from_its_stores(
-    config: Path, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    config: Path, point: int | None, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import synthneg.llm.llamacpp
     import synthneg.llm.llamacpp_load
     import synthneg.llm.registry
     from synthneg.experiment.arms import TRAINED_ARMS
+    from synthneg.experiment.curve import point_config
     from synthneg.experiment.runner import ExperimentRunner
     from synthneg.models import model_identity, resolve_bi_encoder
 
     cfg = load_config(config)
+    if point is not None:  # the smallest point holds the curve's fixed arms (zero-shot, labeled)
+        cfg = point_config(cfg, point, first=point == min(n for c, n in RUNS if c == config and n is not None))
     run = cfg.output_dir.resolve()
     if not (run / "stages.json").is_file():
         pytest.skip(f"{config.name}: no finished stage committed yet")
