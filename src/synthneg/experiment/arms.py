@@ -42,9 +42,8 @@ class ArmSpec:
     pairs: str | None = None  # trains on this query file under generation/ (query-positive pairs, in-batch only)
     make: MakeTriples | None = None
     key: KeyParts | None = None
-    controls: str | None = (
-        None  # a BM25 control on the queries this arm kept (CONFIG_MATCHED: the config's matched_arm)
-    )
+    # a BM25 control: the arm whose kept queries it trains on (CONFIG_MATCHED: the config's matched_arm)
+    controls: str | None = None
 
     @property
     def has_negatives(self) -> bool:
