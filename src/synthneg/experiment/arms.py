@@ -139,6 +139,20 @@ def _bm25_matched_key(runner: ExperimentRunner, arm: str) -> dict[str, Any] | No
     return None if matched is None else {"matched": {"arm": matched_arm, "triples": matched}}
 
 
+def _bm25_control(name: str, short: str, queries: str, target: str) -> ArmSpec:
+    """A BM25 control arm: BM25 negatives for exactly the queries ``target`` kept a triple for."""
+    return ArmSpec(
+        name,
+        short,
+        f"control: BM25 negatives, {queries}",
+        reads_corpus=True,
+        default=False,
+        make=_bm25_matched,
+        key=partial(_bm25_matched_key, arm=name),
+        controls=target,
+    )
+
+
 def _labeled(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
     return runner.labeled_triples()
 
@@ -250,25 +264,9 @@ _SPECS = (
         make=_title,
         key=_title_key,
     ),
-    ArmSpec(
-        "bm25-matched",
-        "BM25 neg. (matched)",
-        "control: BM25 negatives, same queries as the matched arm",
-        reads_corpus=True,
-        default=False,
-        make=_bm25_matched,
-        key=partial(_bm25_matched_key, arm="bm25-matched"),
-        controls=CONFIG_MATCHED,
-    ),
-    ArmSpec(
-        "bm25-matched-verified",
-        "BM25 (verified q.)",
-        "control: BM25 negatives, the queries llm-query-verified kept",
-        reads_corpus=True,
-        default=False,
-        make=_bm25_matched,
-        key=partial(_bm25_matched_key, arm="bm25-matched-verified"),
-        controls="llm-query-verified",
+    _bm25_control("bm25-matched", "BM25 neg. (matched)", "same queries as the matched arm", CONFIG_MATCHED),
+    _bm25_control(
+        "bm25-matched-verified", "BM25 (verified q.)", "the queries llm-query-verified kept", "llm-query-verified"
     ),
 )
 
