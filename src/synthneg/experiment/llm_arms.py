@@ -54,7 +54,7 @@ def near_miss_negatives(
     cfg = runner.config
     nm = cfg.near_miss
     verified = arm == "llm-query-verified"
-    own: dict[str, Any] = {}  # the steps with an LLM of their own (loaded here, closed below)
+    own: dict[str, Any] = {}  # the steps with an LLM of their own (loaded on their first missing call, closed below)
     judge = encode = None
     try:
         for step, llm in (("rewrite", nm.rewrite_llm), ("passage", nm.passage_llm)):
