@@ -153,6 +153,26 @@ def _bm25_control(name: str, short: str, queries: str, target: str) -> ArmSpec:
     )
 
 
+def _llm_arm(name: str, short: str, label: str, mode: str) -> ArmSpec:
+    """An arm of the paper's corpus-free negatives, written from the query (``mode``) by the run's LLM."""
+    return ArmSpec(
+        name, short, label, store=f"negatives-{name}.calls.jsonl", make=partial(llm_negatives, mode=mode), key=llm_key
+    )
+
+
+def _near_miss_arm(name: str, short: str, label: str) -> ArmSpec:
+    """An arm of the two-step near-miss negatives (its verifiers come from the config); not run unless listed."""
+    return ArmSpec(
+        name,
+        short,
+        label,
+        default=False,
+        store="negatives-llm-near-miss.calls.jsonl",
+        make=near_miss_negatives,
+        key=near_miss_key,
+    )
+
+
 def _labeled(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
     return runner.labeled_triples()
 
@@ -202,39 +222,15 @@ _SPECS = (
         key=_labeled_key,
     ),
     ArmSpec("bm25", "BM25 neg.", "BM25 negatives", reads_corpus=True, make=_bm25),
-    ArmSpec(
-        "llm-query",
-        "LLM neg. (query)",
-        "LLM negatives from the query alone (the paper's method)",
-        store="negatives-llm-query.calls.jsonl",
-        make=partial(llm_negatives, mode="query"),
-        key=llm_key,
+    _llm_arm("llm-query", "LLM neg. (query)", "LLM negatives from the query alone (the paper's method)", "query"),
+    _llm_arm("llm-query-positive", "LLM neg. (query+pos.)", "LLM negatives from query + positive", "query+positive"),
+    _near_miss_arm(
+        "llm-near-miss", "LLM near-miss", "LLM negatives: a near-miss query, then a passage for it (no corpus)"
     ),
-    ArmSpec(
-        "llm-query-positive",
-        "LLM neg. (query+pos.)",
-        "LLM negatives from query + positive",
-        store="negatives-llm-query-positive.calls.jsonl",
-        make=partial(llm_negatives, mode="query+positive"),
-        key=llm_key,
-    ),
-    ArmSpec(
-        "llm-near-miss",
-        "LLM near-miss",
-        "LLM negatives: a near-miss query, then a passage for it (no corpus)",
-        default=False,
-        store="negatives-llm-near-miss.calls.jsonl",
-        make=near_miss_negatives,
-        key=near_miss_key,
-    ),
-    ArmSpec(
+    _near_miss_arm(
         "llm-query-verified",
         "LLM verified",
         "LLM negatives, verified: near-miss query, passage, refused if the judge finds it answers the query",
-        default=False,
-        store="negatives-llm-near-miss.calls.jsonl",
-        make=near_miss_negatives,
-        key=near_miss_key,
     ),
     ArmSpec("in-batch", "in-batch only", "in-batch negatives only", pairs="queries.jsonl"),
     ArmSpec(
