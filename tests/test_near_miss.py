@@ -12,12 +12,14 @@ import pytest
 
 from synthneg.data.beir import load_beir
 from synthneg.data.triples import QueryRecord, read_triples
+from synthneg.errors import SynthnegError
 from synthneg.generate.near_miss import (
     REWRITE_STEM,
     DriftRules,
     candidate_rates,
     generate_near_miss_negatives,
     validate_rewrite,
+    validate_swap,
 )
 from synthneg.llm.base import Generator
 from synthneg.llm.llamacpp import LlamaCppGenerator
@@ -166,3 +168,112 @@ def test_each_step_has_its_own_attempts(
     rows = [json.loads(line) for line in (tmp_path / "negatives-llm-near-miss.candidates.jsonl").open()]
     assert len(rows) == 2 * len(records) and not any(r["kept"] for r in rows)
     assert all(r["rewrite"]["reason"] for r in rows)  # each candidate says why it was refused
+
+
+# Real answers of qwen2.5-coder-1.5b to the swap template (a 40-query probe: 20 SciFact train claims, 20 synthetic
+# queries of the SciFact in-domain run), with what the checks must make of them.
+SWAPS = [
+    (
+        "IFI16 impedes STING phosphorylation and translocation, resulting in reduced activation of STING.",
+        "IFI16 => MDA5",
+        "MDA5 impedes STING phosphorylation and translocation, resulting in reduced activation of STING.",
+    ),
+    (
+        "What is the correlation between obesity and ADHD?",
+        "obesity => type 2 diabetes",
+        "What is the correlation between type 2 diabetes and ADHD?",
+    ),
+    (
+        "Charcoal is an effective treatment for acute paraquat poisoning.",
+        "charcoal => acetic acid",
+        "Acetic acid is an effective treatment for acute paraquat poisoning.",
+    ),  # case-insensitive, capital kept
+    (
+        "Developing a syngeneic mouse model for events related to ovarian cancer?",
+        " ovarian cancer => breast cancer",
+        "Developing a syngeneic mouse model for events related to breast cancer?",
+    ),
+    ("MafA phosphorylation enhances its ubiquitination.", "MafA => Maf", "broader"),
+    (
+        "HIV trans-activator protein (TAT) effectively transports large and small molecules across cellular membranes.",
+        "HIV trans-activator protein (TAT) => HIV",
+        "broader",
+    ),
+    (
+        "qSOFA scores are associated with length of stay in emergency department patients.",
+        "qSOFA => qSOFA",
+        "paraphrase",
+    ),
+    (
+        "Upregulation of dynein in Drosophila neurons increases the number of microtubule plus-ends.",
+        "dynein => microtubule",
+        "paraphrase",
+    ),  # the sibling is taken from the same query: nothing new
+    (
+        "Inhibiting glucose-6-phospate dehydrogenase improves lipogenesis by deactivating LKB1-AMPK signaling.",
+        "glucose-6-phosphate dehydrogenase => AMPK",
+        "term_not_in_query",
+    ),  # the query's typo is not the term
+    (
+        "Vaccinating the gastrointestinal tract induces protection of rectal and vaginal mucosa.",
+        "query: Vaccinating the gastrointestinal tract induces protection of rectal and vaginal mucosa => vaccination",
+        "format",
+    ),
+    ("Do IL-13 inhibitors block hepatic fibrosis in Schistosomiasis?", "IL-13 inhibitors => hepatitis\u708e", "format"),
+    ("Do tumor cells invade?", "tumor => a different cell type", "vague"),
+    ("Do tumor cells express tumorin?", "tumor => stroma", "Do stroma cells express tumorin?"),  # whole words only
+]
+
+
+@pytest.mark.parametrize(("query", "answer", "expected"), SWAPS)
+def test_swap_substitutes_a_sibling_and_refuses_broader_vague_and_unanchored_terms(
+    query: str, answer: str, expected: str
+) -> None:
+    verdict = validate_swap(answer, query)
+    if " " in expected:  # a near-miss query
+        assert verdict.ok and verdict.text == expected, verdict
+        assert verdict.detail is not None and " => " in verdict.detail
+        assert validate_rewrite(verdict.text, query).ok  # and it passes the free rewrite's drift check too
+    else:
+        assert not verdict.ok and verdict.reason == expected, verdict
+
+
+class Swapper(Generator):
+    """Step 1 with the swap template: answers 'STING => cGAS' to every query (only one of them names STING)."""
+
+    model_id = "swapper"
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def generate(self, requests, on_result=None):  # type: ignore[no-untyped-def]
+        out = []
+        for i, req in enumerate(requests):
+            prompt = req.messages[-1].content
+            self.prompts.append(prompt)
+            text = "STING => cGAS"
+            out.append(GenerationResult(text, "stop", completion_tokens=3))
+            if on_result is not None:
+                on_result(i, out[-1])
+        return out
+
+
+def test_swap_rewrite_feeds_the_substituted_query_to_step_two(tmp_path: Path) -> None:
+    """``rewrite="swap"``: step 1 gets the swap template, its answer is substituted into the query, step 2 writes for
+    that query; a refused swap is recorded with its reason and never reaches step 2."""
+    recs = [
+        QueryRecord("q1", CLAIM, "d1", "IFI16 binds STING and blocks its phosphorylation in human cells."),
+        QueryRecord("q2", "Aspirin lowers stroke risk.", "d2", "Aspirin reduced strokes by a fifth in a trial."),
+    ]
+    rewriter = Swapper()
+    writer = Paraphraser(["IFI16 interferes with cGAS phosphorylation and translocation."])
+    res = generate_near_miss_negatives(recs, rewriter, writer, tmp_path, rewrite="swap", show_progress=False)
+    assert all("=>" in p for p in rewriter.prompts)  # the swap template, not the free rewrite
+    assert writer.calls >= 1  # step 2 wrote for the substituted query only (q1)
+    rows = {r["query_id"]: r for r in map(json.loads, (tmp_path / "negatives-llm-near-miss.candidates.jsonl").open())}
+    assert rows["q1"]["rewrite"]["text"] == "IFI16 interferes with cGAS phosphorylation and translocation."
+    assert rows["q1"]["rewrite"]["detail"].startswith("STING => cGAS")
+    assert rows["q2"]["rewrite"]["reason"] == "term_not_in_query" and "passage" not in rows["q2"]
+    assert res.ledger.tasks == 1
+    with pytest.raises(SynthnegError, match="unknown rewrite"):
+        generate_near_miss_negatives(recs, rewriter, writer, tmp_path, rewrite="loose", show_progress=False)

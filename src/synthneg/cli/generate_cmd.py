@@ -26,6 +26,7 @@ def _near_miss(
     candidates: int,
     run: RunOptions,
     max_tokens: int,
+    rewrite: str,
 ) -> Any:
     """``negatives llm --strategy near-miss``: with ``--judge``, the judge and MiniLM's hardness verify the candidates."""
     from synthneg.generate.near_miss import REWRITE_SAMPLING, generate_near_miss_negatives
@@ -48,6 +49,7 @@ def _near_miss(
             judge_margin=judge_margin,
             encode=encode,
             method="llm-query-verified" if judge is not None else "llm-near-miss",
+            rewrite=rewrite,
             rewrite_sampling=run.sampling(REWRITE_SAMPLING.max_tokens),
             passage_sampling=run.sampling(max_tokens),
             max_attempts=run.max_attempts,
@@ -61,8 +63,12 @@ def _near_miss(
             close()
 
 
-def _check_strategy(strategy: str, mode: str) -> None:
+def _check_strategy(strategy: str, mode: str, rewrite: str) -> None:
     from synthneg.errors import SynthnegError
+    from synthneg.generate.near_miss_rewrite import REWRITES
+
+    if rewrite not in REWRITES:
+        raise SynthnegError(f"--rewrite must be {' or '.join(map(repr, REWRITES))}, got {rewrite!r}")
 
     if strategy not in ("direct", "near-miss"):
         raise SynthnegError(f"--strategy must be 'direct' or 'near-miss', got {strategy!r}")
@@ -135,6 +141,12 @@ def negatives_llm(
     rewrite_model: str | None = typer.Option(
         None, "--rewrite-model", help="near-miss: the model of step 1 (the rewrite); default: --model."
     ),
+    rewrite: str = typer.Option(
+        "free",
+        "--rewrite",
+        help="near-miss step 1: free (the LLM rewrites the query) or swap (it names 'term => sibling' and the "
+        "term is replaced in the query, the rest kept word for word).",
+    ),
     judge: str | None = typer.Option(
         None,
         "--judge",
@@ -160,13 +172,13 @@ def negatives_llm(
     from synthneg.data.triples import read_query_records
     from synthneg.generate import generate_negatives
 
-    _check_strategy(strategy, mode)
+    _check_strategy(strategy, mode, rewrite)
     records = read_query_records(queries)[:limit]
     with exclusive_folder(out), log_to_folder(out), llm.generator() as gen:
         if strategy == "near-miss":
             second = llm.generator(rewrite_model) if rewrite_model else nullcontext(gen)
             with second as rewriter:
-                res = _near_miss(records, rewriter, gen, out, judge, judge_margin, candidates, run, max_tokens)
+                res = _near_miss(records, rewriter, gen, out, judge, judge_margin, candidates, run, max_tokens, rewrite)
             _summary(res)
             return
         res = generate_negatives(

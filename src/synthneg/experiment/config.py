@@ -95,6 +95,10 @@ class NearMissConfig(_Strict):
     passage_llm: LLMConfig | None = None
     candidates: int = Field(default=2, ge=1, le=8)
     min_changed_terms: int = Field(default=1, ge=1)
+    rewrite: Literal["free", "swap"] = Field(
+        default="free",
+        description="step 1: 'free' (the LLM rewrites the query) or 'swap' (it names 'term => sibling', substituted)",
+    )
     judge: str = Field(
         default="llm",
         description="llm-query-verified: the judge that refuses a negative answering the original query "

@@ -87,6 +87,7 @@ def near_miss_negatives(
             judge_margin=nm.judge_margin,
             encode=encode,
             method=arm,
+            rewrite=nm.rewrite,
             rules=NegativeRules(revision=cfg.rules_revision),
             max_attempts=cfg.negatives_llm_config.max_attempts,
             show_progress=runner.show_progress,
@@ -124,4 +125,6 @@ def near_miss_key(runner: ExperimentRunner) -> dict[str, Any]:
     near_miss = runner.config.near_miss.model_dump()
     if near_miss["passage_llm"] is None:  # added later: unset, the key is what it was before
         del near_miss["passage_llm"]
+    if near_miss["rewrite"] == "free":  # likewise
+        del near_miss["rewrite"]
     return {**llm_key(runner), "near_miss": near_miss}

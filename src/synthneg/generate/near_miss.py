@@ -31,9 +31,10 @@ import numpy as np
 from synthneg.data.triples import QueryRecord, Triple, write_triples
 from synthneg.errors import SynthnegError
 from synthneg.generate.engine import CANDIDATE_SEP, Task, candidate_tasks, group_candidates
+from synthneg.generate.near_miss_rewrite import REWRITES, DriftRules, validate_rewrite, validate_swap
 from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
-from synthneg.llm.parse import NegativeRules, QueryRules, Verdict, reject, validate_negative, validate_query
+from synthneg.llm.parse import NegativeRules, Verdict, validate_negative
 from synthneg.llm.prompts import load_template
 from synthneg.llm.types import GenerationResult, SamplingParams
 
@@ -43,38 +44,6 @@ REWRITE_SAMPLING = SamplingParams(max_tokens=64)
 PASSAGE_SAMPLING = SamplingParams(max_tokens=256)
 #: encodes a list of texts into L2-normalised vectors (e.g. ``DenseEncoder.encode``)
 Encode = Callable[[list[str]], np.ndarray]
-
-
-@dataclass(frozen=True)
-class DriftRules:
-    """How different a near-miss query must be from the original.
-
-    ``min_changed_terms``: content terms (stemmed, stopwords out) of the original that the rewrite drops, and new ones
-    it brings, at least this many each. ``max_similarity``: a ceiling on the cosine similarity of the two queries under
-    the encoder, when one is given; off by default (a 20-claim probe: 0.95 refused three of the best minimal
-    near-misses, DENV-1 -> DENV-2 among them, docs/generation.md), the similarity is recorded either way.
-    """
-
-    min_changed_terms: int = 1
-    max_similarity: float | None = None
-
-
-def validate_rewrite(
-    raw: str, query: str, drift: DriftRules = DriftRules(), *, truncated: bool = False, prompt: Sequence[str] = ()
-) -> Verdict:
-    """Clean a rewritten query; reject it if it is not a query, if it echoes the ``prompt``'s instruction text (the
-    0.5B often answers "No explanation, no quotes, no labels."), or if it changes no content term of ``query``."""
-    from synthneg.diagnostics import terms
-
-    verdict = validate_query(raw, "", QueryRules(), truncated=truncated, examples=prompt)
-    if not verdict.ok:
-        return verdict
-    text = verdict.text
-    old, new = terms(query), terms(text)
-    removed, added = sorted(old - new), sorted(new - old)
-    if len(removed) < drift.min_changed_terms or len(added) < drift.min_changed_terms:
-        return reject("paraphrase", f"no key term replaced (dropped {removed}, added {added})", text)
-    return Verdict(True, text, detail=f"dropped {removed}, added {added}")
 
 
 @dataclass
@@ -90,6 +59,7 @@ class NearMissSettings:
     judge: Any = None
     judge_margin: float = 0.0
     method: str = METHOD
+    rewrite: str = "free"
     rules: NegativeRules = field(default_factory=NegativeRules)
     rewrite_sampling: SamplingParams = REWRITE_SAMPLING
     passage_sampling: SamplingParams = PASSAGE_SAMPLING
@@ -147,7 +117,7 @@ class _NearMiss:
     def rewrite(self) -> None:
         """Step 1, then the encoder's similarity of each accepted rewrite to its query (when an encoder is given)."""
         cfg = self.cfg
-        tpl = load_template("near-miss-query")
+        tpl = load_template(REWRITES[cfg.rewrite])
         instructions = [
             sentence
             for message in tpl.render(query="")
@@ -159,6 +129,8 @@ class _NearMiss:
 
             def check(res: GenerationResult, rec: QueryRecord = rec) -> Verdict:
                 truncated = res.finish_reason == "length"
+                if cfg.rewrite == "swap":
+                    return validate_swap(res.text, rec.query, cfg.drift, truncated=truncated)
                 return validate_rewrite(res.text, rec.query, cfg.drift, truncated=truncated, prompt=instructions)
 
             tasks.append(Task(rec.query_id, tpl.render(query=rec.query), check))
@@ -332,6 +304,7 @@ def generate_near_miss_negatives(
     judge: Any = None,
     judge_margin: float = 0.0,
     method: str = METHOD,
+    rewrite: str = "free",
     rules: NegativeRules = NegativeRules(),
     rewrite_sampling: SamplingParams = REWRITE_SAMPLING,
     passage_sampling: SamplingParams = PASSAGE_SAMPLING,
@@ -351,11 +324,14 @@ def generate_near_miss_negatives(
     higher = the passage answers the query), a candidate whose judge score for the *original* query reaches the
     positive's score minus ``judge_margin`` answers the query and is refused (``answers_query``). With ``encode``,
     the kept candidate is the hardest accepted one (highest cosine with the query under the encoder), else the first.
+    ``rewrite="swap"`` asks step 1 for ``term => sibling`` only and substitutes it (:mod:`near_miss_rewrite`).
     ``max_attempts`` bounds the tries per task of both steps; ``rewrite_max_attempts`` / ``passage_max_attempts``
     give one step its own bound.
     """
     if candidates < 1:
         raise SynthnegError(f"candidates must be at least 1, got {candidates}")
+    if rewrite not in REWRITES:
+        raise SynthnegError(f"unknown rewrite {rewrite!r}: use {' or '.join(REWRITES)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # every keyword of this function but the records and the folder is a field of the settings, by the same name
