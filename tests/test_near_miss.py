@@ -193,7 +193,8 @@ SWAPS = [
         " ovarian cancer => breast cancer",
         "Developing a syngeneic mouse model for events related to breast cancer?",
     ),
-    ("MafA phosphorylation enhances its ubiquitination.", "MafA => Maf", "broader"),
+    ("PKG-la plays an essential role in spinal long term potentiation.", "PKG-la => PKG", "broader"),
+    ("IGF-I levels predict muscle growth.", "IGF-I => IGF-II", "IGF-II levels predict muscle growth."),
     (
         "HIV trans-activator protein (TAT) effectively transports large and small molecules across cellular membranes.",
         "HIV trans-activator protein (TAT) => HIV",

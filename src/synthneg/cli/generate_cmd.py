@@ -63,6 +63,12 @@ def _near_miss(
             close()
 
 
+REWRITE_HELP = (
+    "near-miss step 1: free (the LLM rewrites the query) or swap (it names 'term => sibling' and the term is "
+    "replaced in the query, the rest kept word for word)."
+)
+
+
 def _check_strategy(strategy: str, mode: str, rewrite: str) -> None:
     from synthneg.errors import SynthnegError
     from synthneg.generate.near_miss_rewrite import REWRITES
@@ -141,12 +147,7 @@ def negatives_llm(
     rewrite_model: str | None = typer.Option(
         None, "--rewrite-model", help="near-miss: the model of step 1 (the rewrite); default: --model."
     ),
-    rewrite: str = typer.Option(
-        "free",
-        "--rewrite",
-        help="near-miss step 1: free (the LLM rewrites the query) or swap (it names 'term => sibling' and the "
-        "term is replaced in the query, the rest kept word for word).",
-    ),
+    rewrite: str = typer.Option("free", "--rewrite", help=REWRITE_HELP),
     judge: str | None = typer.Option(
         None,
         "--judge",

@@ -7,9 +7,10 @@ Two ways to get it (``rewrite``):
   qualifier, and the passage for such a query still answers the original (docs/examples.md).
 - ``swap`` (template ``near-miss-swap``): the LLM only names the key term and a sibling of the same kind
   (``IL-10 => IL-12``); the code substitutes it into the query, so the rest of the wording is kept exactly. A pair is
-  refused when the term is not in the query, when one side contains the other (``MafA => Maf``, a broader term), when
-  the sibling is vague ("a different protein") or when it brings no new content term (a term taken from elsewhere in
-  the same query, ``dynein => microtubule`` in a query about microtubules).
+  refused when the term is not in the query, when one side contains the other's words (``PKG-la => PKG``, a broader
+  term; ``IGF-I => IGF-II`` is a sibling), when the sibling is vague ("a different protein") or when it brings no new
+  content term (a term taken from elsewhere in the same query, ``dynein => microtubule`` in a query about
+  microtubules).
 
 Either way the ``drift`` rules then require a changed content term (not a paraphrase).
 """
@@ -98,7 +99,7 @@ def validate_swap(raw: str, query: str, drift: DriftRules = DriftRules(), *, tru
     a, b = _norm(term), _norm(sibling)
     if a == b:
         return reject("paraphrase", "the sibling is the term itself", line)
-    if a in b or b in a:
+    if f" {a} " in f" {b} " or f" {b} " in f" {a} ":  # whole words: IGF-I => IGF-II is a sibling
         return reject("broader", "one side contains the other (a broader or narrower term, not a sibling)", line)
     if _FOREIGN.search(sibling):
         return reject("format", "the sibling has characters of another script", line)
