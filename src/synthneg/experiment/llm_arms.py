@@ -60,9 +60,8 @@ def near_miss_negatives(
         for step, llm in (("rewrite", nm.rewrite_llm), ("passage", nm.passage_llm)):
             if llm is not None:
                 own[step] = make_generator(llm.backend, llm.model, **llm.generator_options())
-        rewriter, writer = own.get("rewrite"), own.get("passage")  # the run's LLM is loaded only if a step uses it
-        rewriter = rewriter if rewriter is not None else runner.negatives_generator
-        writer = writer if writer is not None else runner.negatives_generator
+        # the run's LLM is loaded only if a step uses it (so not own.get(s, default), which would evaluate it)
+        rewriter, writer = (own[s] if s in own else runner.negatives_generator for s in ("rewrite", "passage"))  # noqa: SIM401
         if verified:
             from synthneg.mine.cross_encoder import load_scorer
             from synthneg.search.dense import DenseEncoder
