@@ -196,6 +196,11 @@ SWAPS = [
     ("PKG-la plays an essential role in spinal long term potentiation.", "PKG-la => PKG", "broader"),
     ("IGF-I levels predict muscle growth.", "IGF-I => IGF-II", "IGF-II levels predict muscle growth."),
     (
+        "\u03b1-synuclein aggregates in Lewy bodies.",
+        "\u03b1-synuclein => \u03b2-synuclein",
+        "\u03b2-synuclein aggregates in Lewy bodies.",
+    ),  # Greek letters are part of the term
+    (
         "HIV trans-activator protein (TAT) effectively transports large and small molecules across cellular membranes.",
         "HIV trans-activator protein (TAT) => HIV",
         "broader",

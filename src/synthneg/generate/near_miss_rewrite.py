@@ -66,7 +66,8 @@ def validate_rewrite(
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"[^0-9a-z]+", " ", text.lower()).strip()
+    """Lower-cased words (any script: alpha- and beta-synuclein stay apart) joined by single spaces."""
+    return re.sub(r"[\W_]+", " ", text.lower()).strip()
 
 
 def _substitute(query: str, term: str, sibling: str) -> str | None:
