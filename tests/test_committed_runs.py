@@ -12,8 +12,6 @@ make a rerun of the published run pay for new LLM calls or retrain fails here, w
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,44 +19,11 @@ import pytest
 
 from synthneg.data.triples import QueryRecord
 from synthneg.experiment import load_config
+from synthneg.experiment.replay import replay_runner, tracked_copy
 from synthneg.experiment.stages import file_digest
-from synthneg.llm.base import ChatRequest
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "experiments").glob("*.yaml"))
-
-
-class StoreOnly:
-    """A llama.cpp generator stand-in whose every call must already be in the run's call store."""
-
-    def __init__(self, model: str, parallel: int) -> None:
-        from synthneg.llm.llamacpp import gguf_identity
-
-        self.model_name, self.parallel = model, parallel
-        self.model_id = gguf_identity(model)
-
-    def describe(self) -> dict[str, Any]:
-        """The real generator's description (it goes into every output's provenance, so into the keys)."""
-        from synthneg.llm.llamacpp import LlamaCppGenerator
-
-        return LlamaCppGenerator.describe(self)  # type: ignore[arg-type]
-
-    def generate(self, requests: list[ChatRequest], on_result: Any = None) -> None:
-        raise AssertionError(f"the replay needed {len(requests)} LLM call(s) that the committed store lacks")
-
-    def close(self) -> None:
-        pass
-
-
-def _tracked_copy(run: Path, dest: Path) -> None:
-    files = subprocess.run(
-        ["git", "ls-files", "-z", "--", str(run)], cwd=REPO, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for name in filter(None, files):
-        src = REPO / name.decode()
-        target = dest / src.relative_to(run)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, target)
 
 
 def _runs() -> list[tuple[Path, int | None]]:
@@ -83,7 +48,6 @@ def test_committed_run_replays_from_its_stores(
     import synthneg.llm.registry
     from synthneg.experiment.arms import TRAINED_ARMS
     from synthneg.experiment.curve import point_config
-    from synthneg.experiment.runner import ExperimentRunner
     from synthneg.models import model_identity, resolve_bi_encoder
 
     cfg = load_config(config)
@@ -104,16 +68,12 @@ def test_committed_run_replays_from_its_stores(
         monkeypatch.setattr(module, "load_llama", no_model)
     for module in (synthneg.llm.llamacpp, synthneg.llm.registry):
         monkeypatch.setattr(module, "resolve_gguf", no_model)
-    _tracked_copy(run, tmp_path)
+    tracked_copy(run, tmp_path)
     if not (tmp_path / "stages.json").is_file():
         pytest.skip(f"{config.name}: no finished stage committed yet")
     logged = set(json.loads((tmp_path / "stages.json").read_text(encoding="utf-8")))  # as committed
     committed = {m.name: json.loads(m.read_text(encoding="utf-8")) for m in (tmp_path / "markers").glob("*.json")}
-    runner = ExperimentRunner(cfg.model_copy(update={"output_dir": tmp_path}), show_progress=False)
-    runner.use_generators(
-        StoreOnly(cfg.llm.model, cfg.llm.parallel),  # type: ignore[arg-type]
-        StoreOnly(cfg.negatives_llm.model, cfg.negatives_llm.parallel) if cfg.negatives_llm else None,  # type: ignore[arg-type]
-    )
+    runner = replay_runner(cfg, tmp_path)
 
     checked = 0
     stale: set[str] = set()

@@ -32,7 +32,7 @@ from synthneg.data.triples import QueryRecord, Triple, write_triples
 from synthneg.errors import SynthnegError
 from synthneg.generate.engine import CANDIDATE_SEP, Task, candidate_tasks, group_candidates
 from synthneg.generate.near_miss_rewrite import REWRITES, DriftRules, validate_rewrite, validate_swap
-from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
+from synthneg.generate.outputs import StageOptions, StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, Verdict, validate_negative
 from synthneg.llm.prompts import load_template
@@ -79,18 +79,8 @@ class NearMissSettings:
         sampling: SamplingParams,
         attempts: int | None = None,
     ) -> Any:
-        return run_stage(
-            stem,
-            tasks,
-            generator,
-            self.out,
-            template=template,
-            sampling=sampling,
-            seed=self.seed,
-            max_attempts=attempts or self.max_attempts,
-            force=self.force,
-            show_progress=self.show_progress,
-        )
+        options = StageOptions(sampling, self.seed, attempts or self.max_attempts, self.force, self.show_progress)
+        return run_stage(stem, tasks, generator, self.out, template, options)
 
 
 def _cosines(encode: Encode, a: list[str], b: list[str]) -> np.ndarray:
@@ -218,13 +208,12 @@ class _NearMiss:
         cfg, rec = self.cfg, self.record(tid)
         acc = self.passages[tid].accepted
         assert acc is not None
+        # only scores that replay exactly from the stores (the judge's): the encoder's similarity and hardness
+        # differ in their last bits between CPUs and library versions, and the triples' bytes key the fine-tunes;
+        # both stay in the candidates file, rounded
         scores: dict[str, float] = {}
-        if tid in self.similarity:
-            scores["rewrite_similarity"] = self.similarity[tid]
         if tid in self.judged:
             scores["judge_negative"], scores["judge_positive"] = self.judged[tid]
-        if tid in self.hardness:
-            scores["hardness"] = self.hardness[tid]
         extra: dict[str, Any] = {"judge": cfg.judge.identity, "judge_margin": cfg.judge_margin} if cfg.judge else {}
         if cfg.candidates > 1:
             extra.update(candidate=kept, candidates=cfg.candidates)

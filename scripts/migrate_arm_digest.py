@@ -1,0 +1,35 @@
+"""Re-key a committed arm whose rebuilt training data differs from its recorded digest only in machine noise.
+
+    python scripts/migrate_arm_digest.py experiments/scifact-indomain-500.yaml llm-query-verified [--dry-run]
+
+Rebuilds the arm's triples from the run's tracked stores (no LLM call), checks them against the diagnostics
+recorded when the run was made (synthneg.experiment.migrate), and moves the committed evaluations' markers to the new
+digest, so that a fresh clone finds them instead of training again. Prints the old and new digests and the stages.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from synthneg.experiment import load_config
+from synthneg.experiment.migrate import migrate_arm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", type=Path)
+    parser.add_argument("arm")
+    parser.add_argument("--dry-run", action="store_true", help="Check and print; change nothing.")
+    args = parser.parse_args()
+    m = migrate_arm(load_config(args.config), args.arm, dry_run=args.dry_run)
+    if m.old == m.new:
+        print(f"{m.arm}: the rebuilt data has the recorded digest {m.old}; nothing to do")
+        return
+    print(f"{m.arm}: data digest {m.old} -> {m.new} ({'dry run, nothing changed' if args.dry_run else 'moved'})")
+    for stage in m.rekeyed:
+        print(f"  {stage}")
+
+
+if __name__ == "__main__":
+    main()
