@@ -901,9 +901,16 @@ def test_learning_curve_runs_each_point_once_and_draws_the_fixed_arms_once(tmp_p
     cfg_path = _setup(tmp_path, ["zero-shot", "title"], [0])
     long_titles = [{**p, "title": f"How {p['title'].lower()} work in nature"} for p in PASSAGES]
     write_jsonl(tmp_path / "passages.jsonl", long_titles)
+    out = tmp_path / "out"
+    bad = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "6", "--arm", "bm25"])
+    assert "'bm25' is not an arm of the config" in str(bad.exception)  # the entry point prints it, exit code 2
+    # a subset now: zero-shot runs at the first point only, so the second point has nothing to do yet
+    part = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "12", "--sizes", "6", "--arm", "zero-shot"])
+    assert part.exit_code == 0, part.output
+    assert [k.split(":")[1] for k in json.loads((out / "n6" / "stages.json").read_text())] == ["zero-shot"]
+    assert not (out / "n12" / "stages.json").exists()
     res = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "12", "--sizes", "6", "--no-progress"])
     assert res.exit_code == 0, res.output
-    out = tmp_path / "out"
     first, second = (json.loads((out / f"n{n}" / "results.json").read_text()) for n in (6, 12))
     assert set(first["arms"]) == {"zero-shot", "title"} and set(second["arms"]) == {"title"}
     rows = {json.loads(line)["query_id"] for line in (out / "n6" / "triples" / "title.jsonl").read_text().splitlines()}
@@ -914,3 +921,44 @@ def test_learning_curve_runs_each_point_once_and_draws_the_fixed_arms_once(tmp_p
     stages = (out / "n12" / "stages.json").read_bytes()
     again = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "6", "--sizes", "12", "--no-progress"])
     assert again.exit_code == 0 and (out / "n12" / "stages.json").read_bytes() == stages  # nothing redone
+
+
+def test_migrate_arm_moves_evaluations_to_the_rebuilt_digest_and_refuses_changed_data(tmp_path: Path) -> None:
+    """scripts/migrate_arm_digest.py: a run whose triples were written elsewhere (same training data, other bytes:
+    the marker and the evaluation keyed by another digest) is re-keyed after the rebuild is checked against the
+    recorded diagnostics; a rebuild whose text-only diagnostics differ is refused and nothing changes."""
+    import subprocess
+
+    from synthneg.experiment.migrate import migrate_arm
+    from synthneg.experiment.runner import ExperimentRunner
+
+    cfg = load_config(_setup(tmp_path, ["bm25"], [0]))
+    out = run_experiment(cfg, show_progress=False)
+    runner = ExperimentRunner(cfg, show_progress=False)
+    marker, diag = out / "markers" / "negatives-bm25.json", out / "diagnostics" / "bm25.json"
+    done = next((out / "eval" / "bm25" / "seed0").glob("*.done.json"))
+    real, dataset = json.loads(marker.read_text())["output"], cfg.eval.datasets[0]
+    elsewhere = "0" * 16
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "output": elsewhere}))
+    done.write_text(json.dumps({"key": runner.eval_key(runner.train_key("bm25", elsewhere, 0), dataset)}))
+    recorded = json.loads(diag.read_text())
+    recorded["metrics"]["query_terms_in_negative"] += 0.01  # as if another negative had been chosen
+    diag.write_text(json.dumps({**recorded, "digest": elsewhere}))
+    (tmp_path / ".gitignore").write_text("models/\ntriples/\ngeneration/*.jsonl\n")  # as the repo's runs
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    before = done.read_bytes()
+    with pytest.raises(SynthnegError, match="query_terms_in_negative"):
+        migrate_arm(cfg, "bm25")
+    assert done.read_bytes() == before and json.loads(marker.read_text())["output"] == elsewhere
+    recorded["metrics"]["query_terms_in_negative"] -= 0.01
+    diag.write_text(json.dumps({**recorded, "digest": elsewhere}))
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    m = migrate_arm(cfg, "bm25")
+    assert (m.old, m.new) == (elsewhere, real) and "eval:bm25/seed0:tinyeval" in m.rekeyed
+    assert runner.evaluated("bm25/seed0", runner.train_key("bm25", real, 0))
+    assert json.loads(diag.read_text())["digest"] == real and json.loads(marker.read_text())["output"] == real
+    trained = json.loads((out / "stages.json").read_text())["train:bm25:seed0"]
+    run_experiment(cfg, show_progress=False)  # finds the evaluation: nothing is trained again
+    assert json.loads((out / "stages.json").read_text())["train:bm25:seed0"] == trained
+    assert migrate_arm(cfg, "bm25").rekeyed == ()  # already current

@@ -60,6 +60,10 @@ def curve(
         help="A generation/ folder of an earlier run on the same corpus whose finished LLM calls the points "
         "reuse (repeatable); the points always share theirs.",
     ),
+    arm: list[str] = typer.Option(
+        [], "--arm", help="Run only this arm at each point now (repeatable); the reports list the rest as pending."
+    ),
+    seed: list[int] = typer.Option([], "--seed", help="Run only this seed at each point now (repeatable)."),
 ) -> None:
     """The learning curve: the experiment at several passage counts, nDCG@10 against passages (curve.md, .png).
 
@@ -74,7 +78,9 @@ def curve(
         path = (
             write_curve(cfg, sizes)
             if report_only
-            else run_curve(cfg, sizes, show_progress=not no_progress, calls_from=calls_from)
+            else run_curve(
+                cfg, sizes, show_progress=not no_progress, calls_from=calls_from, only_arms=arm, only_seeds=seed
+            )
         )
     Console(stderr=True).print(f"learning curve: {path} and {path.with_suffix('.png')}")
 

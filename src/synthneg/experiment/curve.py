@@ -49,8 +49,13 @@ def run_curve(
     *,
     show_progress: bool = True,
     calls_from: Sequence[Path] = (),
+    only_arms: Sequence[str] = (),
+    only_seeds: Sequence[int] = (),
 ) -> Path:
     """Run every point (cached: a rerun redoes nothing finished) and write ``curve.md`` / ``curve.png``.
+
+    ``only_arms`` / ``only_seeds`` run a subset of each point now (e.g. the cheap arms of every seed before an
+    arm that needs hours of LLM calls); a point with none of ``only_arms`` is skipped.
 
     The LLM calls are shared: before each point runs, the finished calls of the other points (and of the
     ``generation/`` folders in ``calls_from``, e.g. an earlier run on the same passages) for this point's passages
@@ -61,16 +66,23 @@ def run_curve(
 
     if not sizes or any(n < 1 for n in sizes) or len(set(sizes)) != len(sizes):
         raise SynthnegError(f"--sizes must be distinct positive passage counts, got {list(sizes)}")
+    unknown = [a for a in only_arms if a not in config.arms]
+    if unknown:
+        raise SynthnegError(f"--arm {unknown[0]!r} is not an arm of the config (its arms: {', '.join(config.arms)})")
     sizes = sorted(sizes)
     for i, size in enumerate(sizes):
-        logger.info("curve point %d of %d: %d passages", i + 1, len(sizes), size)
         point = point_config(config, size, first=i == 0)
+        arms = [a for a in point.arms if a in only_arms] if only_arms else None
+        if arms == []:
+            logger.info("curve point %d of %d: %d passages, none of the chosen arms: skipped", i + 1, len(sizes), size)
+            continue
+        logger.info("curve point %d of %d: %d passages", i + 1, len(sizes), size)
         others = [config.output_dir / f"n{n}" / "generation" for n in sizes if n != size]
         ids = {d.id for d in load_training_passages(point).documents}
         shared = share_calls([*calls_from, *others], point.output_dir / "generation", ids)
         if shared:
             logger.info("curve point %d: %d finished LLM calls reused from other points", size, shared)
-        run_experiment(point, show_progress=show_progress)
+        run_experiment(point, show_progress=show_progress, only_arms=arms, only_seeds=list(only_seeds) or None)
     return write_curve(config, sizes)
 
 

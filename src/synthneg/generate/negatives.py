@@ -9,7 +9,7 @@ from typing import Any, Literal
 from synthneg.data.triples import QueryRecord, Triple, write_triples
 from synthneg.errors import SynthnegError
 from synthneg.generate.engine import Attempt, Task, TaskOutcome, candidate_tasks, group_candidates
-from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
+from synthneg.generate.outputs import StageOptions, StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import NegativeRules, Verdict, validate_negative
 from synthneg.llm.prompts import PromptTemplate, load_template
@@ -58,18 +58,8 @@ def generate_negatives(
     tpl = load_template(template or TEMPLATES[mode])
     tasks, by_id = _negative_tasks(records, tpl, rules)
     stem = f"negatives-{method}"
-    outcomes, ledger = run_stage(
-        stem,
-        candidate_tasks(tasks, candidates),
-        generator,
-        out,
-        template=tpl,
-        sampling=sampling,
-        seed=seed,
-        max_attempts=max_attempts,
-        force=force,
-        show_progress=show_progress,
-    )
+    options = StageOptions(sampling, seed, max_attempts, force, show_progress)
+    outcomes, ledger = run_stage(stem, candidate_tasks(tasks, candidates), generator, out, tpl, options)
     triples, candidate_rows = _keep_first_accepted(
         group_candidates(outcomes, candidates),
         by_id,

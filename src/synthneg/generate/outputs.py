@@ -70,18 +70,19 @@ def provenance(
     }
 
 
+@dataclass(frozen=True)
+class StageOptions:
+    """How a stage samples, seeds, retries and reports: the same for every generation stage."""
+
+    sampling: SamplingParams
+    seed: int = 0
+    max_attempts: int = 3
+    force: bool = False
+    show_progress: bool = True
+
+
 def run_stage(
-    stem: str,
-    tasks: list[Task],
-    generator: Generator,
-    out: Path,
-    *,
-    template: PromptTemplate,
-    sampling: SamplingParams,
-    seed: int,
-    max_attempts: int,
-    force: bool,
-    show_progress: bool,
+    stem: str, tasks: list[Task], generator: Generator, out: Path, template: PromptTemplate, options: StageOptions
 ) -> tuple[list[TaskOutcome], CostLedger]:
     """Run a stage's tasks against its call store ``out/{stem}.calls.jsonl`` (finished calls are reused)."""
     ledger = CostLedger(stage=stem)
@@ -91,12 +92,12 @@ def run_stage(
             generator,
             store,
             template_sha256=template.sha256,
-            sampling=sampling,
+            sampling=options.sampling,
             ledger=ledger,
-            base_seed=seed,
-            max_attempts=max_attempts,
-            force=force,
-            show_progress=show_progress,
+            base_seed=options.seed,
+            max_attempts=options.max_attempts,
+            force=options.force,
+            show_progress=options.show_progress,
             description=stem,
         )
     return outcomes, ledger

@@ -11,7 +11,7 @@ from synthneg.data.beir import Document
 from synthneg.errors import SynthnegError
 from synthneg.generate.engine import Attempt, Task, TaskOutcome
 from synthneg.generate.examples import EXAMPLE_PASSAGE_WORDS, QueryExample, infer_style, render_examples, shorten
-from synthneg.generate.outputs import StageResult, finish_stage, provenance, run_stage, write_jsonl
+from synthneg.generate.outputs import StageOptions, StageResult, finish_stage, provenance, run_stage, write_jsonl
 from synthneg.llm.base import Generator
 from synthneg.llm.parse import QueryRules, Verdict, validate_query
 from synthneg.llm.prompts import QUERY_STYLES, PromptTemplate, load_template
@@ -75,18 +75,8 @@ def generate_queries(
     if examples and not turns and "examples" not in tpl.fields:
         raise SynthnegError(f"template {tpl.name!r} has no {{examples}} placeholder for the example queries")
     tasks, meta = _query_tasks(passages, k, styles, tpl, examples, rules)
-    outcomes, ledger = run_stage(
-        "queries",
-        tasks,
-        generator,
-        out,
-        template=tpl,
-        sampling=sampling,
-        seed=seed,
-        max_attempts=max_attempts,
-        force=force,
-        show_progress=show_progress,
-    )
+    options = StageOptions(sampling, seed, max_attempts, force, show_progress)
+    outcomes, ledger = run_stage("queries", tasks, generator, out, tpl, options)
     extra = {"examples": [e.id for e in examples]} if examples else {}
     rows = _query_rows(
         outcomes, meta, lambda acc, style: provenance(generator, tpl, replace(sampling), acc, style=style, **extra)
