@@ -46,6 +46,7 @@ def test_committed_run_replays_from_its_stores(
     import synthneg.llm.llamacpp
     import synthneg.llm.llamacpp_load
     import synthneg.llm.registry
+    import synthneg.search.dense
     from synthneg.experiment.arms import TRAINED_ARMS
     from synthneg.experiment.curve import point_config
     from synthneg.models import model_identity, resolve_bi_encoder
@@ -68,6 +69,12 @@ def test_committed_run_replays_from_its_stores(
         monkeypatch.setattr(module, "load_llama", no_model)
     for module in (synthneg.llm.llamacpp, synthneg.llm.registry):
         monkeypatch.setattr(module, "resolve_gguf", no_model)
+
+    def no_encoding(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the replay encoded text: the run's similarity store lacks a pair it needs")
+
+    # no committed config mines or filters with the encoder; the verified arm's cosines come from their store
+    monkeypatch.setattr(synthneg.search.dense.DenseEncoder, "encode", no_encoding)
     tracked_copy(run, tmp_path)
     if not (tmp_path / "stages.json").is_file():
         pytest.skip(f"{config.name}: no finished stage committed yet")

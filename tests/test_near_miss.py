@@ -285,3 +285,35 @@ def test_swap_rewrite_feeds_the_substituted_query_to_step_two(tmp_path: Path) ->
     assert res.ledger.tasks == 1
     with pytest.raises(SynthnegError, match="unknown rewrite"):
         generate_near_miss_negatives(recs, rewriter, writer, tmp_path, rewrite="loose", show_progress=False)
+
+
+def test_stored_cosines_encode_each_missing_text_once_and_replay_from_the_store(tmp_path: Path) -> None:
+    """The near-miss arm's drift and hardness cosines are kept beside the run: a second object on the same store
+    answers every pair without encoding (so a rebuild is exact on any machine), and only new pairs are encoded."""
+    from synthneg.search.stored_cosines import StoredCosines
+
+    seen: list[list[str]] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        seen.append(list(texts))
+        v = np.array([[len(t), t.count("a") + 1.0, 1.0] for t in texts])
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    store = tmp_path / "similarity.scores.jsonl"
+    first = StoredCosines(encode, "enc@1", store)
+    a, b = ["q one", "q one", "q two"], ["banana", "a passage", "banana"]
+    got = first(a, b)
+    assert seen == [sorted(set(a) | set(b))] and first.encoded == 4  # each distinct text once
+    want = np.sum(encode(a) * encode(b), axis=1)
+    assert np.allclose(got, want)
+    seen.clear()
+    again = StoredCosines(encode, "enc@1", store)
+    assert np.array_equal(again(a, b), got) and again.encoded == 0 and seen == []
+    assert "banana" not in store.read_text()  # hashes and scores only
+    again(["q three"], ["banana"])
+    assert seen == [["banana", "q three"]]  # only the new pair's texts
+    other = StoredCosines(encode, "enc@2", store)  # another encoder: its own keys
+    other(a[:1], b[:1])
+    assert other.encoded == 2
+    with pytest.raises(ValueError, match="pairs"):
+        again(["x"], [])

@@ -55,7 +55,7 @@ def near_miss_negatives(
     nm = cfg.near_miss
     verified = arm == "llm-query-verified"
     own: dict[str, Any] = {}  # the steps with an LLM of their own (loaded on their first missing call, closed below)
-    judge = encode = None
+    judge = cosines = None
     try:
         for step, llm in (("rewrite", nm.rewrite_llm), ("passage", nm.passage_llm)):
             if llm is not None:
@@ -70,10 +70,11 @@ def near_miss_negatives(
             judge = load_scorer(
                 nm.judge, show_progress=runner.show_progress, cache=runner.layout.store("judge.scores.jsonl")
             )
-            encoder = DenseEncoder(cfg.base_model, show_progress=False)
+            from synthneg.search.stored_cosines import StoredCosines
 
-            def encode(texts: list[str]) -> Any:
-                return encoder.encode(texts)
+            encoder = DenseEncoder(cfg.base_model, show_progress=False)
+            # the hardness and drift cosines live with the run too: a rebuild encodes nothing, on any machine
+            cosines = StoredCosines(encoder.encode, encoder.identity, runner.layout.store("similarity.scores.jsonl"))
 
         res = generate_near_miss_negatives(
             records,
@@ -84,7 +85,7 @@ def near_miss_negatives(
             drift=DriftRules(min_changed_terms=nm.min_changed_terms),
             judge=judge,
             judge_margin=nm.judge_margin,
-            encode=encode,
+            cosines=cosines,
             method=arm,
             rewrite=nm.rewrite,
             rules=NegativeRules(revision=cfg.rules_revision),

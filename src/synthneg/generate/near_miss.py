@@ -44,6 +44,8 @@ REWRITE_SAMPLING = SamplingParams(max_tokens=64)
 PASSAGE_SAMPLING = SamplingParams(max_tokens=256)
 #: encodes a list of texts into L2-normalised vectors (e.g. ``DenseEncoder.encode``)
 Encode = Callable[[list[str]], np.ndarray]
+#: the cosines of text pairs (a[i], b[i]) (e.g. ``StoredCosines``)
+Cosines = Callable[[list[str], list[str]], np.ndarray]
 
 
 @dataclass
@@ -56,6 +58,7 @@ class NearMissSettings:
     candidates: int = 1
     drift: DriftRules = field(default_factory=DriftRules)
     encode: Encode | None = None
+    cosines: Cosines | None = None
     judge: Any = None
     judge_margin: float = 0.0
     method: str = METHOD
@@ -85,6 +88,15 @@ class NearMissSettings:
 
 def _cosines(encode: Encode, a: list[str], b: list[str]) -> np.ndarray:
     return np.sum(encode(a) * encode(b), axis=1)
+
+
+def _similarities(cfg: NearMissSettings, a: list[str], b: list[str]) -> np.ndarray | None:
+    """The pairs' cosines: from ``cosines`` (e.g. a store), else by ``encode``; None without either or pairs."""
+    if not a:
+        return None
+    if cfg.cosines is not None:
+        return cfg.cosines(a, b)
+    return _cosines(cfg.encode, a, b) if cfg.encode is not None else None
 
 
 class _NearMiss:
@@ -136,11 +148,9 @@ class _NearMiss:
         ]
         output = write_jsonl(rows, cfg.out / f"{REWRITE_STEM}.jsonl")
         finish_stage(REWRITE_STEM, cfg.out, output, self.outcomes1, ledger, len(self.rewrites))
-        if cfg.encode is not None and self.rewrites:
-            ids = list(self.rewrites)
-            sims = _cosines(
-                cfg.encode, [self.record(t).query for t in ids], [self.rewrites[t].verdict.text for t in ids]
-            )
+        ids = list(self.rewrites)
+        sims = _similarities(cfg, [self.record(t).query for t in ids], [self.rewrites[t].verdict.text for t in ids])
+        if sims is not None:
             self.similarity = {t: float(x) for t, x in zip(ids, sims, strict=True)}
         ceiling = cfg.drift.max_similarity
         self.too_close = {t for t, x in self.similarity.items() if ceiling is not None and x > ceiling}
@@ -177,8 +187,8 @@ class _NearMiss:
             scores = cfg.judge.score(pairs + [(r.query, r.positive) for r in queries])
             n = len(accepted)
             self.judged = {t: (float(scores[i]), float(scores[n + i])) for i, t in enumerate(accepted)}
-        if cfg.encode is not None and accepted:
-            sims = _cosines(cfg.encode, [r.query for r in queries], texts)
+        sims = _similarities(cfg, [r.query for r in queries], texts)
+        if sims is not None:
             self.hardness = {t: float(x) for t, x in zip(accepted, sims, strict=True)}
 
     def candidate_row(self, c: int, tid: str) -> tuple[dict[str, Any], bool]:
@@ -290,6 +300,7 @@ def generate_near_miss_negatives(
     candidates: int = 1,
     drift: DriftRules = DriftRules(),
     encode: Encode | None = None,
+    cosines: Cosines | None = None,
     judge: Any = None,
     judge_margin: float = 0.0,
     method: str = METHOD,
@@ -312,7 +323,8 @@ def generate_near_miss_negatives(
     Verification (the ``llm-query-verified`` arm): with a ``judge`` (a pair scorer, e.g. the LLM reranker:
     higher = the passage answers the query), a candidate whose judge score for the *original* query reaches the
     positive's score minus ``judge_margin`` answers the query and is refused (``answers_query``). With ``encode``,
-    the kept candidate is the hardest accepted one (highest cosine with the query under the encoder), else the first.
+    the kept candidate is the hardest accepted one (highest cosine with the query under the encoder), else the first;
+    ``cosines`` (pairs -> cosines, e.g. :class:`~synthneg.search.stored_cosines.StoredCosines`) replaces ``encode``.
     ``rewrite="swap"`` asks step 1 for ``term => sibling`` only and substitutes it (:mod:`near_miss_rewrite`).
     ``max_attempts`` bounds the tries per task of both steps; ``rewrite_max_attempts`` / ``passage_max_attempts``
     give one step its own bound.
