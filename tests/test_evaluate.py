@@ -60,10 +60,13 @@ def test_dense_minilm_cache_and_run_file(mini: BeirDataset, tmp_path: Path) -> N
     # a different passage prefix is a different cache entry
     third = evaluate("minilm", mini, show_progress=False, passage_prefix="passage: ")
     assert third.timing["corpus_from_cache"] is False
-    # bf16 autocast: its own cache entry, embeddings close to fp32, the same ranking quality
-    bf16 = evaluate("minilm", mini, show_progress=False, precision="bf16")
-    assert bf16.timing["corpus_from_cache"] is False
-    assert bf16.metrics["nDCG@10"] == pytest.approx(first.metrics["nDCG@10"], abs=0.02)
+    # bf16 autocast: its own cache entry, the same ranking quality (on a smaller slice: a CPU without native bf16
+    # emulates it, ~4x slower than fp32)
+    small = _subset(mini, n_queries=12, n_docs=60)
+    fp32 = evaluate("minilm", small, show_progress=False)
+    bf16 = evaluate("minilm", small, show_progress=False, precision="bf16")
+    assert fp32.timing["corpus_from_cache"] is False and bf16.timing["corpus_from_cache"] is False
+    assert bf16.metrics["nDCG@10"] == pytest.approx(fp32.metrics["nDCG@10"], abs=0.02)
 
 
 def test_bf16_embeddings_match_fp32() -> None:
