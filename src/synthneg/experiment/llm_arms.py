@@ -42,6 +42,21 @@ def llm_key(runner: ExperimentRunner) -> dict[str, Any]:
     return parts
 
 
+def _verifiers(runner: ExperimentRunner) -> tuple[Any, Any]:
+    """The verified arm's judge and its encoder's cosines, each with its store in the run's folder: committed, so a
+    rebuild on another machine scores and encodes nothing."""
+    from synthneg.mine.cross_encoder import load_scorer
+    from synthneg.search.dense import DenseEncoder
+    from synthneg.search.stored_cosines import StoredCosines
+
+    store = runner.layout.store
+    judge = load_scorer(
+        runner.config.near_miss.judge, show_progress=runner.show_progress, cache=store("judge.scores.jsonl")
+    )
+    encoder = DenseEncoder(runner.config.base_model, show_progress=False)
+    return judge, StoredCosines(encoder.encode, encoder.identity, store("similarity.scores.jsonl"))
+
+
 def near_miss_negatives(
     runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]
 ) -> list[Triple]:
@@ -63,19 +78,7 @@ def near_miss_negatives(
         # the run's LLM is loaded only if a step uses it (so not own.get(s, default), which would evaluate it)
         rewriter, writer = (own[s] if s in own else runner.negatives_generator for s in ("rewrite", "passage"))  # noqa: SIM401
         if verified:
-            from synthneg.mine.cross_encoder import load_scorer
-            from synthneg.search.dense import DenseEncoder
-
-            # the judge's scores live with the run, like the CE arm's: committed, reused on another machine
-            judge = load_scorer(
-                nm.judge, show_progress=runner.show_progress, cache=runner.layout.store("judge.scores.jsonl")
-            )
-            from synthneg.search.stored_cosines import StoredCosines
-
-            encoder = DenseEncoder(cfg.base_model, show_progress=False)
-            # the hardness and drift cosines live with the run too: a rebuild encodes nothing, on any machine
-            cosines = StoredCosines(encoder.encode, encoder.identity, runner.layout.store("similarity.scores.jsonl"))
-
+            judge, cosines = _verifiers(runner)
         res = generate_near_miss_negatives(
             records,
             rewriter,
