@@ -34,7 +34,9 @@ class StoreOnlyGenerator:
         return LlamaCppGenerator.describe(self)  # type: ignore[arg-type]
 
     def generate(self, requests: list[ChatRequest], on_result: Any = None) -> None:
-        raise AssertionError(f"the replay needed {len(requests)} LLM call(s) that the committed store lacks")
+        from synthneg.errors import SynthnegError
+
+        raise SynthnegError(f"the replay needed {len(requests)} LLM call(s) that the committed store lacks")
 
     def close(self) -> None:
         pass
