@@ -52,8 +52,8 @@ def test_committed_run_replays_from_its_stores(
     from synthneg.models import model_identity, resolve_bi_encoder
 
     cfg = load_config(config)
-    if point is not None:  # the smallest point holds the curve's fixed arms (zero-shot, labeled)
-        cfg = point_config(cfg, point, first=point == min(n for c, n in RUNS if c == config and n is not None))
+    if point is not None:
+        cfg = point_config(cfg, point)
     run = cfg.output_dir.resolve()
     if not (run / "stages.json").is_file():
         pytest.skip(f"{config.name}: no finished stage committed yet")

@@ -891,9 +891,10 @@ def test_queries_filter_in_a_run_keeps_what_the_arms_train_on(tmp_path: Path) ->
     assert ExperimentRunner(unfiltered).queries_key() != ExperimentRunner(cfg).queries_key()
 
 
-def test_learning_curve_runs_each_point_once_and_draws_the_fixed_arms_once(tmp_path: Path) -> None:
-    """`synthneg curve`: one cached run per passage count (the title arm at 6 and 12 passages), zero-shot only at
-    the first point, curve.md with every point, curve.png; a rerun redoes nothing."""
+def test_learning_curve_runs_each_point_once_with_its_own_references(tmp_path: Path) -> None:
+    """`synthneg curve`: one cached run per passage count (the title arm at 6 and 12 passages), zero-shot at every
+    point (each point's gains are over its own zero-shot), curve.md with every point and the gains, curve.png;
+    a rerun redoes nothing."""
     from typer.testing import CliRunner
 
     from synthneg.cli import app
@@ -904,19 +905,26 @@ def test_learning_curve_runs_each_point_once_and_draws_the_fixed_arms_once(tmp_p
     out = tmp_path / "out"
     bad = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "6", "--arm", "bm25"])
     assert "'bm25' is not an arm of the config" in str(bad.exception)  # the entry point prints it, exit code 2
-    # a subset now: zero-shot runs at the first point only, so the second point has nothing to do yet
+    only_refs = _setup(tmp_path / "refs", ["zero-shot"], [0]) if (tmp_path / "refs").mkdir() is None else None
+    refused = CliRunner().invoke(app, ["curve", str(only_refs), "--sizes", "6"])
+    assert "no arm that depends on the number of passages" in str(refused.exception)
+    # a subset now: zero-shot at both points, the title arm not yet
     part = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "12", "--sizes", "6", "--arm", "zero-shot"])
     assert part.exit_code == 0, part.output
-    assert [k.split(":")[1] for k in json.loads((out / "n6" / "stages.json").read_text())] == ["zero-shot"]
-    assert not (out / "n12" / "stages.json").exists()
+    for n in (6, 12):
+        assert [k.split(":")[1] for k in json.loads((out / f"n{n}" / "stages.json").read_text())] == ["zero-shot"]
+    assert "pending" in (out / "curve.md").read_text()  # the title arm is not run yet
     res = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "12", "--sizes", "6", "--no-progress"])
     assert res.exit_code == 0, res.output
     first, second = (json.loads((out / f"n{n}" / "results.json").read_text()) for n in (6, 12))
-    assert set(first["arms"]) == {"zero-shot", "title"} and set(second["arms"]) == {"title"}
+    assert set(first["arms"]) == set(second["arms"]) == {"zero-shot", "title"}
     rows = {json.loads(line)["query_id"] for line in (out / "n6" / "triples" / "title.jsonl").read_text().splitlines()}
     assert len(rows) == 6 and len((out / "n12" / "triples" / "title.jsonl").read_text().splitlines()) == 12
     md = (out / "curve.md").read_text()
-    assert "| arm | 6 | 12 |" in md and "(fixed)" in md and "pending" not in md
+    assert "| arm | 6 | 12 |" in md and "pending" not in md
+    ds = next(iter(second["arms"]["title"]))
+    gain = second["arms"]["title"][ds]["nDCG@10"]["mean"] - second["arms"]["zero-shot"][ds]["nDCG@10"]["mean"]
+    assert "Gain over each point's zero-shot" in md and f"{gain:+.4f}" in md
     assert (out / "curve.png").stat().st_size > 10_000
     stages = (out / "n12" / "stages.json").read_bytes()
     again = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "6", "--sizes", "12", "--no-progress"])

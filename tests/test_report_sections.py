@@ -59,7 +59,8 @@ def test_evaluations_from_two_machines_are_flagged_and_one_machine_is_not() -> N
     summary["eval_machines"] = eval_machines(mixed)
     text = render_markdown(summary, config, None)
     assert (
-        "- **scifact: evaluations possibly from more than one machine** (1 recorded CPU, 1 evaluation(s) made" in text
+        "- **scifact: evaluations possibly from more than one machine** (1 recorded machine, 1 evaluation(s) made"
+        in text
     )
     assert "bf16 scores of one model differ across CPUs" in text
     assert "--gain-over zero-shot" in text

@@ -126,6 +126,8 @@ def _dense_run(dense: DenseEncoder, ds: BeirDataset, k: int, backend: SearchBack
     """Search ``ds`` with ``dense``; its timings, precision and encoder back-end go into ``timing``."""
     the_run, t = dense_search(dense, ds.corpus, ds.queries, k=k, backend=backend)
     timing.update(t, precision=dense.precision, encoder=dense.backend, cpu=cpu_signature())
+    if gpu := dense.accelerator:
+        timing["gpu"] = gpu
     return the_run
 
 

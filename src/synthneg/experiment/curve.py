@@ -1,9 +1,11 @@
 """The learning curve: the same experiment at several passage counts, and nDCG@10 against the number of passages.
 
 ``synthneg curve CONFIG --sizes 500 2000 5183`` runs CONFIG once per size N with ``passages.sample = N`` into
-``<output_dir>/n<N>/`` (each point an ordinary, cached, resumable run). The arms that do not depend on the passages
-(``zero-shot``, ``labeled``: the registry's ``uses_queries`` / ``reads_corpus`` say which) run only at the first point;
-the curve draws them as a line and a band. ``curve.md`` and ``curve.png`` go to ``<output_dir>``.
+``<output_dir>/n<N>/`` (each point an ordinary, cached, resumable run). Every arm runs at every point, the references
+too (``zero-shot``, ``labeled``: they do not depend on the passages, but a point is then self-contained: its gains
+and paired tests are measured against references evaluated in the same run, on the same machine, which matters
+because bf16 scores differ between machines). ``curve.md`` (scores, and gains over each point's own zero-shot as a
+share of its own labeled gain) and ``curve.png`` go to ``<output_dir>``.
 """
 
 from __future__ import annotations
@@ -20,24 +22,21 @@ from synthneg.experiment.config import ExperimentConfig, dataset_label
 
 logger = logging.getLogger(__name__)
 
-#: arms whose result does not change with the number of passages: run once, drawn as reference lines
-FIXED_ARMS = ("zero-shot", "labeled")
+#: arms whose result does not change with the number of passages: drawn as reference lines, not as curves
+REFERENCE_ARMS = ("zero-shot", "labeled")
 
 
-def point_config(config: ExperimentConfig, size: int, *, first: bool) -> ExperimentConfig:
-    """The config of one curve point: ``size`` sampled passages, its own folder, the fixed arms only at the first."""
+def point_config(config: ExperimentConfig, size: int) -> ExperimentConfig:
+    """The config of one curve point: ``size`` sampled passages and its own folder, every arm of ``config``."""
     # a BEIR corpus is sampled (seeded, so a smaller point's passages are not a prefix of a larger one's); a file is cut
     field = "sample" if config.passages.beir is not None else "limit"
     passages = config.passages.model_copy(update={field: size})
-    arms = [a for a in config.arms if first or a not in FIXED_ARMS]
-    if not arms:
+    if all(a in REFERENCE_ARMS for a in config.arms):
         raise SynthnegError("the curve has no arm that depends on the number of passages")
     return config.model_copy(
         update={
             "passages": passages,
             "output_dir": config.output_dir / f"n{size}",
-            "arms": arms,
-            "arm_seeds": {a: n for a, n in config.arm_seeds.items() if a in arms},
             "name": f"{config.name} ({size} passages)",
         }
     )
@@ -55,7 +54,7 @@ def run_curve(
     """Run every point (cached: a rerun redoes nothing finished) and write ``curve.md`` / ``curve.png``.
 
     ``only_arms`` / ``only_seeds`` run a subset of each point now (e.g. the cheap arms of every seed before an
-    arm that needs hours of LLM calls); a point with none of ``only_arms`` is skipped.
+    arm that needs hours of LLM calls).
 
     The LLM calls are shared: before each point runs, the finished calls of the other points (and of the
     ``generation/`` folders in ``calls_from``, e.g. an earlier run on the same passages) for this point's passages
@@ -71,11 +70,8 @@ def run_curve(
         raise SynthnegError(f"--arm {unknown[0]!r} is not an arm of the config (its arms: {', '.join(config.arms)})")
     sizes = sorted(sizes)
     for i, size in enumerate(sizes):
-        point = point_config(config, size, first=i == 0)
+        point = point_config(config, size)
         arms = [a for a in point.arms if a in only_arms] if only_arms else None
-        if arms == []:
-            logger.info("curve point %d of %d: %d passages, none of the chosen arms: skipped", i + 1, len(sizes), size)
-            continue
         logger.info("curve point %d of %d: %d passages", i + 1, len(sizes), size)
         others = [config.output_dir / f"n{n}" / "generation" for n in sizes if n != size]
         ids = {d.id for d in load_training_passages(point).documents}
@@ -112,12 +108,11 @@ def _of_passages(task_id: str, passage_ids: set[str]) -> bool:
 
 
 def collect(config: ExperimentConfig, sizes: Sequence[int]) -> dict[str, Any]:
-    """``{"points": {arm: {dataset: [(size, mean, sd, seeds), ...]}}, "fixed": {arm: {dataset: (mean, sd)}}}``
-    from the points' ``results.json`` (missing points are skipped)."""
+    """``{"metric": name, "points": {arm: {dataset: [(size, mean, sd, seeds), ...]}}}`` from the points'
+    ``results.json`` (points not run yet are skipped; so is an arm a point has not finished)."""
     points: dict[str, dict[str, list[tuple[int, float, float, int]]]] = {}
-    fixed: dict[str, dict[str, tuple[float, float]]] = {}
     metric = "nDCG@10"
-    for i, size in enumerate(sorted(sizes)):
+    for size in sorted(sizes):
         path = config.output_dir / f"n{size}" / "results.json"
         if not path.is_file():
             continue
@@ -125,46 +120,72 @@ def collect(config: ExperimentConfig, sizes: Sequence[int]) -> dict[str, Any]:
         metric = summary.get("metric", metric)
         for arm, by_ds in summary["arms"].items():
             for ds, res in by_ds.items():
-                m = res.get(metric)
-                if not m:
-                    continue
-                if arm in FIXED_ARMS:
-                    if i == 0:
-                        fixed.setdefault(arm, {})[ds] = (m["mean"], m.get("sd", 0.0))
-                else:
+                if m := res.get(metric):
                     points.setdefault(arm, {}).setdefault(ds, []).append(
                         (size, m["mean"], m.get("sd", 0.0), res.get("seeds", 1))
                     )
-    return {"metric": metric, "points": points, "fixed": fixed}
+    return {"metric": metric, "points": points}
 
 
 def write_curve(config: ExperimentConfig, sizes: Sequence[int]) -> Path:
-    """``curve.md`` (a table per dataset: arms by passage count) and ``curve.png`` in the config's output folder."""
+    """``curve.md`` (per dataset: each arm's score by passage count, then its gain over the point's own zero-shot
+    with the share of the point's own labeled gain) and ``curve.png`` in the config's output folder."""
     from synthneg.atomic import write_text
 
     data = collect(config, sizes)
-    metric = data["metric"]
+    metric, sizes = data["metric"], sorted(sizes)
     datasets = [dataset_label(d) for d in config.eval.datasets]
     lines = [f"# Learning curve: {config.name}", ""]
     lines += [
         f"{metric} on each evaluation set against the number of passages the training data was made from "
-        f"(mean ± sd over seeds). Points: {', '.join(map(str, sorted(sizes)))}. The fixed arms "
-        f"({', '.join(a for a in FIXED_ARMS if a in config.arms) or 'none'}) do not depend on the passages.",
+        f"(mean ± sd over seeds). Points: {', '.join(map(str, sizes))}. Every point is its own run with every arm; "
+        "the references (zero-shot, the labeled ceiling) do not depend on the passages and are drawn as lines. "
+        "Gains are over the zero-shot evaluated in the same point's run (same machine), with the share of that "
+        "point's labeled gain.",
         "",
     ]
     for ds in datasets:
-        lines += [f"## {ds}", "", "| arm | " + " | ".join(f"{n}" for n in sorted(sizes)) + " |"]
-        lines += ["| --- |" + " ---: |" * len(sizes)]
-        for arm, (mean, sd) in ((a, v[ds]) for a, v in data["fixed"].items() if ds in v):
-            lines.append(f"| {ARMS[arm].title} (fixed) | " + " | ".join([f"{mean:.4f} ± {sd:.4f}"] * len(sizes)) + " |")
-        for arm, by_ds in data["points"].items():
-            got = {n: (mean, sd) for n, mean, sd, _ in by_ds.get(ds, [])}
-            cells = [f"{got[n][0]:.4f} ± {got[n][1]:.4f}" if n in got else "pending" for n in sorted(sizes)]
-            lines.append(f"| {ARMS[arm].title if arm in ARMS else arm} | " + " | ".join(cells) + " |")
-        lines.append("")
+        arms = [*config.arms, *(a for a in data["points"] if a not in config.arms)]  # every arm: pending if not run
+        got = {a: {n: (mean, sd) for n, mean, sd, _ in data["points"].get(a, {}).get(ds, [])} for a in arms}
+        lines += _score_table(ds, sizes, got) + _gain_table(ds, sizes, got)
     _plot(data, datasets, config.output_dir / "curve.png")
     lines += ["![learning curve](curve.png)", ""]
     return write_text(config.output_dir / "curve.md", "\n".join(lines))
+
+
+def _title(arm: str) -> str:
+    return ARMS[arm].title if arm in ARMS else arm
+
+
+def _score_table(ds: str, sizes: list[int], got: dict[str, dict[int, tuple[float, float]]]) -> list[str]:
+    lines = [f"## {ds}", "", "| arm | " + " | ".join(f"{n}" for n in sizes) + " |", "| --- |" + " ---: |" * len(sizes)]
+    for arm, by_n in got.items():
+        cells = [f"{by_n[n][0]:.4f} ± {by_n[n][1]:.4f}" if n in by_n else "pending" for n in sizes]
+        lines.append(f"| {_title(arm)} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _gain_table(ds: str, sizes: list[int], got: dict[str, dict[int, tuple[float, float]]]) -> list[str]:
+    """Each non-reference arm's gain over its point's zero-shot, and the share of its point's labeled gain."""
+    zero, labeled = got.get("zero-shot", {}), got.get("labeled", {})
+    if not zero:
+        return []
+    lines = [f"Gain over each point's zero-shot ({ds}; share of that point's labeled gain):", ""]
+    lines += ["| arm | " + " | ".join(f"{n}" for n in sizes) + " |", "| --- |" + " ---: |" * len(sizes)]
+    for arm, by_n in got.items():
+        if arm == "zero-shot":
+            continue
+        cells = []
+        for n in sizes:
+            if n not in by_n or n not in zero:
+                cells.append("pending")
+                continue
+            gain = by_n[n][0] - zero[n][0]
+            ceiling = labeled[n][0] - zero[n][0] if n in labeled else None
+            share = f" ({gain / ceiling:.0%})" if ceiling and arm != "labeled" else ""
+            cells.append(f"{gain:+.4f}{share}")
+        lines.append(f"| {_title(arm)} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _plot(data: dict[str, Any], datasets: list[str], path: Path) -> None:
@@ -177,15 +198,17 @@ def _plot(data: dict[str, Any], datasets: list[str], path: Path) -> None:
     for ax, ds in zip(axes[0], datasets, strict=True):
         for arm, by_ds in data["points"].items():
             pts = sorted(by_ds.get(ds, []))
-            if pts:
-                xs, ys, sds = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
+            if not pts:
+                continue
+            xs, ys, sds = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
+            if arm == "zero-shot":
+                ax.plot(xs, ys, color="grey", linestyle="--", marker=".", label="zero-shot")
+            elif arm == "labeled":
+                lo, hi = [y - s for y, s in zip(ys, sds, strict=True)], [y + s for y, s in zip(ys, sds, strict=True)]
+                ax.fill_between(xs, lo, hi, color="green", alpha=0.15, label="labeled ceiling (± sd)")
+                ax.plot(xs, ys, color="green", linewidth=1, marker=".")
+            else:
                 ax.errorbar(xs, ys, yerr=sds, marker="o", capsize=3, label=ARMS[arm].short if arm in ARMS else arm)
-        if "zero-shot" in data["fixed"] and ds in data["fixed"]["zero-shot"]:
-            ax.axhline(data["fixed"]["zero-shot"][ds][0], color="grey", linestyle="--", label="zero-shot")
-        if "labeled" in data["fixed"] and ds in data["fixed"]["labeled"]:
-            mean, sd = data["fixed"]["labeled"][ds]
-            ax.axhspan(mean - sd, mean + sd, color="green", alpha=0.15, label="labeled ceiling (± sd)")
-            ax.axhline(mean, color="green", linewidth=1)
         ax.set_xscale("log")
         ax.set_xlabel("passages")
         ax.set_ylabel(data["metric"])

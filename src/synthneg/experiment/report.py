@@ -211,11 +211,15 @@ def summarize(out: Path, config: ExperimentConfig) -> Summary:
 
 
 def eval_machines(found: Found) -> dict[str, dict[str, str | None]]:
-    """Per dataset, each evaluation's CPU (``None``: not recorded), only for datasets whose dense evaluations
-    were not all made on one recorded machine; empty when every dataset's were (or none recorded it)."""
+    """Per dataset, each evaluation's machine (its GPU, else its CPU; ``None``: not recorded), only for datasets
+    whose dense evaluations were not all made on one recorded machine; empty when every dataset's were."""
     mixed: dict[str, dict[str, str | None]] = {}
     for ds in sorted({ds for by_ds in found.values() for ds in by_ds}):
-        cpus = {r["label"]: r.get("timing", {}).get("cpu") for by_ds in found.values() for r in by_ds.get(ds, [])}
+        cpus = {
+            r["label"]: r.get("timing", {}).get("gpu") or r.get("timing", {}).get("cpu")
+            for by_ds in found.values()
+            for r in by_ds.get(ds, [])
+        }
         if len(set(cpus.values())) > 1:
             mixed[ds] = cpus
     return mixed

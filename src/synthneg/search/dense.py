@@ -77,6 +77,16 @@ class DenseEncoder:
     def identity(self) -> str:
         return model_identity(resolve_bi_encoder(self.model))
 
+    @property
+    def accelerator(self) -> str | None:
+        """The GPU the loaded torch model runs on (its name, e.g. ``NVIDIA H200 (cuda)``), else None: evaluations
+        record it beside the CPU, since scores (bf16 above all) differ between machines."""
+        if self._st is None or self._st.device.type != "cuda":
+            return None
+        import torch
+
+        return f"{torch.cuda.get_device_name(self._st.device)} (cuda)"
+
     def encode(self, texts: Sequence[str], *, prefix: str = "", show_progress: bool | None = None) -> np.ndarray:
         """Encode texts to float32 ``(n, dim)`` (L2-normalised if ``normalize``)."""
         texts = [prefix + t for t in texts] if prefix else list(texts)
@@ -232,6 +242,16 @@ def cpu_signature() -> str | None:
     name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "cpu")
     path = "amx" if "amx_bf16" in info else "avx512_bf16" if "avx512_bf16" in info else "no-bf16"
     return f"{name} ({path})"
+
+
+def machine_signature() -> str | None:
+    """Where torch work runs by default: the first GPU's name when CUDA is available, else :func:`cpu_signature`.
+    Fine-tunes record it (the trainer takes the GPU when there is one)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (cuda)"
+    return cpu_signature()
 
 
 @lru_cache(maxsize=1)
