@@ -15,7 +15,7 @@ ROOT = Path(__file__).parents[1]
 def _committed_summary(config: Any) -> dict[str, Any]:
     """A committed run's results.json without the parts the tests add themselves (the run may have them by now)."""
     summary = json.loads((config.output_dir / "results.json").read_text(encoding="utf-8"))
-    for key in ("verified_vs_query", "eval_machines"):
+    for key in ("verified_vs_query", "eval_machines", "filter_gain"):
         summary.pop(key, None)
     summary.get("diagnostics", {}).pop("llm-query-verified", None)
     return summary
@@ -33,6 +33,28 @@ def test_verified_sections_render_the_paired_test_and_the_verifiers_rates() -> N
     text = render_markdown(summary, config, None)
     assert "| scifact | +0.0123 [+0.0010, +0.0236] | 0.030 |" in text
     assert "| llm-query-verified | 499 | 998 | 900 | 850 | 40.0% of 850 | 420 (84.2%) |" in text
+
+
+def test_the_filter_gain_is_the_paired_test_of_the_filtered_against_the_unfiltered_in_batch_arm() -> None:
+    """The committed curve point has both arms: the summary's filter_gain is their paired per-query comparison."""
+    from synthneg.evaluate.significance import compare
+    from synthneg.experiment.curve import point_config
+    from synthneg.experiment.report import summarize
+
+    config = point_config(load_config(ROOT / "experiments" / "scifact-indomain-curve.yaml"), 500)
+    summary = summarize(config.output_dir, config)
+    gain = summary["filter_gain"]["scifact"]
+
+    def seed_mean(arm: str) -> dict[str, float]:
+        runs = [
+            json.loads((config.output_dir / "eval" / arm / f"seed{s}" / "scifact.json").read_text()) for s in range(3)
+        ]
+        return {q: sum(r["per_query"][q]["nDCG@10"] for r in runs) / 3 for q in runs[0]["per_query"]}
+
+    expected = compare(seed_mean("in-batch"), seed_mean("in-batch-unfiltered"), n_resamples=1000)
+    assert abs(gain["diff"] - expected.mean_diff) < 1e-9
+    text = render_markdown(summary, config, None)
+    assert "The query filter's gain" in text and f"| scifact | {gain['diff']:+.4f} [" in text
 
 
 def test_evaluations_from_two_machines_are_flagged_and_one_machine_is_not() -> None:

@@ -144,6 +144,8 @@ def write_curve(config: ExperimentConfig, sizes: Sequence[int]) -> Path:
         "point's labeled gain.",
         "",
     ]
+    if machines := _machines(config, sizes):
+        lines += ["Machines: " + "; ".join(f"{n} passages {m}" for n, m in machines.items()) + ".", ""]
     for ds in datasets:
         arms = [*config.arms, *(a for a in data["points"] if a not in config.arms)]  # every arm: pending if not run
         got = {a: {n: (mean, sd) for n, mean, sd, _ in data["points"].get(a, {}).get(ds, [])} for a in arms}
@@ -151,6 +153,25 @@ def write_curve(config: ExperimentConfig, sizes: Sequence[int]) -> Path:
     _plot(data, datasets, config.output_dir / "curve.png")
     lines += ["![learning curve](curve.png)", ""]
     return write_text(config.output_dir / "curve.md", "\n".join(lines))
+
+
+def _machines(config: ExperimentConfig, sizes: list[int]) -> dict[int, str]:
+    """Where each point ran, as recorded: its zero-shot evaluation's machine (the GPU, else the CPU) and its
+    fine-tunes' (``machine`` in ``stages.json``; runs from before it was recorded say nothing)."""
+    found: dict[int, str] = {}
+    for n in sizes:
+        point = config.output_dir / f"n{n}"
+        evals = [p for p in sorted((point / "eval" / "zero-shot").glob("*.json")) if not p.name.endswith(".done.json")]
+        timing = json.loads(evals[0].read_text(encoding="utf-8")).get("timing", {}) if evals else {}
+        stages = (
+            json.loads((point / "stages.json").read_text(encoding="utf-8")) if (point / "stages.json").is_file() else {}
+        )
+        trained = sorted({v["machine"] for k, v in stages.items() if k.startswith("train:") and v.get("machine")})
+        parts = [f"evaluated on {m}"] if (m := timing.get("gpu") or timing.get("cpu")) else []
+        parts += [f"fine-tuned on {', '.join(trained)}"] if trained else []
+        if parts:
+            found[n] = ", ".join(parts)
+    return found
 
 
 def _title(arm: str) -> str:

@@ -137,10 +137,12 @@ def matched_control(found: Found, config: ExperimentConfig, control: str = "bm25
     }
 
 
-def verified_vs_query(found: Found, config: ExperimentConfig) -> dict[str, Any]:
-    """``llm-query-verified`` against ``llm-query`` (the unverified negatives from the query alone), per dataset."""
-    verified, plain = found.get("llm-query-verified", {}), found.get("llm-query", {})
-    return {ds: paired(results, plain[ds], config).to_dict() for ds, results in verified.items() if ds in plain}
+def versus(found: Found, config: ExperimentConfig, arm: str, other: str) -> dict[str, Any]:
+    """``arm`` against ``other``, paired by query, per dataset where both are evaluated (empty if either is not):
+    ``llm-query-verified`` against ``llm-query`` (what verification buys), ``in-batch`` against
+    ``in-batch-unfiltered`` (what the query filter buys: the same trainer, the queries with and without it)."""
+    mine, theirs = found.get(arm, {}), found.get(other, {})
+    return {ds: paired(results, theirs[ds], config).to_dict() for ds, results in mine.items() if ds in theirs}
 
 
 def ceiling_shares(arms: dict[str, Any]) -> dict[str, dict[str, float | None]]:
@@ -205,8 +207,10 @@ def summarize(out: Path, config: ExperimentConfig) -> Summary:
         summary["query_quality"] = quality
     if controls := {c: m for c, _ in control_arms(config) if (m := matched_control(found, config, c))}:
         summary["controls"] = controls
-    if versus := verified_vs_query(found, config):
-        summary["verified_vs_query"] = versus
+    if verified := versus(found, config, "llm-query-verified", "llm-query"):
+        summary["verified_vs_query"] = verified
+    if filtered := versus(found, config, "in-batch", "in-batch-unfiltered"):
+        summary["filter_gain"] = filtered
     return summary
 
 

@@ -341,6 +341,9 @@ def _tail(summary: Summary, config: ExperimentConfig, diagnostics_md: str | None
     lines: list[str] = []
     if summary.get("query_quality"):
         lines += quality_lines(summary["query_quality"], config.labeled_source)
+    if summary.get("filter_gain"):
+        title = "The query filter's gain: `in-batch` (the kept queries) against `in-batch-unfiltered` (every query):"
+        lines += [*_paired_table(title, summary["filter_gain"]), ""]
     if summary["pending"]:
         lines += ["## Pending (not run yet; rerun the same command to resume)", ""]
         lines += [f"- {p}" for p in summary["pending"]] + [""]
