@@ -12,6 +12,7 @@ make a rerun of the published run pay for new LLM calls or retrain fails here, w
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ def test_committed_run_replays_from_its_stores(
     # has the default model's packages only, CI's too)
     for module in (synthneg.llm.llamacpp, synthneg.llm.llamacpp_load):
         monkeypatch.setattr(module, "load_llama", no_model)
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # and llama-cpp-python need not be installed (a GPU box)
     for module in (synthneg.llm.llamacpp, synthneg.llm.registry):
         monkeypatch.setattr(module, "resolve_gguf", no_model)
 

@@ -90,7 +90,8 @@ class LlamaCppGenerator(Generator):
         verbose: bool = False,
         lazy: bool = False,
     ) -> None:
-        _import_llama()
+        if not lazy:  # a lazy generator needs llama-cpp-python only for a call its store lacks
+            _import_llama()
         self.model_name = model or DEFAULT_LLM
         self.model_id = gguf_identity(self.model_name)
         self.parallel = max(1, int(parallel))
@@ -122,6 +123,7 @@ class LlamaCppGenerator(Generator):
 
     def _load(self) -> Any:
         if self._llm is None:
+            _import_llama()
             logger.info("loading %s (%s), parallel=%d", self.model_name, self.path, self.parallel)
             try:
                 self._llm = load_llama(
