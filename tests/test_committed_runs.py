@@ -48,7 +48,7 @@ def test_committed_run_replays_from_its_stores(
     import synthneg.llm.llamacpp_load
     import synthneg.llm.registry
     import synthneg.search.dense
-    from synthneg.experiment.arms import TRAINED_ARMS
+    from synthneg.experiment.arms import ARMS, TRAINED_ARMS
     from synthneg.experiment.curve import point_config
     from synthneg.models import model_identity, resolve_bi_encoder
 
@@ -97,13 +97,17 @@ def test_committed_run_replays_from_its_stores(
         assert records
         checked += 1
     for arm in (a for a in cfg.arms if a in TRAINED_ARMS):
-        if ("queries" if arm == "in-batch" else f"negatives:{arm}") not in logged:
+        on_queries = ARMS[arm].pairs is not None  # in-batch, in-batch-unfiltered: the queries stage's files
+        if ("queries" if on_queries else f"negatives:{arm}") not in logged:
             continue  # this arm's data is not finished yet
         data = runner.negatives(arm, records if arm != "labeled" else [])
         # what the committed marker recorded (read before the rebuild rewrote it) is what a fresh clone's
-        # --status keys the fine-tunes by: it must be the rebuilt file's digest
-        recorded = committed.get("queries.json" if arm == "in-batch" else f"negatives-{arm}.json", {}).get("output")
-        assert recorded == file_digest(data), f"{config.name}: {arm}'s committed marker records {recorded}"
+        # --status keys the fine-tunes by: it must be the rebuilt file's digest (in-batch-unfiltered's file has
+        # no marker: its fine-tunes' keys below check it)
+        if not on_queries or arm == "in-batch":
+            marker = "queries.json" if arm == "in-batch" else f"negatives-{arm}.json"
+            recorded = committed.get(marker, {}).get("output")
+            assert recorded == file_digest(data), f"{config.name}: {arm}'s committed marker records {recorded}"
         checked += 1
         for seed in cfg.seeds_of(arm):
             label = f"{arm}/seed{seed}"

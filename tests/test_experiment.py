@@ -905,7 +905,8 @@ def test_learning_curve_runs_each_point_once_with_its_own_references(tmp_path: P
     out = tmp_path / "out"
     bad = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "6", "--arm", "bm25"])
     assert "'bm25' is not an arm of the config" in str(bad.exception)  # the entry point prints it, exit code 2
-    only_refs = _setup(tmp_path / "refs", ["zero-shot"], [0]) if (tmp_path / "refs").mkdir() is None else None
+    (tmp_path / "refs").mkdir()
+    only_refs = _setup(tmp_path / "refs", ["zero-shot"], [0])
     refused = CliRunner().invoke(app, ["curve", str(only_refs), "--sizes", "6"])
     assert "no arm that depends on the number of passages" in str(refused.exception)
     # a subset now: zero-shot at both points, the title arm not yet
@@ -929,6 +930,42 @@ def test_learning_curve_runs_each_point_once_with_its_own_references(tmp_path: P
     stages = (out / "n12" / "stages.json").read_bytes()
     again = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "6", "--sizes", "12", "--no-progress"])
     assert again.exit_code == 0 and (out / "n12" / "stages.json").read_bytes() == stages  # nothing redone
+
+
+def test_curve_tables_mark_unfinished_seeds_and_give_no_share_of_a_labeled_loss(tmp_path: Path) -> None:
+    """curve.md from the points' results.json: an arm with 2 of 3 seeds says so; where the labeled arm does not
+    beat zero-shot the share is '-'; the machines line counts evaluations that recorded none."""
+    from typing import Any
+
+    from synthneg.experiment.config import ExperimentConfig
+    from synthneg.experiment.curve import write_curve
+    from synthneg.experiment.stages import write_json
+
+    cfg = ExperimentConfig(
+        passages={"beir": "scifact"},
+        arms=["zero-shot", "labeled", "title"],
+        seeds=[0, 1, 2],
+        output_dir=tmp_path,
+        eval={"datasets": ["scifact"]},
+    )
+
+    def entry(mean: float, seeds: int) -> dict[str, Any]:
+        return {"seeds": seeds, "nDCG@10": {"mean": mean, "sd": 0.001}}
+
+    for n, zero, labeled, title, seeds in ((10, 0.60, 0.62, 0.61, 3), (20, 0.60, 0.59, 0.63, 2)):
+        arms = {"zero-shot": entry(zero, 1), "labeled": entry(labeled, 3), "title": entry(title, seeds)}
+        write_json(
+            tmp_path / f"n{n}" / "results.json",
+            {"metric": "nDCG@10", "arms": {a: {"scifact": e} for a, e in arms.items()}},
+        )
+    timing = {"encoder": "torch", "cpu": "CPU X (amx)"}
+    write_json(tmp_path / "n10" / "eval" / "zero-shot" / "scifact.json", {"timing": timing})
+    write_json(tmp_path / "n10" / "eval" / "title" / "seed0" / "scifact.json", {"timing": {"encoder": "torch"}})
+    md = write_curve(cfg, [20, 10]).read_text(encoding="utf-8")
+    assert "| 0.6300 ± 0.0010 (2/3 seeds) |" in md and "0.6100 ± 0.0010 |" in md
+    title_gain = next(line for line in md.splitlines() if line.startswith("| free baseline") and "+0.0100" in line)
+    assert "+0.0100 (50%)" in title_gain and "+0.0300 (-)" in title_gain  # 0.01 of 0.02; labeled lost at 20
+    assert "Machines: 10 passages evaluated on CPU X (amx) (1 not recorded)." in md
 
 
 def test_migrate_arm_moves_evaluations_to_the_rebuilt_digest_and_refuses_changed_data(tmp_path: Path) -> None:

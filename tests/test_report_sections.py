@@ -68,12 +68,16 @@ def test_evaluations_from_two_machines_are_flagged_and_one_machine_is_not() -> N
     one = {"zero-shot": {"scifact": [res("zero-shot", amx)]}, "bm25": {"scifact": [res("bm25/seed0", amx)]}}
     assert eval_machines(one) == {}
     old = {"zero-shot": {"scifact": [res("zero-shot", None)]}, "bm25": {"scifact": [res("bm25/seed0", None)]}}
-    assert eval_machines(old) == {}  # a run from before CPUs were recorded: nothing to say
+    assert eval_machines(old) == {}  # a run from before machines were recorded: nothing to say
     mixed = {
         "zero-shot": {"scifact": [res("zero-shot", None)], "nfcorpus": [res("zero-shot", other)]},
         "llm-query-verified": {"scifact": [res("llm-query-verified/seed0", amx)], "nfcorpus": [res("x/seed0", other)]},
     }
     assert eval_machines(mixed) == {"scifact": {"zero-shot": None, "llm-query-verified/seed0": amx}}
+    # an evaluation that ran on a GPU is that GPU's, whatever CPU hosted it
+    gpu = {"zero-shot": {"scifact": [res("zero-shot", amx)]}, "bm25": {"scifact": [res("bm25/seed0", amx)]}}
+    gpu["bm25"]["scifact"][0]["timing"]["gpu"] = "NVIDIA H200 (cuda)"
+    assert eval_machines(gpu) == {"scifact": {"zero-shot": amx, "bm25/seed0": "NVIDIA H200 (cuda)"}}
 
     config = load_config(ROOT / "experiments" / "scifact-indomain-500.yaml")
     summary = _committed_summary(config)
@@ -84,7 +88,7 @@ def test_evaluations_from_two_machines_are_flagged_and_one_machine_is_not() -> N
         "- **scifact: evaluations possibly from more than one machine** (1 recorded machine, 1 evaluation(s) made"
         in text
     )
-    assert "bf16 scores of one model differ across CPUs" in text
+    assert "bf16 scores of one model differ across machines" in text
     assert "--gain-over zero-shot" in text
 
 
@@ -100,3 +104,20 @@ def test_a_dense_evaluation_records_its_cpu(tiny_beir: Path, tmp_path: Path) -> 
     if res.timing["cpu"] is not None:  # None off Linux
         assert res.timing["cpu"].endswith(("(amx)", "(avx512_bf16)", "(no-bf16)"))
     assert "cpu" not in evaluate("bm25", tiny_beir, show_progress=False).timing  # BM25 is exact on any machine
+
+
+def test_the_machine_is_the_gpu_when_torch_has_one_else_the_cpu(monkeypatch) -> None:
+    """Fine-tunes record ``machine_signature()``; an encoder on the CPU names no accelerator."""
+    import torch
+
+    from synthneg.search.dense import DenseEncoder, cpu_signature, machine_signature
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert machine_signature() == cpu_signature()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "NVIDIA H200")
+    assert machine_signature() == "NVIDIA H200 (cuda)"
+    encoder = DenseEncoder(show_progress=False, device="cpu")
+    assert encoder.accelerator is None  # not loaded yet
+    encoder.encode(["a short text"])
+    assert encoder.accelerator is None  # loaded on the CPU

@@ -67,7 +67,8 @@ def curve(
 ) -> None:
     """The learning curve: the experiment at several passage counts, nDCG@10 against passages (curve.md, .png).
 
-    Each point is an ordinary cached run in <output_dir>/n<N>/; zero-shot and the labeled ceiling run once.
+    Each point is an ordinary cached run in <output_dir>/n<N>/ with every arm (zero-shot and the labeled ceiling
+    too: each point's gains are over its own references).
     """
     from synthneg.experiment import load_config
     from synthneg.experiment.curve import run_curve, write_curve

@@ -21,6 +21,7 @@ from synthneg.search.dense import (
     SearchBackend,
     cpu_signature,
     dense_search,
+    software_signature,
 )
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,9 @@ def _score(
 def _dense_run(dense: DenseEncoder, ds: BeirDataset, k: int, backend: SearchBackend, timing: dict[str, Any]) -> Run:
     """Search ``ds`` with ``dense``; its timings, precision and encoder back-end go into ``timing``."""
     the_run, t = dense_search(dense, ds.corpus, ds.queries, k=k, backend=backend)
-    timing.update(t, precision=dense.precision, encoder=dense.backend, cpu=cpu_signature())
+    timing.update(
+        t, precision=dense.precision, encoder=dense.backend, cpu=cpu_signature(), software=software_signature()
+    )
     if gpu := dense.accelerator:
         timing["gpu"] = gpu
     return the_run

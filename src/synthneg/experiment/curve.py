@@ -109,7 +109,8 @@ def _of_passages(task_id: str, passage_ids: set[str]) -> bool:
 
 def collect(config: ExperimentConfig, sizes: Sequence[int]) -> dict[str, Any]:
     """``{"metric": name, "points": {arm: {dataset: [(size, mean, sd, seeds), ...]}}}`` from the points'
-    ``results.json`` (points not run yet are skipped; so is an arm a point has not finished)."""
+    ``results.json`` (points not run yet are skipped, and so are arms with no finished seed; ``seeds`` says how
+    many an arm has, which the tables show when it is fewer than the config's)."""
     points: dict[str, dict[str, list[tuple[int, float, float, int]]]] = {}
     metric = "nDCG@10"
     for size in sorted(sizes):
@@ -148,46 +149,65 @@ def write_curve(config: ExperimentConfig, sizes: Sequence[int]) -> Path:
         lines += ["Machines: " + "; ".join(f"{n} passages {m}" for n, m in machines.items()) + ".", ""]
     for ds in datasets:
         arms = [*config.arms, *(a for a in data["points"] if a not in config.arms)]  # every arm: pending if not run
-        got = {a: {n: (mean, sd) for n, mean, sd, _ in data["points"].get(a, {}).get(ds, [])} for a in arms}
-        lines += _score_table(ds, sizes, got) + _gain_table(ds, sizes, got)
+        got = {a: {n: (mean, sd, k) for n, mean, sd, k in data["points"].get(a, {}).get(ds, [])} for a in arms}
+        wanted = {a: max(1, len(config.seeds_of(a))) if a in ARMS else 1 for a in arms}
+        lines += _score_table(ds, sizes, got, wanted) + _gain_table(ds, sizes, got)
     _plot(data, datasets, config.output_dir / "curve.png")
     lines += ["![learning curve](curve.png)", ""]
     return write_text(config.output_dir / "curve.md", "\n".join(lines))
 
 
 def _machines(config: ExperimentConfig, sizes: list[int]) -> dict[int, str]:
-    """Where each point ran, as recorded: its zero-shot evaluation's machine (the GPU, else the CPU) and its
-    fine-tunes' (``machine`` in ``stages.json``; runs from before it was recorded say nothing)."""
+    """Where each point ran, as recorded: its evaluations' machines (the GPU, else the CPU) and its fine-tunes'
+    (``machine`` in ``stages.json``); evaluations and fine-tunes from before machines were recorded are counted."""
     found: dict[int, str] = {}
     for n in sizes:
         point = config.output_dir / f"n{n}"
-        evals = [p for p in sorted((point / "eval" / "zero-shot").glob("*.json")) if not p.name.endswith(".done.json")]
-        timing = json.loads(evals[0].read_text(encoding="utf-8")).get("timing", {}) if evals else {}
-        stages = (
-            json.loads((point / "stages.json").read_text(encoding="utf-8")) if (point / "stages.json").is_file() else {}
-        )
-        trained = sorted({v["machine"] for k, v in stages.items() if k.startswith("train:") and v.get("machine")})
-        parts = [f"evaluated on {m}"] if (m := timing.get("gpu") or timing.get("cpu")) else []
-        parts += [f"fine-tuned on {', '.join(trained)}"] if trained else []
+        evals = [p for p in sorted((point / "eval").rglob("*.json")) if not p.name.endswith(".done.json")]
+        timings = [json.loads(p.read_text(encoding="utf-8")).get("timing", {}) for p in evals]
+        stages_path = point / "stages.json"
+        stages = json.loads(stages_path.read_text(encoding="utf-8")) if stages_path.is_file() else {}
+        trains = [v for k, v in stages.items() if k.startswith("train:")]
+        parts = _where("evaluated", [t.get("gpu") or t.get("cpu") for t in timings if t.get("encoder")])
+        parts += _where("fine-tuned", [v.get("machine") for v in trains])
         if parts:
             found[n] = ", ".join(parts)
     return found
+
+
+def _where(what: str, machines: list[str | None]) -> list[str]:
+    """``["evaluated on A, B (3 not recorded)"]``, or ``[]`` when none is recorded."""
+    named = sorted({m for m in machines if m})
+    if not named:
+        return []
+    unknown = sum(m is None for m in machines)
+    return [f"{what} on {' and '.join(named)}" + (f" ({unknown} not recorded)" if unknown else "")]
 
 
 def _title(arm: str) -> str:
     return ARMS[arm].title if arm in ARMS else arm
 
 
-def _score_table(ds: str, sizes: list[int], got: dict[str, dict[int, tuple[float, float]]]) -> list[str]:
+def _score_table(
+    ds: str, sizes: list[int], got: dict[str, dict[int, tuple[float, float, int]]], wanted: dict[str, int]
+) -> list[str]:
+    """Each arm's mean ± sd by passage count; an arm with fewer finished seeds than configured says so."""
     lines = [f"## {ds}", "", "| arm | " + " | ".join(f"{n}" for n in sizes) + " |", "| --- |" + " ---: |" * len(sizes)]
     for arm, by_n in got.items():
-        cells = [f"{by_n[n][0]:.4f} ± {by_n[n][1]:.4f}" if n in by_n else "pending" for n in sizes]
+        cells = []
+        for n in sizes:
+            if n not in by_n:
+                cells.append("pending")
+                continue
+            mean, sd, k = by_n[n]
+            cells.append(f"{mean:.4f} ± {sd:.4f}" + (f" ({k}/{wanted[arm]} seeds)" if k < wanted[arm] else ""))
         lines.append(f"| {_title(arm)} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
-def _gain_table(ds: str, sizes: list[int], got: dict[str, dict[int, tuple[float, float]]]) -> list[str]:
-    """Each non-reference arm's gain over its point's zero-shot, and the share of its point's labeled gain."""
+def _gain_table(ds: str, sizes: list[int], got: dict[str, dict[int, tuple[float, float, int]]]) -> list[str]:
+    """Each arm's gain over its point's zero-shot, with the share of its point's labeled gain ('-' when the
+    labeled arm does not beat zero-shot there: a share of a loss means nothing)."""
     zero, labeled = got.get("zero-shot", {}), got.get("labeled", {})
     if not zero:
         return []
@@ -203,7 +223,7 @@ def _gain_table(ds: str, sizes: list[int], got: dict[str, dict[int, tuple[float,
                 continue
             gain = by_n[n][0] - zero[n][0]
             ceiling = labeled[n][0] - zero[n][0] if n in labeled else None
-            share = f" ({gain / ceiling:.0%})" if ceiling and arm != "labeled" else ""
+            share = "" if ceiling is None or arm == "labeled" else f" ({gain / ceiling:.0%})" if ceiling > 0 else " (-)"
             cells.append(f"{gain:+.4f}{share}")
         lines.append(f"| {_title(arm)} | " + " | ".join(cells) + " |")
     return [*lines, ""]
@@ -222,20 +242,34 @@ def _plot(data: dict[str, Any], datasets: list[str], path: Path) -> None:
             if not pts:
                 continue
             xs, ys, sds = [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
-            if arm == "zero-shot":
-                ax.plot(xs, ys, color="grey", linestyle="--", marker=".", label="zero-shot")
-            elif arm == "labeled":
-                lo, hi = [y - s for y, s in zip(ys, sds, strict=True)], [y + s for y, s in zip(ys, sds, strict=True)]
-                ax.fill_between(xs, lo, hi, color="green", alpha=0.15, label="labeled ceiling (± sd)")
-                ax.plot(xs, ys, color="green", linewidth=1, marker=".")
+            if arm in REFERENCE_ARMS:
+                _reference(ax, arm, xs, ys, sds)
             else:
                 ax.errorbar(xs, ys, yerr=sds, marker="o", capsize=3, label=ARMS[arm].short if arm in ARMS else arm)
         ax.set_xscale("log")
         ax.set_xlabel("passages")
         ax.set_ylabel(data["metric"])
         ax.set_title(ds)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a dataset no point has finished: an empty axis
+            ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _reference(ax: Any, arm: str, xs: list[int], ys: list[float], sds: list[float]) -> None:
+    """Zero-shot as a dashed line, the labeled ceiling as a line in a ± sd band: through the points that have
+    them, or across the whole axis when only one point does."""
+    grey = arm == "zero-shot"
+    style = {"color": "grey", "linestyle": "--"} if grey else {"color": "green", "linewidth": 1}
+    label = "zero-shot" if grey else "labeled ceiling (± sd)"
+    if len(xs) == 1:
+        ax.axhline(ys[0], label=label if grey else None, **style)
+        if not grey:
+            ax.axhspan(ys[0] - sds[0], ys[0] + sds[0], color="green", alpha=0.15, label=label)
+        return
+    ax.plot(xs, ys, marker=".", label=label if grey else None, **style)
+    if not grey:
+        lo, hi = [y - s for y, s in zip(ys, sds, strict=True)], [y + s for y, s in zip(ys, sds, strict=True)]
+        ax.fill_between(xs, lo, hi, color="green", alpha=0.15, label=label)

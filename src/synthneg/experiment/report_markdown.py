@@ -92,9 +92,9 @@ def _machine_lines(summary: Summary, config: ExperimentConfig) -> list[str]:
         unrecorded = sum(c is None for c in cpus.values())
         lines.append(
             f"- **{ds}: evaluations {'possibly ' if n <= 1 else ''}from more than one machine** ({n} recorded "
-            f"machine{'s' if n != 1 else ''}, {unrecorded} evaluation(s) made before CPUs were recorded)."
+            f"machine{'s' if n != 1 else ''}, {unrecorded} evaluation(s) made before machines were recorded)."
             + (
-                " bf16 scores of one model differ across CPUs (zero-shot MiniLM on SciFact by 0.0015 nDCG@10): compare"
+                " bf16 scores of one model differ across machines (zero-shot MiniLM on SciFact by 0.0015 nDCG@10): compare"
                 " such arms by their gains over a zero-shot evaluated on the same machine as each"
                 " (`scripts/compare_runs.py ... --gain-over zero-shot` across runs)."
                 if config.eval.precision == "bf16"

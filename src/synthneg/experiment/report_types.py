@@ -52,7 +52,7 @@ class Summary(TypedDict):
     contamination: list[dict[str, Any]] | None
     seen_split: dict[str, Any]
     stages: dict[str, Any]
-    eval_machines: NotRequired[dict[str, dict[str, str | None]]]  # only when not all on one recorded CPU
+    eval_machines: NotRequired[dict[str, dict[str, str | None]]]  # only when not all on one recorded machine
     query_quality: NotRequired[dict[str, Any]]
     verified_vs_query: NotRequired[dict[str, Any]]
     filter_gain: NotRequired[dict[str, Any]]

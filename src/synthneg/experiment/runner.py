@@ -200,7 +200,7 @@ class ExperimentRunner:
 
     def train(self, arm: str, data: Path, seed: int, key: str) -> Path:
         """Fine-tune the base model on an arm's data with one seed (resumes from its checkpoints)."""
-        from synthneg.search.dense import machine_signature
+        from synthneg.search.dense import machine_signature, software_signature
         from synthneg.train import train
 
         cfg = self.config
@@ -215,6 +215,7 @@ class ExperimentRunner:
             info["rows"] = res.summary.get("rows")
             info["steps"] = res.summary.get("global_step")
             info["machine"] = machine_signature()
+            info["software"] = software_signature()
             if qrels is not None:
                 info["judged_masked"] = res.summary.get("judged_masked")
         shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the final model is saved; save the disk

@@ -187,6 +187,9 @@ class DenseEncoder:
         }
         if self.precision != "fp32":
             spec["precision"] = self.precision  # fp32 keys stay as they were before precision existed
+            # bf16 embeddings differ between machines: a cache shared by several (a network home) keeps them apart
+            on_gpu = (self.device or "").startswith("cuda")
+            spec["machine"] = machine_signature() if on_gpu else cpu_signature()
         if self.backend != "torch":
             spec["backend"] = self.backend  # likewise torch keys
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
@@ -252,6 +255,20 @@ def machine_signature() -> str | None:
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} (cuda)"
     return cpu_signature()
+
+
+def software_signature() -> str:
+    """The versions that can move a score in the last digits (``torch 2.13.0+cpu, sentence-transformers 6.3.0,
+    transformers 5.25.0``): evaluations and fine-tunes record them beside the machine."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("torch", "sentence-transformers", "transformers"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            continue
+    return ", ".join(found)
 
 
 @lru_cache(maxsize=1)
