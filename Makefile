@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-slow lint bench clean
+.PHONY: install demo test test-slow coverage lint bench clean
 
 install:
 	@bash scripts/bootstrap.sh
@@ -18,6 +18,10 @@ test: install
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+# line coverage of src/synthneg by the default test run (tests that run synthneg in a child process do not count)
+coverage: install
+	$(BIN)/python -m pytest --cov=synthneg --cov-report=term:skip-covered --cov-report=json:coverage.json $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
