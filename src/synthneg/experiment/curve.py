@@ -147,10 +147,10 @@ def write_curve(config: ExperimentConfig, sizes: Sequence[int]) -> Path:
     ]
     if machines := _machines(config, sizes):
         lines += ["Machines: " + "; ".join(f"{n} passages {m}" for n, m in machines.items()) + ".", ""]
+    arms = [*config.arms, *(a for a in data["points"] if a not in config.arms)]  # every arm: pending if not run
+    wanted = {a: max(1, len(config.seeds_of(a))) if a in ARMS else 1 for a in arms}
     for ds in datasets:
-        arms = [*config.arms, *(a for a in data["points"] if a not in config.arms)]  # every arm: pending if not run
         got = {a: {n: (mean, sd, k) for n, mean, sd, k in data["points"].get(a, {}).get(ds, [])} for a in arms}
-        wanted = {a: max(1, len(config.seeds_of(a))) if a in ARMS else 1 for a in arms}
         lines += _score_table(ds, sizes, got, wanted) + _gain_table(ds, sizes, got)
     _plot(data, datasets, config.output_dir / "curve.png")
     lines += ["![learning curve](curve.png)", ""]
@@ -176,7 +176,7 @@ def _machines(config: ExperimentConfig, sizes: list[int]) -> dict[int, str]:
 
 
 def _where(what: str, machines: list[str | None]) -> list[str]:
-    """``["evaluated on A, B (3 not recorded)"]``, or ``[]`` when none is recorded."""
+    """``["evaluated on A and B (3 not recorded)"]``, or ``[]`` when none is recorded."""
     named = sorted({m for m in machines if m})
     if not named:
         return []
