@@ -8,11 +8,13 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from synthneg.cli import app
 from synthneg.data.beir import Corpus, Document
 from synthneg.data.triples import QueryRecord
+from synthneg.errors import SynthnegError
 from synthneg.generate.query_filters import QueryFilter, filter_queries, rank_of, round_trip_ranks
 from synthneg.search.dense import DenseEncoder
 
@@ -83,3 +85,58 @@ def test_cli_writes_kept_records_and_every_querys_scores(tmp_path: Path) -> None
     rows = [json.loads(line) for line in (tmp_path / "kept.jsonl.filter.jsonl").read_text().splitlines()]
     assert [r["reason"] for r in rows] == [None, "round_trip", "no_content_word", None]
     assert "kept 2 of 4 queries; rejected: round_trip 1, no_content_word 1" in res.output
+
+
+def test_lead_copy_rejects_reworded_titles_and_openings_only_when_set() -> None:
+    docs = [
+        Document(
+            "t",
+            "Microtubule stabilization reduces scarring after spinal cord injury",
+            "Axons fail to regrow. We show that a low dose of a drug lets them cross the lesion in rats.",
+        ),
+        Document("f", "", "Sourdough bread rises thanks to wild yeast. Bakers keep a starter alive for years."),
+        Document("ok", "Ocean tides", "Ocean tides are caused mainly by the pull of the moon. Coasts see two a day."),
+    ]
+    corpus = Corpus.from_documents(docs)
+    records = [
+        QueryRecord(
+            "title", "Stabilizing microtubules reduces scarring after spinal cord injuries.", "t", docs[0].full_text()
+        ),
+        QueryRecord("opening", "Wild yeast makes sourdough bread rise.", "f", docs[1].full_text()),
+        QueryRecord("claim", "The moon's gravity produces two coastal tides daily.", "ok", docs[2].full_text()),
+    ]
+    strict = filter_queries(records, corpus, QueryFilter(round_trip_k=None, max_lead_overlap=0.7))
+    rows = {row["query_id"]: row for row in strict.rows}
+    assert {q: r["reason"] for q, r in rows.items()} == {"title": "lead_copy", "opening": "lead_copy", "claim": None}
+    assert rows["title"]["lead_overlap"] == 1.0 and rows["opening"]["lead_overlap"] >= 0.7
+    assert 0 < rows["claim"]["lead_overlap"] < 0.7  # "tides", "moon" are in the title / first sentence, not the rest
+    assert strict.counts() == {"kept": 1, "lead_copy": 2}
+    off = filter_queries(records, corpus, QueryFilter(round_trip_k=None))
+    assert len(off.kept) == 3 and "lead_overlap" not in off.rows[0]  # off by default: the rows are as before
+    with pytest.raises(SynthnegError, match="max_lead_overlap"):
+        QueryFilter(max_lead_overlap=1.5)
+
+
+def test_lead_overlap_enters_the_queries_key_only_when_set() -> None:
+    from synthneg.experiment.config import QueriesConfig
+
+    base = {"k": 1, "styles": ["claim"], "filter": {"round_trip_k": 1}}
+    old = QueriesConfig.model_validate(base).key_fields()
+    assert "max_lead_overlap" not in old["filter"]  # the committed runs' keys stay as they were
+    new = QueriesConfig.model_validate({**base, "filter": {"round_trip_k": 1, "max_lead_overlap": 0.7}}).key_fields()
+    assert new["filter"]["max_lead_overlap"] == 0.7 and new != old
+
+
+def test_cli_lead_overlap_option(tmp_path: Path) -> None:
+    passages = tmp_path / "p.jsonl"
+    passages.write_text("".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}) + "\n" for d in DOCS))
+    queries = tmp_path / "q.jsonl"
+    rec = _rec("title-copy", "photosynthesis", "d1")
+    queries.write_text("".join(json.dumps(r.__dict__) + "\n" for r in [RECORDS[0], rec]))
+    out = tmp_path / "kept.jsonl"
+    args = ["filter-queries", "-q", str(queries), "-c", str(passages), "-o", str(out), "--round-trip-k", "0"]
+    # "good" takes 4 of its 6 terms from d1's opening (0.67); "photosynthesis" is d1's title (1.0)
+    res = CliRunner().invoke(app, [*args, "--max-lead-overlap", "0.9"])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(line)["query_id"] for line in out.read_text().splitlines()] == ["good"]
+    assert "rejected: lead_copy 1" in res.output

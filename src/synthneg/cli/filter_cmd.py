@@ -29,6 +29,14 @@ def register(app: typer.Typer) -> None:
             True, "--content-word/--no-content-word", help="Reject a query with no content word of its passage."
         ),
         min_passage_words: int = typer.Option(0, "--min-passage-words", min=0, help="Skip shorter passages."),
+        max_lead_overlap: float | None = typer.Option(
+            None,
+            "--max-lead-overlap",
+            min=0.0,
+            max=1.0,
+            help="Reject a query that takes at least this share of its terms from its passage's title or first "
+            "sentence (e.g. 0.7; default: off).",
+        ),
         id_field: str | None = typer.Option(None, "--id-field", help="Id field of the passage file (default: auto)."),
         text_field: str | None = typer.Option(None, "--text-field", help="Text field of the passage file."),
     ) -> None:
@@ -56,6 +64,7 @@ def register(app: typer.Typer) -> None:
             retriever=retriever,  # type: ignore[arg-type]
             require_content_word=content_word,
             min_passage_words=min_passage_words,
+            max_lead_overlap=max_lead_overlap or None,
         )
         result = filter_queries(records, corpus, config, encoder=encoder)
         write_jsonl(result.rows, out.with_name(out.name + ".filter.jsonl"))

@@ -110,12 +110,19 @@ class NearMissConfig(_Strict):
 class QueryFilterConfig(_Strict):
     """Filters applied to the run's queries before any arm uses them (synthneg.generate.query_filters): the round
     trip (the query's own passage in the top ``round_trip_k`` of the run's passages; null: off), the content-word
-    rule, and a minimum passage length. No label is read."""
+    rule, the lead-copy rule (``max_lead_overlap``: refuse a query that shares at least this share of its terms with
+    its passage's title or first sentence; null: off) and a minimum passage length. No label is read."""
 
     round_trip_k: int | None = Field(default=1, ge=1)
     retriever: Literal["bm25", "dense"] = "bm25"
     require_content_word: bool = True
     min_passage_words: int = Field(default=0, ge=0)
+    max_lead_overlap: float | None = Field(default=None, gt=0, le=1)
+
+    def key_fields(self) -> dict[str, Any]:
+        """The settings the filtered queries depend on; ``max_lead_overlap`` only when set, so earlier keys never
+        change."""
+        return self.model_dump(exclude={"max_lead_overlap"} if self.max_lead_overlap is None else None)
 
 
 class QueriesConfig(_Strict):
@@ -133,7 +140,10 @@ class QueriesConfig(_Strict):
         """The settings the queries depend on; ``examples`` and ``filter`` only when set, so earlier keys never
         change (the examples themselves enter the key by content, in the runner)."""
         unset = {name for name in ("examples", "filter") if getattr(self, name) is None}
-        return self.model_dump(exclude=unset or None)
+        fields = self.model_dump(exclude=unset or None)
+        if self.filter is not None:
+            fields["filter"] = self.filter.key_fields()
+        return fields
 
 
 class MiningConfig(_Strict):

@@ -5,7 +5,7 @@ stage reruns (reusing every stored LLM call). The keys are short sha256 digests 
 (:meth:`ExperimentConfig.digest`). The runs under ``docs/results`` were made when fewer settings existed, so a setting
 added later enters a key **only when it is set to something other than its old behaviour**:
 
-- queries: ``queries.examples`` and ``queries.filter`` only when set; the output rules' revision only when not 1;
+- queries: ``queries.examples`` and ``queries.filter`` only when set (the filter's ``max_lead_overlap`` only when set); the output rules' revision only when not 1;
   read from ``queries.path``: that file's bytes (and the filter, when set);
 - negatives: per arm, ``{"arm", "queries", "passages"}`` for arms on the generated queries, plus what the arm's
   :class:`~synthneg.experiment.arms.ArmSpec` ``key`` adds (LLM arms: the negatives' LLM, ``rules_revision`` when not
@@ -35,7 +35,7 @@ def queries_key(runner: ExperimentRunner) -> str:
     cfg = runner.config
     if cfg.queries.path is not None:
         if cfg.queries.filter is not None:
-            return cfg.digest("queries.path", file_digest(cfg.queries.path), cfg.queries.filter.model_dump())
+            return cfg.digest("queries.path", file_digest(cfg.queries.path), cfg.queries.filter.key_fields())
         return cfg.digest("queries.path", file_digest(cfg.queries.path))
     parts: list[Any] = [runner.passages.fingerprint, cfg.llm.model_dump(), cfg.queries.key_fields(), *cfg.rules_key()]
     if cfg.queries.examples is not None:

@@ -53,7 +53,7 @@ def write_quality(
     if config.queries.filter is not None and verdicts.is_file():
         reasons = [json.loads(line)["reason"] for line in verdicts.read_text(encoding="utf-8").splitlines()]
         quality["filter"] = {
-            "settings": config.queries.filter.model_dump(),
+            "settings": config.queries.filter.key_fields(),
             "queries": len(reasons),
             "kept": reasons.count(None),
             "removed": {r: reasons.count(r) for r in sorted({r for r in reasons if r is not None})},
@@ -97,6 +97,8 @@ def quality_lines(quality: dict[str, Any], labeled_source: str | None) -> list[s
             else []
         )
         rules += ["a content word of the passage"] if s.get("require_content_word") else []
+        if s.get("max_lead_overlap"):
+            rules += [f"under {s['max_lead_overlap']:.0%} of its terms from the title or first sentence"]
         rules += [f"passages of {s['min_passage_words']}+ words"] if s.get("min_passage_words") else []
         removed = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in filt["removed"].items()) or "none"
         lines += [
