@@ -14,6 +14,11 @@ score (a difference in differences). Use it when the two runs were evaluated on 
 evaluation differs slightly between CPUs (SciFact zero-shot MiniLM scored 0.6457 on one and 0.6472 on
 another), and that offset cancels out of the gains.
 
+A learning curve's point is ``CONFIG@N`` (its N-passage run), e.g.
+
+    python scripts/compare_runs.py experiments/scifact-indomain-curve-cpu-lead.yaml@2000 in-batch \
+        experiments/scifact-indomain-curve-cpu.yaml@2000 in-batch-unfiltered
+
 ``--base-a CONFIG`` (or ``--base-b``) takes that side's ``--gain-over`` arm from another run evaluated on
 the same machine as the arm: for an arm added to a run whose other arms were evaluated elsewhere, e.g.
 
@@ -33,7 +38,13 @@ from synthneg.experiment.report import HEADLINE, collect, mean_per_query
 
 
 def _found(config_path: str) -> dict:
-    config = load_config(config_path)
+    """The evaluations of a run; ``CONFIG@N`` is the N-passage point of a learning curve (``synthneg curve``)."""
+    path, _, point = config_path.partition("@")
+    config = load_config(path)
+    if point:
+        from synthneg.experiment.curve import point_config
+
+        config = point_config(config, int(point))
     return collect(config.output_dir, config)
 
 

@@ -61,3 +61,14 @@ def test_base_a_takes_the_base_arm_from_another_run() -> None:
     assert last.startswith(f"nfcorpus gain A - gain B (over each run's zero-shot): {offset:+.4f} [")
     bad = _compare(config, "labeled", config, "labeled", "--base-a", other)
     assert bad.returncode != 0 and "give --gain-over too" in bad.stderr
+
+
+def test_a_curve_point_is_config_at_size() -> None:
+    """``CONFIG@N`` reads the N-passage point of a learning curve: the filter's row of the committed 2,000 point."""
+    config = str(ROOT / "experiments" / "scifact-indomain-curve.yaml")
+    results = json.loads((ROOT / "docs/results/scifact-indomain-curve/n2000/results.json").read_text())
+    expected = results["filter_gain"]["scifact"]  # the report's paired test of the two arms
+    proc = _compare(f"{config}@2000", "in-batch", f"{config}@2000", "in-batch-unfiltered")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"scifact A - B: {expected['diff']:+.4f} [{expected['ci_low']:+.4f}, ")
