@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
             min=0.0,
             max=1.0,
             help="Reject a query that takes at least this share of its terms from its passage's title or first "
-            "sentence (e.g. 0.7; default: off).",
+            "sentence (e.g. 0.7; 0 or unset: off).",
         ),
         id_field: str | None = typer.Option(None, "--id-field", help="Id field of the passage file (default: auto)."),
         text_field: str | None = typer.Option(None, "--text-field", help="Text field of the passage file."),

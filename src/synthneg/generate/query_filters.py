@@ -9,7 +9,7 @@
   passage's *lead*, the title or the first sentence (the share of the query's terms found in either, the larger), is a
   reworded title or opening rather than a query a user would write. Measured on SciFact: 32% of the 0.5B's few-shot
   claims at the learning curve's 2,000 point take >= 0.7 of their terms from the lead, against 4.5% of SciFact's
-  human train claims and 1 of the 8 example claims in their prompt (docs/results.md).
+  human train claims and 1 of the 8 example claims in their prompt (docs/generation.md).
 - **short passages**: a passage under ``min_passage_words`` is too thin to write a query about; its queries are
   skipped and counted.
 
