@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from synthneg.generate.query_filters import QueryFilter
 
 
 def register(app: typer.Typer) -> None:
@@ -40,25 +44,13 @@ def register(app: typer.Typer) -> None:
         id_field: str | None = typer.Option(None, "--id-field", help="Id field of the passage file (default: auto)."),
         text_field: str | None = typer.Option(None, "--text-field", help="Text field of the passage file."),
     ) -> None:
-        """Round-trip and generic-query filters for generated queries; every query's scores and verdict are kept."""
-        from dataclasses import asdict
-
-        from synthneg.atomic import check_writable, write_jsonl
-        from synthneg.cli.options import load_corpus_spec
-        from synthneg.data.triples import read_query_records
+        """Round-trip, generic-query and lead-copy filters for generated queries; every query's scores and verdict are
+        kept."""
         from synthneg.errors import SynthnegError
-        from synthneg.generate.query_filters import QueryFilter, filter_queries
+        from synthneg.generate.query_filters import QueryFilter
 
         if retriever not in ("bm25", "dense"):
             raise SynthnegError(f"--retriever must be 'bm25' or 'dense', got {retriever!r}")
-        records = read_query_records(queries)
-        check_writable(out)
-        corpus = load_corpus_spec(passages, id_field, text_field)
-        encoder = None
-        if retriever == "dense" and round_trip_k:
-            from synthneg.search.dense import DenseEncoder
-
-            encoder = DenseEncoder(model)
         config = QueryFilter(
             round_trip_k=round_trip_k or None,
             retriever=retriever,  # type: ignore[arg-type]
@@ -66,10 +58,33 @@ def register(app: typer.Typer) -> None:
             min_passage_words=min_passage_words,
             max_lead_overlap=max_lead_overlap or None,
         )
-        result = filter_queries(records, corpus, config, encoder=encoder)
-        write_jsonl(result.rows, out.with_name(out.name + ".filter.jsonl"))
-        write_jsonl((asdict(r) for r in result.kept), out)
-        counts = result.counts()
-        rejected = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "kept") or "none"
-        Console(stderr=True).print(f"kept {counts['kept']} of {len(records)} queries; rejected: {rejected}")
-        typer.echo(out)
+        _filter(queries, (passages, id_field, text_field), out, config, model)
+
+
+def _filter(
+    queries: Path, passages: tuple[str, str | None, str | None], out: Path, config: QueryFilter, model: str
+) -> None:
+    """Filter the records of ``queries`` against the collection ``passages`` (spec, id field, text field); write
+    the kept ones to ``out`` and every query's scores and verdict beside it."""
+    from dataclasses import asdict
+
+    from synthneg.atomic import check_writable, write_jsonl
+    from synthneg.cli.options import load_corpus_spec
+    from synthneg.data.triples import read_query_records
+    from synthneg.generate.query_filters import filter_queries
+
+    records = read_query_records(queries)
+    check_writable(out)
+    corpus = load_corpus_spec(*passages)
+    encoder = None
+    if config.retriever == "dense" and config.round_trip_k:
+        from synthneg.search.dense import DenseEncoder
+
+        encoder = DenseEncoder(model)
+    result = filter_queries(records, corpus, config, encoder=encoder)
+    write_jsonl(result.rows, out.with_name(out.name + ".filter.jsonl"))
+    write_jsonl((asdict(r) for r in result.kept), out)
+    counts = result.counts()
+    rejected = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "kept") or "none"
+    Console(stderr=True).print(f"kept {counts['kept']} of {len(records)} queries; rejected: {rejected}")
+    typer.echo(out)
