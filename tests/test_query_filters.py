@@ -115,6 +115,9 @@ def test_lead_copy_rejects_reworded_titles_and_openings_only_when_set() -> None:
     assert len(off.kept) == 3 and "lead_overlap" not in off.rows[0]  # off by default: the rows are as before
     with pytest.raises(SynthnegError, match="max_lead_overlap"):
         QueryFilter(max_lead_overlap=1.5)
+    stray = QueryRecord("stray", "a query", "gone", "a passage no longer in the collection")
+    with pytest.raises(SynthnegError, match=r"1 are not in the collection \(first: 'gone'\)"):
+        filter_queries([stray], corpus, QueryFilter(round_trip_k=None, max_lead_overlap=0.7))
 
 
 def test_lead_overlap_enters_the_queries_key_only_when_set() -> None:

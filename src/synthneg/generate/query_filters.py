@@ -124,6 +124,13 @@ def filter_queries(
         if config.round_trip_k is not None
         else [None] * len(records)
     )
+    if config.max_lead_overlap is not None:
+        missing = [r.positive_id for r in records if r.positive_id not in corpus]
+        if missing:
+            raise SynthnegError(
+                f"the lead-copy rule reads each query's passage: {len(missing)} are not in the collection "
+                f"(first: {missing[0]!r})"
+            )
     kept: list[QueryRecord] = []
     rows: list[dict[str, Any]] = []
     for rec, rank in zip(records, ranks, strict=True):
