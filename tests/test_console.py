@@ -80,8 +80,8 @@ def test_train_and_evaluate_show_no_foreign_bars_at_the_default_level(tiny_st: P
     ev_bm25 = _cli("evaluate", "--model", "bm25", "--dataset", str(beir))
     assert ev_bm25.returncode == 0 and not [f for f in FOREIGN if f in ev_bm25.stdout + ev_bm25.stderr]
 
-    verbose = _cli("-v", "train", "--triples", str(data), "--out", str(tmp_path / "m2"), "--model", str(tiny_st))
-    assert verbose.returncode == 0 and "train_runtime" in verbose.stdout + verbose.stderr  # -v: the libraries too
+    verbose = _cli("-v", "evaluate", "--model", "bm25", "--dataset", str(beir))  # no torch: a fast child
+    assert verbose.returncode == 0 and "BM25S" in verbose.stdout + verbose.stderr  # -v: the libraries' bars too
 
 
 def _summary() -> dict:

@@ -32,6 +32,21 @@ def test_load_scifact_counts(scifact_dir: Path) -> None:
     assert len(train.queries) == 809
 
 
+def test_a_corpus_read_twice_is_read_once_until_its_file_changes(tmp_path: Path) -> None:
+    import os
+
+    folder = make_beir(tmp_path / "b")
+    first = load_beir(folder, "test").corpus
+    assert load_beir(folder, "test").corpus is first  # the same immutable object: no second parse
+    path = folder / "corpus.jsonl"
+    write_jsonl(path, [{"_id": "d1", "title": "", "text": "Only one document now."}])
+    os.utime(path, ns=(1, 1))  # a rewrite within the clock's tick still differs in size or time
+    again = load_corpus(path)
+    assert again is not first and list(again) == ["d1"] and again["d1"].text == "Only one document now."
+    path.write_text('{"_id": "d1", "title": ""}\n', encoding="utf-8")  # a broken file is never served from memory
+    assert "field 'text'" in str(_err(load_corpus, path))
+
+
 def _err(fn, *args) -> DataError:
     with pytest.raises(DataError) as info:
         fn(*args)

@@ -71,8 +71,8 @@ def test_openvino_mines_the_same_negatives_as_torch(scifact_dir: Path) -> None:
     from synthneg.mine.common import records_from_beir
 
     ds = load_beir(scifact_dir, "train")
-    records = records_from_beir(ds.corpus, ds.queries, ds.qrels)[:15]
-    keep = set(ds.corpus.ids[:50]) | {r.positive_id for r in records}
+    records = records_from_beir(ds.corpus, ds.queries, ds.qrels)[:10]
+    keep = set(ds.corpus.ids[:30]) | {r.positive_id for r in records}
     corpus = Corpus.from_documents([d for d in ds.corpus.documents if d.id in keep])
     config = SelectionConfig(num_negatives=2, range_max=20)
     by_torch = mine_dense(records, corpus, config, encoder=DenseEncoder(show_progress=False))
@@ -90,9 +90,9 @@ def test_evaluate_with_openvino_matches_torch(scifact_dir: Path) -> None:
     from synthneg.evaluate import evaluate
 
     full = load_beir(scifact_dir, "test")
-    qids = sorted(full.qrels)[:12]
+    qids = sorted(full.qrels)[:8]
     judged = {d for q in qids for d in full.qrels[q]}
-    keep = judged | set(full.corpus.ids[:50])
+    keep = judged | set(full.corpus.ids[:30])
     corpus = Corpus.from_documents([d for d in full.corpus.documents if d.id in keep])
     ds = BeirDataset(
         "scifact-slice", full.path, "test", corpus, {q: full.queries[q] for q in qids}, {q: full.qrels[q] for q in qids}

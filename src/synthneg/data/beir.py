@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -122,9 +123,32 @@ def load_folder_corpus(folder: str | Path) -> Corpus:
     return load_corpus(path)
 
 
+_CORPUS_MEMO: OrderedDict[tuple[str, str, int, int], Corpus] = OrderedDict()
+_CORPUS_MEMO_SIZE = 2  # an experiment reads its in-domain corpus and the labeled split's (the same file, or two)
+
+
 def load_corpus(path: str | Path) -> Corpus:
-    """Read a BEIR ``corpus.jsonl`` (or ``.jsonl.gz``): fields ``_id``, ``text`` and optional ``title``."""
+    """Read a BEIR ``corpus.jsonl`` (or ``.jsonl.gz``): fields ``_id``, ``text`` and optional ``title``.
+
+    A :class:`Corpus` is immutable, so the last two files read are kept in memory and returned again while the
+    file's size and modification time are unchanged (an experiment reads the same corpus for its passages, its
+    miners and its labeled arm)."""
     path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        return _read_corpus(path)  # the reader names the missing file
+    key = (str(path), str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if (hit := _CORPUS_MEMO.get(key)) is not None:
+        _CORPUS_MEMO.move_to_end(key)
+        return hit
+    corpus = _CORPUS_MEMO[key] = _read_corpus(path)
+    while len(_CORPUS_MEMO) > _CORPUS_MEMO_SIZE:
+        _CORPUS_MEMO.popitem(last=False)
+    return corpus
+
+
+def _read_corpus(path: Path) -> Corpus:
     docs: list[Document] = []
     first_line: dict[str, int] = {}
     for lineno, obj in iter_jsonl(path):

@@ -141,6 +141,8 @@ def select_negatives(
                 stats.skipped[reason] += 1
             continue
         kept.append(Selected(i, rank, score))
+        if config.sampling != "random" and len(kept) == config.num_negatives:
+            break  # the best-first window is full: the rest cannot be chosen (their skip reasons go uncounted)
     if config.sampling == "random" and len(kept) > config.num_negatives:
         rng = query_rng(config.seed, query_id)
         picks = sorted(rng.choice(len(kept), size=config.num_negatives, replace=False).tolist())
