@@ -168,3 +168,16 @@ def test_bm25_ties_are_ordered_by_corpus_position_on_every_cpu(scifact_train, sc
         kept = full[order] > 0
         assert positions[qi][kept].tolist() == order[kept].tolist()
         assert np.array_equal(scores[qi][kept], full[order][kept])
+
+
+def test_the_shared_index_is_built_once_per_corpus_content() -> None:
+    docs = [Document(f"d{i}", "", text) for i, text in enumerate(["plants make glucose", "black holes bend light"])]
+    first = BM25Index.shared(Corpus.from_documents(docs))
+    assert BM25Index.shared(Corpus.from_documents(list(docs))) is first  # same content, another object: one index
+    other = BM25Index.shared(Corpus.from_documents([*docs, Document("d2", "", "wild yeast leavens sourdough")]))
+    assert other is not first and len(other.corpus) == 3
+    assert other.search({"q": "sourdough yeast"}, k=1) == {
+        "q": {"d2": pytest.approx(other.all_scores("sourdough yeast")[2])}
+    }
+    BM25Index.shared(Corpus.from_documents(docs[:1]))  # a third corpus: the least recently used one is dropped
+    assert BM25Index.shared(Corpus.from_documents(docs)) is not first

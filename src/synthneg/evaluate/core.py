@@ -137,7 +137,7 @@ def _dense_run(dense: DenseEncoder, ds: BeirDataset, k: int, backend: SearchBack
 def _bm25_run(ds: BeirDataset, k: int, timing: dict[str, Any], show_progress: bool) -> Run:
     """BM25's top ``k`` for every query of ``ds``; index and search times go into ``timing``."""
     t0 = time.perf_counter()
-    index = BM25Index(ds.corpus, show_progress=show_progress)
+    index = BM25Index.shared(ds.corpus, show_progress=show_progress)
     t1 = time.perf_counter()
     run = index.search(ds.queries, k=k)
     t2 = time.perf_counter()

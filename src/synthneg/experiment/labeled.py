@@ -42,7 +42,7 @@ def labeled_triples(config: ExperimentConfig, *, show_progress: bool = True) -> 
         if config.labeled_positive == "bm25-top":
             from synthneg.search.bm25 import BM25Index
 
-            index = BM25Index(ds.corpus, show_progress=show_progress)
+            index = BM25Index.shared(ds.corpus, show_progress=show_progress)
             records = top_bm25_per_query(records, config.labeled_per_query, index)
         else:
             records = per_query(records, config.labeled_per_query, seed=0)

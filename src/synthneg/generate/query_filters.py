@@ -102,7 +102,7 @@ def round_trip_ranks(
     if retriever == "bm25":
         from synthneg.search.bm25 import BM25Index
 
-        index = BM25Index(corpus)
+        index = BM25Index.shared(corpus)
         return [rank_of(index.all_scores(r.query), position[r.positive_id]) for r in records]
     if retriever == "dense":
         if encoder is None:

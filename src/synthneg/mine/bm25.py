@@ -53,7 +53,7 @@ def mine_bm25(
     groups = group_records(records)
     t0 = time.perf_counter()
     if index is None:
-        index = BM25Index(corpus, show_progress=show_progress)
+        index = BM25Index.shared(corpus, show_progress=show_progress)
     t1 = time.perf_counter()
     excluded = {g.query_id: g.positive_ids | frozenset((also_exclude or {}).get(g.query_id, ())) for g in groups}
     max_pos = max(max(len(g.records), len(excluded[g.query_id])) for g in groups)

@@ -115,7 +115,7 @@ def _first_stage(
         q_emb, _ = encode_queries_cached(encoder, groups_queries)
         pos, sc = top_k_numpy(q_emb, doc_emb, depth)
         return pos, sc, f"dense:{encoder.model}"
-    index = index or BM25Index(corpus)
+    index = index or BM25Index.shared(corpus)
     pos, sc = index.search_arrays(groups_queries, depth)
     keep = sc > 0
     pos = np.where(keep, pos, -1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,9 @@ from synthneg.data.beir import Corpus
 logger = logging.getLogger(__name__)
 
 Run = dict[str, dict[str, float]]
+
+_SHARED: OrderedDict[str, BM25Index] = OrderedDict()
+_SHARED_SIZE = 2
 
 TIE_PAD = 16  # extra hits retrieved so that a tie at the top-k cut is usually seen whole (see search_arrays)
 
@@ -49,6 +53,22 @@ class BM25Index:
         )
         self._retriever = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
         self._retriever.index(tokens, show_progress=self.show_progress and library_bars())
+
+    @classmethod
+    def shared(cls, corpus: Corpus, *, show_progress: bool = False) -> BM25Index:
+        """The default-parameter index of ``corpus``, built once per process for the last two corpora (by content
+        fingerprint): an experiment's BM25 arm, round-trip filter, labeled arm and BM25 evaluation read one index.
+        An index is never changed after it is built; only its ``show_progress`` follows the latest caller."""
+        key = corpus.fingerprint
+        index = _SHARED.get(key)
+        if index is None:
+            index = _SHARED[key] = cls(corpus, show_progress=show_progress)
+            while len(_SHARED) > _SHARED_SIZE:
+                _SHARED.popitem(last=False)
+        else:
+            _SHARED.move_to_end(key)
+        index.show_progress = show_progress
+        return index
 
     def search_arrays(self, texts: Sequence[str], k: int, n_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` corpus positions and scores per query text, as ``(n, k)`` arrays: by score, equal
