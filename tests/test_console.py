@@ -84,6 +84,16 @@ def test_train_and_evaluate_show_no_foreign_bars_at_the_default_level(tiny_st: P
     assert verbose.returncode == 0 and "BM25S" in verbose.stdout + verbose.stderr  # -v: the libraries' bars too
 
 
+@pytest.mark.slow
+def test_train_at_verbose_shows_the_trainers_own_logs(tiny_st: Path, tmp_path: Path) -> None:
+    """-v keeps the trainer's printer callback and bar (the default run above checks they are gone)."""
+    data = write_triples(
+        [Triple(f"q{i}", "bread", f"d{i}", "bread yeast", "black hole", "test") for i in range(4)], tmp_path / "t.jsonl"
+    )
+    verbose = _cli("-v", "train", "--triples", str(data), "--out", str(tmp_path / "m2"), "--model", str(tiny_st))
+    assert verbose.returncode == 0 and "train_runtime" in verbose.stdout + verbose.stderr
+
+
 def _summary() -> dict:
     def entry(v: float) -> dict:
         return {"seeds": 3, "nDCG@10": {"mean": v, "sd": 0.001}}

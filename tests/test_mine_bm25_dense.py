@@ -179,5 +179,7 @@ def test_the_shared_index_is_built_once_per_corpus_content() -> None:
     assert other.search({"q": "sourdough yeast"}, k=1) == {
         "q": {"d2": pytest.approx(other.all_scores("sourdough yeast")[2])}
     }
+    assert BM25Index.shared(Corpus.from_documents(docs)) is first  # used again: now the most recent
     BM25Index.shared(Corpus.from_documents(docs[:1]))  # a third corpus: the least recently used one is dropped
-    assert BM25Index.shared(Corpus.from_documents(docs)) is not first
+    assert BM25Index.shared(Corpus.from_documents(docs)) is first
+    assert BM25Index.shared(other.corpus) is not other

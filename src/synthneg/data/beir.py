@@ -123,7 +123,7 @@ def load_folder_corpus(folder: str | Path) -> Corpus:
     return load_corpus(path)
 
 
-_CORPUS_MEMO: OrderedDict[tuple[str, str, int, int], Corpus] = OrderedDict()
+_CORPUS_MEMO: OrderedDict[tuple[str | int, ...], Corpus] = OrderedDict()
 _CORPUS_MEMO_SIZE = 2  # an experiment reads its in-domain corpus and the labeled split's (the same file, or two)
 
 
@@ -131,14 +131,14 @@ def load_corpus(path: str | Path) -> Corpus:
     """Read a BEIR ``corpus.jsonl`` (or ``.jsonl.gz``): fields ``_id``, ``text`` and optional ``title``.
 
     A :class:`Corpus` is immutable, so the last two files read are kept in memory and returned again while the
-    file's size and modification time are unchanged (an experiment reads the same corpus for its passages, its
-    miners and its labeled arm)."""
+    file is the same (device, inode, size, modification and change times: an edit in place or an atomic replace
+    is read again), as an experiment reads one corpus for its passages, its miners and its labeled arm."""
     path = Path(path)
     try:
         st = path.stat()
     except OSError:
         return _read_corpus(path)  # the reader names the missing file
-    key = (str(path), str(path.resolve()), st.st_mtime_ns, st.st_size)
+    key = (str(path), str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if (hit := _CORPUS_MEMO.get(key)) is not None:
         _CORPUS_MEMO.move_to_end(key)
         return hit

@@ -73,7 +73,8 @@ class SelectionConfig:
 
 @dataclass
 class SelectionStats:
-    """Why candidates were skipped, summed over queries (logged at the end of a mining run)."""
+    """Why candidates were skipped, summed over queries (logged at the end of a mining run). With ``top``
+    sampling a query's candidates are read only until its window is full, so skips past that are not counted."""
 
     queries: int = 0
     short: int = 0
@@ -127,6 +128,8 @@ def select_negatives(
     """
     if config.uses_positive_score and positive_score is None:
         raise SynthnegError("a margin is set but the positive's score is unknown")
+    if len(candidate_ids) != len(candidate_scores):
+        raise SynthnegError(f"{len(candidate_ids)} candidate ids but {len(candidate_scores)} scores")
     kept: list[Selected] = []
     rank = -1
     for i, (cid, raw) in enumerate(zip(candidate_ids, candidate_scores, strict=True)):
