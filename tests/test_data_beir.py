@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from synthneg.data import load_beir, load_corpus, load_qrels, load_queries
+from synthneg.data import clear_corpus_memo, load_beir, load_corpus, load_qrels, load_queries
 from synthneg.errors import DataError
 
 from conftest import make_beir, write_jsonl
@@ -38,6 +38,10 @@ def test_a_corpus_read_twice_is_read_once_until_its_file_changes(tmp_path: Path)
     folder = make_beir(tmp_path / "b")
     first = load_beir(folder, "test").corpus
     assert load_beir(folder, "test").corpus is first  # the same immutable object: no second parse
+    clear_corpus_memo()  # frees what is kept: the next read parses again
+    old, first = first, load_beir(folder, "test").corpus
+    assert first is not old and list(first) == list(old)
+    assert load_beir(folder, "test").corpus is first
     path = folder / "corpus.jsonl"
     write_jsonl(path, [{"_id": "d1", "title": "", "text": "Only one document now."}])
     again = load_corpus(path)

@@ -183,3 +183,5 @@ def test_the_shared_index_is_built_once_per_corpus_content() -> None:
     BM25Index.shared(Corpus.from_documents(docs[:1]))  # a third corpus: the least recently used one is dropped
     assert BM25Index.shared(Corpus.from_documents(docs)) is first
     assert BM25Index.shared(other.corpus) is not other
+    BM25Index.clear_shared()  # frees the indexes: the next call builds again
+    assert BM25Index.shared(Corpus.from_documents(docs)) is not first

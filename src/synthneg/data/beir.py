@@ -148,6 +148,11 @@ def load_corpus(path: str | Path) -> Corpus:
     return corpus
 
 
+def clear_corpus_memo() -> None:
+    """Forget the corpora :func:`load_corpus` keeps, e.g. to free memory after a large corpus."""
+    _CORPUS_MEMO.clear()
+
+
 def _read_corpus(path: Path) -> Corpus:
     docs: list[Document] = []
     first_line: dict[str, int] = {}

@@ -54,6 +54,11 @@ class BM25Index:
         self._retriever = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
         self._retriever.index(tokens, show_progress=self.show_progress and library_bars())
 
+    @staticmethod
+    def clear_shared() -> None:
+        """Forget the indexes :meth:`shared` keeps, e.g. to free memory after a large corpus."""
+        _SHARED.clear()
+
     @classmethod
     def shared(cls, corpus: Corpus, *, show_progress: bool = False) -> BM25Index:
         """The default-parameter index of ``corpus``, built once per process for the last two corpora (by content
