@@ -553,6 +553,51 @@ def test_bm25_matched_control_trains_on_the_matched_arms_queries_only(
         load_config(bad)
 
 
+def test_verified_mixed_arm_trains_the_kept_negatives_and_every_other_query_in_batch(tmp_path: Path) -> None:
+    """llm-query-verified-mixed: the verified arm's triples where it kept one, the other queries as pairs; one
+    fine-tune on both (a batch from one kind at a time), keyed by the verified triples."""
+    from synthneg.data.triples import QueryRecord, Triple, read_training_rows, write_triples
+    from synthneg.experiment.runner import ExperimentRunner
+    from synthneg.experiment.stages import write_json
+
+    target, arm = "llm-query-verified", "llm-query-verified-mixed"
+    cfg = load_config(_setup(tmp_path, ["zero-shot", target, arm], [0]))
+    runner = ExperimentRunner(cfg, show_progress=False)
+    assert runner.negatives_key(arm) is None  # nothing to key on before the verified triples exist
+    records = runner.queries()
+    kept = [r for r in records if r.query_id in {"q0", "q2", "q4"}]
+    verified = [Triple(r.query_id, r.query, r.positive_id, r.positive, f"not {r.query}", target) for r in kept]
+    write_triples(verified, tmp_path / "out" / "triples" / f"{target}.jsonl")
+    write_json(tmp_path / "out" / "markers" / f"negatives-{target}.json", {"key": runner.negatives_key(target)})
+    out = run_experiment(cfg, show_progress=False, only_arms=["zero-shot", arm])
+    rows = read_training_rows(out / "triples" / f"{arm}.jsonl")
+    triples = [r for r in rows if isinstance(r, Triple)]
+    pairs = [r for r in rows if isinstance(r, QueryRecord)]
+    assert [t.query_id for t in triples] == ["q0", "q2", "q4"] and [t.negative for t in triples] == [
+        t.negative for t in verified
+    ]
+    assert all(t.method == arm and t.provenance["from_arm"] == target for t in triples)
+    assert {r.query_id for r in pairs} == {r.query_id for r in records} - {"q0", "q2", "q4"}
+    stages = json.loads((out / "stages.json").read_text())
+    assert f"negatives:{target}" not in stages  # reused
+    assert (stages[f"negatives:{arm}"]["triples"], stages[f"negatives:{arm}"]["pairs"]) == (3, len(records) - 3)
+    assert stages[f"train:{arm}:seed0"]["rows"] == len(records)  # every query trains
+    summary = json.loads((out / "models" / arm / "seed0" / "train_summary.json").read_text())
+    assert summary["datasets"] == {"triples": 3, "pairs": len(records) - 3}
+    assert summary["columns"] == ["anchor", "positive", "negative"]
+    results = json.loads((out / "results.json").read_text())
+    assert arm in results["arms"] and results["costs"][arm]["reads_corpus"] is False
+    assert results["diagnostics"][arm]["triples"] == 3  # the pairs are not diagnosed as negatives
+    # other verified triples: the mixed arm is remade for them
+    key = runner.negatives_key(arm)
+    write_triples(verified[:1], tmp_path / "out" / "triples" / f"{target}.jsonl")
+    write_json(tmp_path / "out" / "markers" / f"negatives-{target}.json", {"key": runner.negatives_key(target)})
+    assert runner.negatives_key(arm) != key
+    runner.negatives(arm, records)
+    rows = read_training_rows(out / "triples" / f"{arm}.jsonl")
+    assert sum(isinstance(r, Triple) for r in rows) == 1 and len(rows) == len(records)
+
+
 def test_labeled_mask_judged_keys_only_the_labeled_models(tmp_path: Path) -> None:
     """The option changes the labeled arm's training key and nothing else, and the report says it is on."""
     from synthneg.experiment.config import ExperimentConfig

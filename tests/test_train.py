@@ -114,6 +114,32 @@ def test_triples_can_train_the_in_batch_arm(tiny_model: str, tmp_path: Path) -> 
     assert trainer.train_dataset.column_names == ["anchor", "positive"]
 
 
+def test_a_mixed_set_reads_back_and_batches_one_kind_at_a_time(tiny_model: str, tmp_path: Path) -> None:
+    """Triples for some queries and pairs for the rest: one file (a pair's negative is null), two datasets."""
+    from datasets import DatasetDict
+
+    from synthneg.data.triples import read_training_rows, write_training_rows
+    from synthneg.train import to_train_dataset
+
+    rows = [*triples(1), *pairs(1)]
+    path = write_training_rows(rows, tmp_path / "mixed.jsonl")
+    assert read_training_rows(path) == rows and load_training_data(path) == rows
+    data = to_train_dataset(rows)
+    assert isinstance(data, DatasetDict) and {k: len(v) for k, v in data.items()} == {"triples": 8, "pairs": 8}
+    assert data["triples"].column_names == ["anchor", "positive", "negative"]
+    assert to_train_dataset(rows, use_negatives=False).column_names == ["anchor", "positive"]  # all pairs
+    with pytest.raises(DataError, match="mixed input"):
+        to_dataset(rows)
+    result = train(path, model=tiny_model, out=tmp_path / "m", config=TrainConfig(epochs=1, **FAST))
+    s = result.summary
+    assert s["rows"] == 16 and s["datasets"] == {"triples": 8, "pairs": 8} and s["global_step"] == 2
+    # a row without the negative field is still an error at its line (only an explicit null makes a pair)
+    path.write_text(path.read_text().replace(', "negative": null', "", 1), encoding="utf-8")
+    with pytest.raises(DataError, match="negative") as err:
+        load_training_data(path)
+    assert err.value.line == 9
+
+
 def test_resume_continues_the_step_count(tiny_model: str, tmp_path: Path) -> None:
     out = tmp_path / "m"
     cfg = {**FAST, "batch_size": 4, "save_steps": 2}

@@ -30,11 +30,18 @@ from synthneg.errors import SynthnegError
 from synthneg.losses import ROW_COLUMN, judged_masked_mnrl
 from synthneg.models import resolve_bi_encoder
 from synthneg.st_modules import st_module
-from synthneg.train_data import TrainingRows, load_training_data, to_dataset
+from synthneg.train_data import (
+    TrainingRows,
+    dataset_shape,
+    load_training_data,
+    rows_columns,
+    to_dataset,
+    to_train_dataset,
+)
 from synthneg.train_resume import CHECKPOINT_DIR, checkpoint_step, resume_point
 
 if TYPE_CHECKING:
-    from datasets import Dataset
+    from datasets import Dataset, DatasetDict
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from sentence_transformers.evaluation import InformationRetrievalEvaluator
 
@@ -45,6 +52,7 @@ __all__ = [
     "build_trainer",
     "load_training_data",
     "to_dataset",
+    "to_train_dataset",
     "train",
 ]
 
@@ -185,7 +193,7 @@ def _prompts(config: TrainConfig, has_negative: bool) -> dict[str, str] | None:
 
 
 def build_trainer(
-    data: TrainingRows | Dataset,
+    data: TrainingRows | Dataset | DatasetDict,
     *,
     model: str | SentenceTransformer = "minilm",
     out: str | Path,
@@ -199,18 +207,20 @@ def build_trainer(
     it runs every ``eval_steps`` steps (or at the end of each epoch). ``qrels`` (labeled data) masks
     the in-batch candidates judged relevant to each query out of its loss (:mod:`synthneg.losses`).
     """
-    from datasets import Dataset
+    from datasets import Dataset, DatasetDict
     from sentence_transformers import SentenceTransformerTrainer
 
     config = config or TrainConfig()
-    dataset = data if isinstance(data, Dataset) else to_dataset(data, use_negatives=config.use_negatives)
+    given = isinstance(data, (Dataset, DatasetDict))
+    dataset = data if given else to_train_dataset(data, use_negatives=config.use_negatives)  # type: ignore[arg-type]
     if qrels is not None:
-        if isinstance(data, Dataset):
-            raise SynthnegError("qrels masking needs the training rows (triples or pairs with ids), not a Dataset")
+        if given or isinstance(dataset, DatasetDict):
+            raise SynthnegError("qrels masking needs training rows of one kind (triples or pairs), not a Dataset")
         if config.loss != "mnrl" or _world_size() > 1:
             raise SynthnegError("qrels masking works with loss 'mnrl' in a single process")
         dataset = dataset.add_column(ROW_COLUMN, list(range(len(dataset))))
-    has_negative = "negative" in dataset.column_names
+    rows, columns = dataset_shape(dataset)
+    has_negative = "negative" in columns
     st = _load_model(model, config)
     if qrels is not None:
         loss = judged_masked_mnrl(st, data, qrels, scale=config.scale, use_negatives=config.use_negatives)  # type: ignore[arg-type]
@@ -223,8 +233,10 @@ def build_trainer(
     logger.info(
         "training %s on %d rows (%s), loss=%s, batch %d, NO_DUPLICATES sampler",
         model if isinstance(model, str) else type(model).__name__,
-        len(dataset),
-        ", ".join(dataset.column_names),
+        rows,
+        "; ".join(f"{k}: {', '.join(v)}" for k, v in dataset.column_names.items())
+        if isinstance(dataset, DatasetDict)
+        else ", ".join(columns),
         config.loss + (" (judged candidates masked)" if qrels is not None else ""),
         config.batch_size,
     )
@@ -371,8 +383,7 @@ def _summary(
         "model": model if isinstance(model, str) else type(model).__name__,
         "base_model": resolve_bi_encoder(model) if isinstance(model, str) else None,
         "data": source,
-        "rows": len(trainer.train_dataset),
-        "columns": list(trainer.train_dataset.column_names),
+        **rows_columns(trainer.train_dataset),
         "config": asdict(config),
         "global_step": trainer.state.global_step,
         "epochs_done": trainer.state.epoch,

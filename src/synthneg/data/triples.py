@@ -111,6 +111,34 @@ def read_triples(path: str | Path) -> list[Triple]:
     return [_triple_from(obj, path, lineno) for lineno, obj in iter_jsonl(path)]
 
 
+def read_training_rows(path: str | Path) -> list[Triple | QueryRecord]:
+    """Read a JSONL[.gz] file of triples in which a row whose ``negative`` is ``null`` is a query-positive pair
+    (a *mixed* file: negatives for some queries, in-batch negatives only for the rest; see
+    :func:`write_training_rows`). A row without the ``negative`` field is an error, as in :func:`read_triples`."""
+    path = Path(path)
+    out: list[Triple | QueryRecord] = []
+    for lineno, obj in iter_jsonl(path):
+        if "negative" in obj and obj["negative"] is None:
+            out.append(
+                QueryRecord(
+                    *(
+                        require_str(obj, f, path=path, line=lineno, number_ok=f.endswith("_id"))
+                        for f in ("query_id", "query", "positive_id", "positive")
+                    )
+                )
+            )
+        else:
+            out.append(_triple_from(obj, path, lineno))
+    return out
+
+
+def write_training_rows(rows: Iterable[Triple | QueryRecord], path: str | Path) -> Path:
+    """Write triples and query-positive pairs to one JSONL file; a pair's ``negative`` is ``null``."""
+    return write_jsonl(
+        [r.to_dict() if isinstance(r, Triple) else {**asdict(r), "negative": None} for r in rows], Path(path)
+    )
+
+
 def write_triples(triples: Iterable[Triple], path: str | Path) -> Path:
     """Write triples as JSONL or Parquet (by suffix); ``scores``/``provenance`` are JSON strings in Parquet."""
     path = Path(path)

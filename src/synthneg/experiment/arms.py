@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from synthneg.data.triples import QueryRecord, Triple
     from synthneg.experiment.runner import ExperimentRunner
 
-MakeTriples = Callable[["ExperimentRunner", str, "list[QueryRecord]", "dict[str, Any]"], "list[Triple]"]
+MakeTriples = Callable[
+    ["ExperimentRunner", str, "list[QueryRecord]", "dict[str, Any]"], "list[Triple] | list[Triple | QueryRecord]"
+]
 KeyParts = Callable[["ExperimentRunner"], "dict[str, Any] | None"]
 
 
@@ -173,6 +175,32 @@ def _near_miss_arm(name: str, short: str, label: str) -> ArmSpec:
     )
 
 
+#: the arm whose negatives ``llm-query-verified-mixed`` trains on where it kept one
+VERIFIED = "llm-query-verified"
+
+
+def _verified_mixed(
+    runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]
+) -> list[Triple | QueryRecord]:
+    """The verified arm's triples (the same negatives, relabelled), and every other query as a pair: the queries
+    the verifiers kept no negative for still train, on in-batch negatives only, as in the ``in-batch`` arm."""
+    from synthneg.data.triples import read_triples
+
+    verified = read_triples(runner.negatives(VERIFIED, records))  # made first (cached when made before)
+    kept = {t.query_id for t in verified}
+    rows: list[Triple | QueryRecord] = [
+        replace(t, method=arm, provenance={**t.provenance, "from_arm": VERIFIED}) for t in verified
+    ]
+    rows += [r for r in records if r.query_id not in kept]
+    info["from_arm"] = VERIFIED
+    return rows
+
+
+def _verified_mixed_key(runner: ExperimentRunner) -> dict[str, Any] | None:
+    verified = runner.data_digest(VERIFIED)
+    return None if verified is None else {"verified": verified}
+
+
 def _labeled(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
     return runner.labeled_triples()
 
@@ -231,6 +259,14 @@ _SPECS = (
         "llm-query-verified",
         "LLM verified",
         "LLM negatives, verified: near-miss query, passage, refused if the judge finds it answers the query",
+    ),
+    ArmSpec(
+        "llm-query-verified-mixed",
+        "LLM verified + in-b.",
+        "LLM negatives, verified, where kept; in-batch negatives only for the other queries (no corpus)",
+        default=False,
+        make=_verified_mixed,
+        key=_verified_mixed_key,
     ),
     ArmSpec("in-batch", "in-batch only", "in-batch negatives only", pairs="queries.jsonl"),
     ArmSpec(

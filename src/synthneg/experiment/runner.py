@@ -15,7 +15,7 @@ from typing import Any
 from synthneg.data.beir import BeirDataset, Corpus, load_beir
 from synthneg.data.locate import resolve_dataset
 from synthneg.data.sampling import subsample_corpus
-from synthneg.data.triples import QueryRecord, Triple, write_triples
+from synthneg.data.triples import QueryRecord, Triple, write_training_rows, write_triples
 from synthneg.errors import DataError, SynthnegError
 from synthneg.experiment import keys
 from synthneg.experiment.arms import ARMS, TRAINED_ARMS
@@ -175,14 +175,21 @@ class ExperimentRunner:
             record_output(marker, key, target)
             return target
         with self.log.timed(f"negatives:{arm}", key, reads_corpus=ARMS[arm].reads_corpus) as info:
-            triples = self._make_negatives(arm, records, info)
+            rows = self._make_negatives(arm, records, info)
+            triples = [r for r in rows if isinstance(r, Triple)]
             info["triples"] = len(triples)
-            write_triples(triples, target)
+            if len(triples) < len(rows):  # a mixed arm: the other queries train on in-batch negatives only
+                info["pairs"] = len(rows) - len(triples)
+                write_training_rows(rows, target)
+            else:
+                write_triples(triples, target)
             info[NEW_OUTPUT] = differs(marker, key, target)
         mark_rebuilt(f"negatives:{arm}", marker, key, target)
         return target
 
-    def _make_negatives(self, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+    def _make_negatives(
+        self, arm: str, records: list[QueryRecord], info: dict[str, Any]
+    ) -> list[Triple] | list[Triple | QueryRecord]:
         make = ARMS[arm].make
         if make is None:
             raise DataError(f"arm {arm!r} has no negatives stage")
