@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from synthneg.data.beir import load_beir
-from synthneg.data.triples import QueryRecord, Triple, write_triples
+from synthneg.data.triples import QueryRecord, Triple, read_triples, write_triples
 from synthneg.errors import DataError, SynthnegError
 from synthneg.train import SUMMARY_FILE, TrainConfig, build_trainer, load_training_data, to_dataset, train
 
@@ -130,6 +130,9 @@ def test_a_mixed_set_reads_back_and_batches_one_kind_at_a_time(tiny_model: str, 
     assert to_train_dataset(rows, use_negatives=False).column_names == ["anchor", "positive"]  # all pairs
     with pytest.raises(DataError, match="mixed input"):
         to_dataset(rows)
+    with pytest.raises(DataError, match="null: a query-positive pair") as err:
+        read_triples(path)  # a reader of triples only names what it found, and where
+    assert err.value.line == 9
     result = train(path, model=tiny_model, out=tmp_path / "m", config=TrainConfig(epochs=1, **FAST))
     s = result.summary
     assert s["rows"] == 16 and s["datasets"] == {"triples": 8, "pairs": 8} and s["global_step"] == 2

@@ -77,6 +77,14 @@ def read_query_records(path: str | Path) -> list[QueryRecord]:
 
 
 def _triple_from(obj: dict[str, Any], path: Path, line: int) -> Triple:
+    if "negative" in obj and obj["negative"] is None:
+        raise DataError(
+            "field 'negative' is null: a query-positive pair of a mixed training file (read it with "
+            "load_training_data or read_training_rows)",
+            path=path,
+            line=line,
+            field="negative",
+        )
     strs = {
         f: require_str(obj, f, path=path, line=line, number_ok=f.endswith("_id"))
         for f in ("query_id", "query", "positive_id", "positive", "negative", "method")
