@@ -557,13 +557,17 @@ def test_verified_mixed_arm_trains_the_kept_negatives_and_every_other_query_in_b
     """llm-query-verified-mixed: the verified arm's triples where it kept one, the other queries as pairs; one
     fine-tune on both (a batch from one kind at a time), keyed by the verified triples."""
     from synthneg.data.triples import QueryRecord, Triple, read_training_rows, write_triples
+    from synthneg.experiment.report import costs
     from synthneg.experiment.runner import ExperimentRunner
     from synthneg.experiment.stages import write_json
+    from synthneg.experiment.status import run_status
 
     target, arm = "llm-query-verified", "llm-query-verified-mixed"
     cfg = load_config(_setup(tmp_path, ["zero-shot", target, arm], [0]))
     runner = ExperimentRunner(cfg, show_progress=False)
     assert runner.negatives_key(arm) is None  # nothing to key on before the verified triples exist
+    states = {s.stage: s for s in run_status(runner).stages}
+    assert states[f"negatives:{arm}"].detail == f"after negatives:{target}"
     records = runner.queries()
     kept = [r for r in records if r.query_id in {"q0", "q2", "q4"}]
     verified = [Triple(r.query_id, r.query, r.positive_id, r.positive, f"not {r.query}", target) for r in kept]
@@ -587,6 +591,12 @@ def test_verified_mixed_arm_trains_the_kept_negatives_and_every_other_query_in_b
     assert summary["columns"] == ["anchor", "positive", "negative"]
     results = json.loads((out / "results.json").read_text())
     assert arm in results["arms"] and results["costs"][arm]["reads_corpus"] is False
+    # the verified negatives' LLM calls are the mixed arm's cost too
+    verified_calls = {"calls": 4, "cached_calls": 1, "prompt_tokens": 40, "completion_tokens": 20}
+    logged = {"negatives:" + target: {"ledger": verified_calls, "wall_s": 9.0, "cpu_s": 8.0}, **stages}
+    mixed_cost = costs(logged, cfg)[arm]
+    assert mixed_cost["llm_calls"] == 5 and mixed_cost["llm_tokens"] == 60
+    assert mixed_cost["data_cpu_s"] == pytest.approx(8.0 + stages[f"negatives:{arm}"]["cpu_s"], abs=0.1)
     assert results["diagnostics"][arm]["triples"] == 3  # the pairs are not diagnosed as negatives
     # other verified triples: the mixed arm is remade for them
     key = runner.negatives_key(arm)
@@ -596,6 +606,11 @@ def test_verified_mixed_arm_trains_the_kept_negatives_and_every_other_query_in_b
     runner.negatives(arm, records)
     rows = read_training_rows(out / "triples" / f"{arm}.jsonl")
     assert sum(isinstance(r, Triple) for r in rows) == 1 and len(rows) == len(records)
+    # the mixed arm without the verified arm among the config's arms is a config error naming both
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((tmp_path / "exp.yaml").read_text().replace(f"{target}, ", ""), encoding="utf-8")
+    with pytest.raises(DataError, match=f"'{arm}' arm trains on the negatives of '{target}'"):
+        load_config(bad)
 
 
 def test_labeled_mask_judged_keys_only_the_labeled_models(tmp_path: Path) -> None:

@@ -70,6 +70,23 @@ def test_cli_inspect_writes_report_and_png(tmp_path):
     assert (out / "histograms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cli_inspect_reads_the_triples_of_a_mixed_training_file(tmp_path):
+    """A mixed file (an arm's triples and its other queries as pairs, negative null): only triples are inspected."""
+    from typer.testing import CliRunner
+
+    from synthneg.cli import app
+    from synthneg.data.triples import QueryRecord, write_training_rows
+
+    src = write_training_rows(
+        [ROWS[0], QueryRecord("q3", "tidal power", "d5", "Tides turn turbines."), ROWS[2]], tmp_path / "m.jsonl"
+    )
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["inspect", str(src), "--out", str(out), "--model", "none", "--reranker", "none"])
+    assert result.exit_code == 0, result.output
+    report = (out / "report.md").read_text()
+    assert "| bm25 | 1 |" in report and "| llm | 1 |" in report and "tidal" not in report
+
+
 def test_cli_inspect_first_queries_keeps_the_same_queries_in_every_file(tmp_path):
     from typer.testing import CliRunner
 

@@ -136,6 +136,11 @@ def test_a_mixed_set_reads_back_and_batches_one_kind_at_a_time(tiny_model: str, 
     result = train(path, model=tiny_model, out=tmp_path / "m", config=TrainConfig(epochs=1, **FAST))
     s = result.summary
     assert s["rows"] == 16 and s["datasets"] == {"triples": 8, "pairs": 8} and s["global_step"] == 2
+    # under torchrun (WORLD_SIZE > 1) a mixed set is refused: ranks could draw batches of different kinds
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORLD_SIZE", "2")
+        with pytest.raises(SynthnegError, match="one process"):
+            build_trainer(rows, model=tiny_model, out=tmp_path / "m2", config=TrainConfig(**FAST))
     # a row without the negative field is still an error at its line (only an explicit null makes a pair)
     path.write_text(path.read_text().replace(', "negative": null', "", 1), encoding="utf-8")
     with pytest.raises(DataError, match="negative") as err:

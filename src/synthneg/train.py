@@ -215,10 +215,13 @@ def build_trainer(
     dataset = data if given else to_train_dataset(data, use_negatives=config.use_negatives)  # type: ignore[arg-type]
     if qrels is not None:
         if given or isinstance(dataset, DatasetDict):
-            raise SynthnegError("qrels masking needs training rows of one kind (triples or pairs), not a Dataset")
+            raise SynthnegError("qrels masking needs training rows of one kind (triples or pairs), not a dataset")
         if config.loss != "mnrl" or _world_size() > 1:
             raise SynthnegError("qrels masking works with loss 'mnrl' in a single process")
         dataset = dataset.add_column(ROW_COLUMN, list(range(len(dataset))))
+    if isinstance(dataset, DatasetDict) and _world_size() > 1:
+        # ranks would draw batches of different kinds in one step, and MNRL's gathers would not line up
+        raise SynthnegError("a mixed training set (triples and pairs) trains in one process, not under torchrun")
     rows, columns = dataset_shape(dataset)
     has_negative = "negative" in columns
     st = _load_model(model, config)

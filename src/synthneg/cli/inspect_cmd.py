@@ -88,7 +88,7 @@ def _read(paths: list[Path], first_queries: int | None) -> list[Triple]:
     """Every file's triples, merged; with ``first_queries``, only the first N query ids of the first file."""
     from synthneg.data.triples import read_triples
 
-    per_file = [read_triples(path) for path in paths]
+    per_file = [read_triples(path, skip_pairs=True) for path in paths]  # a mixed file: its triples
     if first_queries is not None:
         chosen = set(list(dict.fromkeys(t.query_id for t in per_file[0]))[:first_queries])
         per_file = [[t for t in rows if t.query_id in chosen] for rows in per_file]

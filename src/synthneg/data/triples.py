@@ -79,8 +79,8 @@ def read_query_records(path: str | Path) -> list[QueryRecord]:
 def _triple_from(obj: dict[str, Any], path: Path, line: int) -> Triple:
     if "negative" in obj and obj["negative"] is None:
         raise DataError(
-            "field 'negative' is null: a query-positive pair of a mixed training file (read it with "
-            "load_training_data or read_training_rows)",
+            "field 'negative' is null: a query-positive pair of a mixed training file (an arm such as "
+            "llm-query-verified-mixed); only its triples have negatives",
             path=path,
             line=line,
             field="negative",
@@ -103,9 +103,12 @@ def _triple_from(obj: dict[str, Any], path: Path, line: int) -> Triple:
     )
 
 
-def read_triples(path: str | Path) -> list[Triple]:
-    """Read triples from ``.jsonl[.gz]`` or ``.parquet``."""
+def read_triples(path: str | Path, *, skip_pairs: bool = False) -> list[Triple]:
+    """Read triples from ``.jsonl[.gz]`` or ``.parquet``. A row whose ``negative`` is null (a pair of a mixed
+    training file, :func:`write_training_rows`) is an error, or with ``skip_pairs`` left out."""
     path = Path(path)
+    if skip_pairs and path.suffix not in (".parquet", ".pq"):
+        return [t for t in read_training_rows(path) if isinstance(t, Triple)]
     if path.suffix in (".parquet", ".pq"):
         rows = read_parquet_rows(path)
         for i, r in enumerate(rows, start=1):
@@ -142,6 +145,8 @@ def read_training_rows(path: str | Path) -> list[Triple | QueryRecord]:
 
 def write_training_rows(rows: Iterable[Triple | QueryRecord], path: str | Path) -> Path:
     """Write triples and query-positive pairs to one JSONL file; a pair's ``negative`` is ``null``."""
+    if Path(path).suffix != ".jsonl":
+        raise DataError("a mixed training file is written as JSONL (.jsonl)", path=Path(path))
     return write_jsonl(
         [r.to_dict() if isinstance(r, Triple) else {**asdict(r), "negative": None} for r in rows], Path(path)
     )

@@ -46,6 +46,8 @@ class ArmSpec:
     key: KeyParts | None = None
     # a BM25 control: the arm whose kept queries it trains on (CONFIG_MATCHED: the config's matched_arm)
     controls: str | None = None
+    # the arm whose negatives it trains on (made first; its LLM calls count in this arm's costs too)
+    builds_on: str | None = None
 
     @property
     def has_negatives(self) -> bool:
@@ -267,6 +269,7 @@ _SPECS = (
         default=False,
         make=_verified_mixed,
         key=_verified_mixed_key,
+        builds_on=VERIFIED,
     ),
     ArmSpec("in-batch", "in-batch only", "in-batch negatives only", pairs="queries.jsonl"),
     ArmSpec(

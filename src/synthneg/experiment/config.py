@@ -266,6 +266,9 @@ class ExperimentConfig(_Strict):
         for control, target in control_arms(self):
             if target not in self.arms:
                 raise ValueError(f"the {control!r} control needs the arm it matches ({target!r}) among the arms")
+        for arm in self.arms:
+            if (base := ARMS[arm].builds_on) is not None and base not in self.arms:
+                raise ValueError(f"the {arm!r} arm trains on the negatives of {base!r}: list {base!r} among the arms")
         if self.labeled_positive != "random" and not self.labeled_per_query:
             raise ValueError("labeled_positive chooses among a query's judged documents: it needs labeled_per_query")
         if "labeled" in self.arms and not self.labeled_source:

@@ -302,10 +302,18 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, ArmCost
             continue
         uses_queries = spec.uses_queries
         key = f"negatives:{arm}"
-        neg = stages.get(key, {})
-        ledger = neg.get("ledger", {})
+        # an arm that trains on another arm's negatives (the mixed verified arm) pays for them too
+        negs = [stages.get(k, {}) for k in (key, *([f"negatives:{spec.builds_on}"] if spec.builds_on else []))]
+        neg = negs[-1]  # the stage that made the negatives: its judge note
         # near-miss arms: step 1's rewrites beside step 2's passages (its ledger is the run's that paid for it)
-        ledgers = [lg for lg in ((q_ledger if uses_queries else {}), ledger, neg.get("rewrite_ledger", {})) if lg]
+        ledgers = [
+            lg
+            for lg in (
+                q_ledger if uses_queries else {},
+                *(n.get(f, {}) for n in negs for f in ("ledger", "rewrite_ledger")),
+            )
+            if lg
+        ]
         calls = sum(lg.get("calls", 0) + lg.get("cached_calls", 0) for lg in ledgers)
         tokens = sum(
             lg.get(k, 0)
@@ -313,7 +321,7 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, ArmCost
             for k in ("prompt_tokens", "completion_tokens", "cached_prompt_tokens", "cached_completion_tokens")
         )
         parts = [(q, reuse_scale(q_ledger))] if uses_queries else []
-        parts.append((neg, reuse_scale(ledger)))
+        parts += [(n, reuse_scale(n.get("ledger", {}))) for n in negs]
         trains = [v for k, v in stages.items() if k.startswith(f"train:{arm}:")]
         entry: ArmCost = {
             "llm_calls": calls,

@@ -28,7 +28,7 @@ def _arm_diagnostics(out: Path, arm: str, encoder: Callable[[], DenseEncoder]) -
     digest of its triples. Triples are git-ignored, so a run that rebuilds only some arms (a fresh clone,
     ``--arm``) reuses the others' rows as long as their markers still record the same data; a change of
     the data computes the row again. None for an arm without triples (zero-shot, in-batch, not made yet)."""
-    from synthneg.data.triples import Triple, read_training_rows
+    from synthneg.data.triples import read_triples
     from synthneg.diagnostics import example_lines, inspect_triples, table_row
 
     path, cache = RunLayout(out).triples(arm), RunLayout(out).diagnostics(arm)
@@ -46,7 +46,9 @@ def _arm_diagnostics(out: Path, arm: str, encoder: Callable[[], DenseEncoder]) -
     if not path.is_file():
         return None
     # a mixed arm's file also holds the queries it trains on without a negative: only its triples are diagnosed
-    triples = [t for t in read_training_rows(path) if isinstance(t, Triple)]
+    triples = read_triples(path, skip_pairs=True)
+    if not triples:
+        return None  # a mixed arm whose source kept no negative: nothing to diagnose
     reports = inspect_triples(triples, encoder=encoder(), n_examples=1)
     part = {
         "digest": digest,

@@ -96,7 +96,7 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
                     what = "LLM calls" if store.endswith(".calls.jsonl") else "reranker scores"
                     detail = _store_detail(gen / store, what)
                 elif key is None:
-                    target = control_target(arm, cfg)
+                    target = control_target(arm, cfg) or ARMS[arm].builds_on
                     detail = f"after negatives:{target}" if target else "after the queries"
             states.append(StageState(f"negatives:{arm}", done, detail))
         for seed in cfg.seeds_of(arm):
