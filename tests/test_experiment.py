@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -485,6 +486,17 @@ def test_labeled_per_query_is_a_seeded_choice_keyed_apart() -> None:
     assert ExperimentRunner(ExperimentConfig(**base, labeled_per_query=None)).negatives_key("labeled") == key
 
 
+def _finished_llm_arm(runner: Any, arm: str, kept: list[Any]) -> list[Any]:
+    """An LLM arm as a finished run leaves it: triples for some queries only (``kept``), and its marker."""
+    from synthneg.data.triples import Triple, write_triples
+    from synthneg.experiment.stages import write_json
+
+    triples = [Triple(r.query_id, r.query, r.positive_id, r.positive, f"not {r.query}", arm) for r in kept]
+    write_triples(triples, runner.layout.triples(arm))
+    write_json(runner.layout.marker(f"negatives-{arm}"), {"key": runner.negatives_key(arm)})
+    return triples
+
+
 @pytest.mark.parametrize(
     ("control", "target"), [("bm25-matched", "llm-query-positive"), ("bm25-matched-verified", "llm-query-verified")]
 )
@@ -505,14 +517,8 @@ def test_bm25_matched_control_trains_on_the_matched_arms_queries_only(
     states = {s.stage: s for s in run_status(runner).stages}
     assert states[f"negatives:{control}"].detail == f"after negatives:{target}"
     records = runner.queries()
-    # the LLM arm as a finished run leaves it: triples for some queries only, and its marker
     kept = [r for r in records if r.query_id in {"q0", "q2", "q4"}]
-    llm = [Triple(r.query_id, r.query, r.positive_id, r.positive, f"not {r.query}", target) for r in kept]
-    write_triples(llm, tmp_path / "out" / "triples" / f"{target}.jsonl")
-    write_json(
-        tmp_path / "out" / "markers" / f"negatives-{target}.json",
-        {"key": runner.negatives_key(target)},
-    )
+    llm = _finished_llm_arm(runner, target, kept)
     out = run_experiment(cfg, show_progress=False, only_arms=["zero-shot", target, control])
     matched = read_triples(out / "triples" / f"{control}.jsonl")
     assert [t.query_id for t in matched] == ["q0", "q2", "q4"]
@@ -569,10 +575,7 @@ def test_verified_mixed_arm_trains_the_kept_negatives_and_every_other_query_in_b
     states = {s.stage: s for s in run_status(runner).stages}
     assert states[f"negatives:{arm}"].detail == f"after negatives:{target}"
     records = runner.queries()
-    kept = [r for r in records if r.query_id in {"q0", "q2", "q4"}]
-    verified = [Triple(r.query_id, r.query, r.positive_id, r.positive, f"not {r.query}", target) for r in kept]
-    write_triples(verified, tmp_path / "out" / "triples" / f"{target}.jsonl")
-    write_json(tmp_path / "out" / "markers" / f"negatives-{target}.json", {"key": runner.negatives_key(target)})
+    verified = _finished_llm_arm(runner, target, [r for r in records if r.query_id in {"q0", "q2", "q4"}])
     out = run_experiment(cfg, show_progress=False, only_arms=["zero-shot", arm])
     rows = read_training_rows(out / "triples" / f"{arm}.jsonl")
     triples = [r for r in rows if isinstance(r, Triple)]
@@ -995,7 +998,6 @@ def test_learning_curve_runs_each_point_once_with_its_own_references(tmp_path: P
 def test_curve_tables_mark_unfinished_seeds_and_give_no_share_of_a_labeled_loss(tmp_path: Path) -> None:
     """curve.md from the points' results.json: an arm with 2 of 3 seeds says so; where the labeled arm does not
     beat zero-shot the share is '-'; the machines line counts evaluations that recorded none."""
-    from typing import Any
 
     from synthneg.experiment.config import ExperimentConfig
     from synthneg.experiment.curve import write_curve
