@@ -27,16 +27,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from synthneg.console import library_bars, step_bar
 from synthneg.data.beir import BeirDataset
 from synthneg.errors import SynthnegError
-from synthneg.losses import ROW_COLUMN, judged_masked_mnrl
+from synthneg.losses import judged_masked_mnrl
 from synthneg.models import resolve_bi_encoder
 from synthneg.st_modules import st_module
 from synthneg.train_data import (
     TrainingRows,
     dataset_shape,
+    describe_columns,
     load_training_data,
     rows_columns,
     to_dataset,
     to_train_dataset,
+    training_dataset,
 )
 from synthneg.train_resume import CHECKPOINT_DIR, checkpoint_step, resume_point
 
@@ -207,23 +209,15 @@ def build_trainer(
     it runs every ``eval_steps`` steps (or at the end of each epoch). ``qrels`` (labeled data) masks
     the in-batch candidates judged relevant to each query out of its loss (:mod:`synthneg.losses`).
     """
-    from datasets import Dataset, DatasetDict
     from sentence_transformers import SentenceTransformerTrainer
 
     config = config or TrainConfig()
-    given = isinstance(data, (Dataset, DatasetDict))
-    dataset = data if given else to_train_dataset(data, use_negatives=config.use_negatives)  # type: ignore[arg-type]
-    if qrels is not None:
-        if given or isinstance(dataset, DatasetDict):
-            raise SynthnegError("qrels masking needs training rows of one kind (triples or pairs), not a dataset")
-        if config.loss != "mnrl" or _world_size() > 1:
-            raise SynthnegError("qrels masking works with loss 'mnrl' in a single process")
-        dataset = dataset.add_column(ROW_COLUMN, list(range(len(dataset))))
-    if isinstance(dataset, DatasetDict) and _world_size() > 1:
-        # ranks would draw batches of different kinds in one step, and MNRL's gathers would not line up
-        raise SynthnegError("a mixed training set (triples and pairs) trains in one process, not under torchrun")
+    if qrels is not None and (config.loss != "mnrl" or _world_size() > 1):
+        raise SynthnegError("qrels masking works with loss 'mnrl' in a single process")
+    dataset = training_dataset(
+        data, use_negatives=config.use_negatives, row_ids=qrels is not None, world_size=_world_size()
+    )
     rows, columns = dataset_shape(dataset)
-    has_negative = "negative" in columns
     st = _load_model(model, config)
     if qrels is not None:
         loss = judged_masked_mnrl(st, data, qrels, scale=config.scale, use_negatives=config.use_negatives)  # type: ignore[arg-type]
@@ -232,14 +226,14 @@ def build_trainer(
     if isinstance(evaluator, BeirDataset):
         evaluator = beir_evaluator(evaluator, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
     verbose = library_bars()  # the trainer's own bar and log dicts only at -v; synthneg's bar otherwise
-    args = _training_args(config, Path(out), has_negative=has_negative, evaluate=evaluator is not None, verbose=verbose)
+    args = _training_args(
+        config, Path(out), has_negative="negative" in columns, evaluate=evaluator is not None, verbose=verbose
+    )
     logger.info(
         "training %s on %d rows (%s), loss=%s, batch %d, NO_DUPLICATES sampler",
         model if isinstance(model, str) else type(model).__name__,
         rows,
-        "; ".join(f"{k}: {', '.join(v)}" for k, v in dataset.column_names.items())
-        if isinstance(dataset, DatasetDict)
-        else ", ".join(columns),
+        describe_columns(dataset),
         config.loss + (" (judged candidates masked)" if qrels is not None else ""),
         config.batch_size,
     )

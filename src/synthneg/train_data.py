@@ -105,3 +105,34 @@ def rows_columns(dataset: Any) -> dict[str, Any]:
     if isinstance(dataset.column_names, dict):
         out["datasets"] = {name: len(d) for name, d in dataset.items()}
     return out
+
+
+def training_dataset(
+    data: TrainingRows | Dataset | DatasetDict, *, use_negatives: bool, row_ids: bool = False, world_size: int = 1
+) -> Dataset | DatasetDict:
+    """What the trainer reads: ``data`` itself when it is a dataset, else :func:`to_train_dataset` of the rows.
+    ``row_ids`` adds each row's index (the judged-candidate masking of labeled data, which needs rows of one kind);
+    a mixed set trains in one process (under DDP two ranks could draw batches of different kinds in one step, and
+    the loss's gathers across ranks would not line up)."""
+    from datasets import Dataset, DatasetDict
+
+    from synthneg.errors import SynthnegError
+    from synthneg.losses import ROW_COLUMN
+
+    given = isinstance(data, (Dataset, DatasetDict))
+    dataset = data if given else to_train_dataset(data, use_negatives=use_negatives)  # type: ignore[arg-type]
+    if row_ids:
+        if given or isinstance(dataset, DatasetDict):
+            raise SynthnegError("qrels masking needs training rows of one kind (triples or pairs), not a dataset")
+        dataset = dataset.add_column(ROW_COLUMN, list(range(len(dataset))))
+    if isinstance(dataset, DatasetDict) and world_size > 1:
+        raise SynthnegError("a mixed training set (triples and pairs) trains in one process, not under torchrun")
+    return dataset
+
+
+def describe_columns(dataset: Any) -> str:
+    """The columns of a training dataset for the log: ``anchor, positive`` or, per part, ``triples: ...; pairs: ...``."""
+    names = dataset.column_names
+    if isinstance(names, dict):
+        return "; ".join(f"{k}: {', '.join(v)}" for k, v in names.items())
+    return ", ".join(names)

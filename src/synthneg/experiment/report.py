@@ -280,6 +280,15 @@ def reuse_scale(ledger: dict[str, Any]) -> float | None:
     return (paid + reused) / paid if paid else None
 
 
+def _llm_totals(parts: list[dict[str, Any]]) -> tuple[int, int]:
+    """LLM calls and tokens (paid and reused) of a queries ledger and negatives stages; a near-miss stage adds
+    step 1's rewrites (``rewrite_ledger``, the ledger of the run that paid for them) to step 2's passages."""
+    ledgers = [parts[0], *(n.get(f, {}) for n in parts[1:] for f in ("ledger", "rewrite_ledger"))]
+    calls = sum(lg.get("calls", 0) + lg.get("cached_calls", 0) for lg in ledgers)
+    fields = ("prompt_tokens", "completion_tokens", "cached_prompt_tokens", "cached_completion_tokens")
+    return calls, sum(lg.get(k, 0) for lg in ledgers for k in fields)
+
+
 def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, ArmCost]:
     """Per arm: LLM calls and tokens, CPU seconds of its data stage and of training, whether it read the corpus.
 
@@ -305,21 +314,7 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, ArmCost
         # an arm that trains on another arm's negatives (the mixed verified arm) pays for them too
         negs = [stages.get(k, {}) for k in (key, *([f"negatives:{spec.builds_on}"] if spec.builds_on else []))]
         neg = negs[-1]  # the stage that made the negatives: its judge note
-        # near-miss arms: step 1's rewrites beside step 2's passages (its ledger is the run's that paid for it)
-        ledgers = [
-            lg
-            for lg in (
-                q_ledger if uses_queries else {},
-                *(n.get(f, {}) for n in negs for f in ("ledger", "rewrite_ledger")),
-            )
-            if lg
-        ]
-        calls = sum(lg.get("calls", 0) + lg.get("cached_calls", 0) for lg in ledgers)
-        tokens = sum(
-            lg.get(k, 0)
-            for lg in ledgers
-            for k in ("prompt_tokens", "completion_tokens", "cached_prompt_tokens", "cached_completion_tokens")
-        )
+        calls, tokens = _llm_totals([q_ledger if uses_queries else {}, *negs])
         parts = [(q, reuse_scale(q_ledger))] if uses_queries else []
         parts += [(n, reuse_scale(n.get("ledger", {}))) for n in negs]
         trains = [v for k, v in stages.items() if k.startswith(f"train:{arm}:")]
