@@ -105,7 +105,7 @@ def _triple_from(obj: dict[str, Any], path: Path, line: int) -> Triple:
 
 def read_triples(path: str | Path, *, skip_pairs: bool = False) -> list[Triple]:
     """Read triples from ``.jsonl[.gz]`` or ``.parquet``. A row whose ``negative`` is null (a pair of a mixed
-    training file, :func:`write_training_rows`) is an error, or with ``skip_pairs`` left out."""
+    training file, :func:`write_training_rows`) is an error; with ``skip_pairs`` such rows are left out."""
     path = Path(path)
     if skip_pairs and path.suffix not in (".parquet", ".pq"):
         return [t for t in read_training_rows(path) if isinstance(t, Triple)]
