@@ -37,8 +37,7 @@ def load_training_data(path: str | Path) -> list[Triple] | list[QueryRecord] | l
         raise DataError("file has no rows", path=path)
     if "negative" not in first[1]:
         return read_query_records(path)
-    rows = read_training_rows(path)
-    return rows if any(isinstance(r, QueryRecord) for r in rows) else [r for r in rows if isinstance(r, Triple)]
+    return read_training_rows(path)
 
 
 def to_dataset(rows: TrainingRows, *, use_negatives: bool = True) -> Dataset:
@@ -91,9 +90,8 @@ def dataset_shape(dataset: Any) -> tuple[int, list[str]]:
     the order anchor, positive, negative)."""
     names = dataset.column_names
     if isinstance(names, dict):  # a DatasetDict: {split: [columns]}
-        union = {c for cols in names.values() for c in cols}
-        order = [c for cols in names.values() for c in cols]
-        return sum(len(d) for d in dataset.values()), sorted(union, key=order.index)
+        columns = dict.fromkeys(c for cols in names.values() for c in cols)
+        return sum(len(d) for d in dataset.values()), list(columns)
     return len(dataset), list(names)
 
 
