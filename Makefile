@@ -3,6 +3,8 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# the default run on every CPU (pytest-xdist; tests/conftest.py gives each worker its own CPUs)
+XDIST ?= -n auto --dist worksteal
 
 .PHONY: install demo test test-slow coverage lint bench clean
 
@@ -14,7 +16,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)

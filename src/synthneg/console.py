@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sized
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,34 +60,33 @@ def configure(level: int, *, verbose: bool) -> None:
     if verbose:
         return
     os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is imported: bm25s, sentence-transformers
+    # read when transformers, datasets and huggingface_hub are imported (importing them here would cost a second on
+    # every command, the ones that never touch them included)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("DATASETS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _quiet_transformers()
 
 
 def _quiet_transformers() -> None:
-    """transformers' and datasets' own switches (when they are imported at all)."""
-    try:
+    """transformers', datasets' and huggingface_hub's own switches, for those already imported (the environment
+    above covers a later import)."""
+    if "transformers" in sys.modules:
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
-    except ImportError:  # the extras without transformers
-        pass
-    try:
+    if "datasets" in sys.modules:
         import datasets
 
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()
-    except ImportError:
-        pass
-    try:
+    if "huggingface_hub" in sys.modules:
         from huggingface_hub.utils import disable_progress_bars
 
         disable_progress_bars()
-    except ImportError:
-        pass
 
 
 class _FolderLog(logging.FileHandler):
@@ -99,8 +99,6 @@ class _FolderLog(logging.FileHandler):
         if self.failed:
             return
         self.failed = True
-        import sys
-
         exc = sys.exc_info()[1]
         stderr_console().print(
             f"[yellow]warning:[/] cannot write the log file {self.baseFilename} ({exc}); "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any, Literal
 from synthneg.errors import ModelError
 from synthneg.llm.base import Generator, ResultCallback
 from synthneg.llm.llamacpp_chat import chat_formatter
-from synthneg.llm.llamacpp_load import load_llama
+from synthneg.llm.llamacpp_load import available_cpus, load_llama
 from synthneg.llm.registry import DEFAULT_LLM, EMBEDDED_LLMS, resolve_gguf
 from synthneg.llm.types import ChatRequest, GenerationResult
 
@@ -59,7 +58,7 @@ class LlamaCppGenerator(Generator):
         model: embedded model name or ``.gguf`` path (default ``qwen2.5-coder-0.5b``).
         parallel: sequences decoded together (1 = the plain high-level API).
         n_ctx: context per sequence (prompt + answer); 4096 holds 8 few-shot demonstrations and a passage.
-        n_threads: CPU threads (default: all cores ``os.cpu_count()``).
+        n_threads: CPU threads (default: the CPUs this process may run on, :func:`available_cpus`).
         reuse_prefix: how a single-stream call reuses earlier work. ``"fixed"`` (default): the
             part of the prompt before the last user message (system prompt + chat markup) is
             evaluated once on its own, snapshotted, and restored before every call that shares it;
@@ -96,7 +95,7 @@ class LlamaCppGenerator(Generator):
         self.model_id = gguf_identity(self.model_name)
         self.parallel = max(1, int(parallel))
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or available_cpus()
         self.reuse_prefix = reuse_prefix
         self.share_prefix = share_prefix
         self.n_batch = n_batch

@@ -29,6 +29,16 @@ logger = logging.getLogger(__name__)
 _PATCH_LOCK = threading.Lock()
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask: a container's cpuset, ``taskset``), the default thread
+    count of llama.cpp here; ``os.cpu_count()`` counts the machine's, and more threads than CPUs stall llama.cpp's
+    thread barriers."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 @cache
 def cpu_extra_buffer_types() -> tuple[str, ...]:
     """The names of the extra weight buffer types the installed llama.cpp CPU back-end offers here

@@ -170,9 +170,10 @@ class LLMReranker:
                 import llama_cpp  # noqa: F401
             except ImportError:
                 raise ModelError("the LLM reranker needs llama-cpp-python: pip install 'synthneg[llm]'") from None
-            threads = self.n_threads or max(1, os.cpu_count() or 1)
+            from synthneg.llm.llamacpp_load import available_cpus, load_llama
+
+            threads = self.n_threads or available_cpus()
             logger.info("loading reranker %s (%d threads)", self.path.name, threads)
-            from synthneg.llm.llamacpp_load import load_llama
 
             self._llm = load_llama(
                 self.path,
