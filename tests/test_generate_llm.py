@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -54,6 +57,19 @@ def test_lazy_generator_loads_on_its_first_call_only(generator):
     finally:
         lazy.close()
     assert lazy._llm is None
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux only")
+def test_llama_threads_default_to_the_cpus_the_process_may_use() -> None:
+    """Pinned to one CPU (a cpuset, ``taskset``), llama.cpp gets one thread, not one per CPU of the machine."""
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "from synthneg.llm.llamacpp import LlamaCppGenerator\n"
+        "print(LlamaCppGenerator(lazy=True).n_threads, LlamaCppGenerator(lazy=True, n_threads=3).n_threads)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "3"]
 
 
 @pytest.mark.slow  # ~1-6 min on 2 cores (27 calls)
