@@ -143,3 +143,54 @@ def test_cli_lead_overlap_option(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert [json.loads(line)["query_id"] for line in out.read_text().splitlines()] == ["good"]
     assert "rejected: lead_copy 1" in res.output
+
+
+def test_sibling_copy_rejects_a_restated_query_of_the_same_passage_only_when_set(tmp_path: Path) -> None:
+    records = [
+        _rec("d1-q0", "Plants turn sunlight into glucose.", "d1"),
+        _rec("d1-q1", "Plants turned sunlight into glucose!", "d1"),  # the same terms once stemmed
+        _rec("d1-q2", "Plants release oxygen while making glucose from water.", "d1"),  # another finding
+        _rec("d4-q0", "Plants turn sunlight into glucose.", "d4"),  # the same words for another passage: no sibling
+    ]
+    rules = {"round_trip_k": None, "require_content_word": False}
+    on = filter_queries(records, CORPUS, QueryFilter(**rules, max_sibling_overlap=0.8))
+    rows = {row["query_id"]: row for row in on.rows}
+    assert {q: r["reason"] for q, r in rows.items()} == {
+        "d1-q0": None,
+        "d1-q1": "sibling_copy",
+        "d1-q2": None,
+        "d4-q0": None,
+    }
+    assert rows["d1-q0"]["sibling_overlap"] == 0.0 and rows["d1-q1"]["sibling_overlap"] == 1.0
+    assert 0 < rows["d1-q2"]["sibling_overlap"] < 0.8
+    assert on.counts() == {"kept": 3, "sibling_copy": 1}
+    # only kept siblings count: c overlaps the refused b (6/7) but not the kept a (5/7), so c is kept
+    chain = [
+        _rec("a", "Plants sunlight water glucose oxygen.", "d1"),
+        _rec("b", "Plants sunlight water glucose oxygen carbon.", "d1"),  # 5/6 of a
+        _rec("c", "Plants sunlight water glucose oxygen carbon dioxide.", "d1"),
+    ]
+    chained = filter_queries(chain, CORPUS, QueryFilter(**rules, max_sibling_overlap=0.8))
+    assert [r["reason"] for r in chained.rows] == [None, "sibling_copy", None]
+    off = filter_queries(records, CORPUS, QueryFilter(**rules))
+    assert len(off.kept) == 4 and "sibling_overlap" not in off.rows[0]  # off by default: the rows are as before
+    with pytest.raises(SynthnegError, match="max_sibling_overlap"):
+        QueryFilter(max_sibling_overlap=0.0)
+    # the key: unchanged when unset; the CLI option
+    from synthneg.experiment.config import QueriesConfig
+
+    base = {"k": 2, "styles": ["claim"], "filter": {"round_trip_k": 1}}
+    old = QueriesConfig.model_validate(base).key_fields()
+    assert "max_sibling_overlap" not in old["filter"]
+    new = QueriesConfig.model_validate({**base, "filter": {"round_trip_k": 1, "max_sibling_overlap": 0.8}})
+    assert new.key_fields()["filter"]["max_sibling_overlap"] == 0.8
+    passages = tmp_path / "p.jsonl"
+    passages.write_text("".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}) + "\n" for d in DOCS))
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("".join(json.dumps(r.__dict__) + "\n" for r in records))
+    out = tmp_path / "kept.jsonl"
+    args = ["filter-queries", "-q", str(queries), "-c", str(passages), "-o", str(out), "--round-trip-k", "0"]
+    res = CliRunner().invoke(app, [*args, "--no-content-word", "--max-sibling-overlap", "0.8"])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(line)["query_id"] for line in out.read_text().splitlines()] == ["d1-q0", "d1-q2", "d4-q0"]
+    assert "rejected: sibling_copy 1" in res.output

@@ -41,11 +41,19 @@ def register(app: typer.Typer) -> None:
             help="Reject a query that takes at least this share of its terms from its passage's title or first "
             "sentence (e.g. 0.7; 0 or unset: off).",
         ),
+        max_sibling_overlap: float | None = typer.Option(
+            None,
+            "--max-sibling-overlap",
+            min=0.0,
+            max=1.0,
+            help="With k > 1 queries per passage: reject a query whose terms overlap a kept query of the same "
+            "passage by at least this Jaccard share (e.g. 0.8; 0 or unset: off).",
+        ),
         id_field: str | None = typer.Option(None, "--id-field", help="Id field of the passage file (default: auto)."),
         text_field: str | None = typer.Option(None, "--text-field", help="Text field of the passage file."),
     ) -> None:
-        """Round-trip, generic-query and lead-copy filters for generated queries; every query's scores and verdict are
-        kept."""
+        """Round-trip, generic-query, lead-copy and sibling-copy filters for generated queries; every query's scores and
+        verdict are kept."""
         from synthneg.errors import SynthnegError
         from synthneg.generate.query_filters import QueryFilter
 
@@ -57,6 +65,7 @@ def register(app: typer.Typer) -> None:
             require_content_word=content_word,
             min_passage_words=min_passage_words,
             max_lead_overlap=max_lead_overlap or None,
+            max_sibling_overlap=max_sibling_overlap or None,
         )
         _filter(queries, (passages, id_field, text_field), out, config, model)
 

@@ -111,18 +111,22 @@ class QueryFilterConfig(_Strict):
     """Filters applied to the run's queries before any arm uses them (synthneg.generate.query_filters): the round
     trip (the query's own passage in the top ``round_trip_k`` of the run's passages; null: off), the content-word
     rule, the lead-copy rule (``max_lead_overlap``: refuse a query that shares at least this share of its terms with
-    its passage's title or first sentence; null: off) and a minimum passage length. No label is read."""
+    its passage's title or first sentence; null: off), the sibling rule (``max_sibling_overlap``: refuse a query whose
+    terms overlap a kept query of the same passage by at least this Jaccard share; null: off) and a minimum passage
+    length. No label is read."""
 
     round_trip_k: int | None = Field(default=1, ge=1)
     retriever: Literal["bm25", "dense"] = "bm25"
     require_content_word: bool = True
     min_passage_words: int = Field(default=0, ge=0)
     max_lead_overlap: float | None = Field(default=None, gt=0, le=1)
+    max_sibling_overlap: float | None = Field(default=None, gt=0, le=1)
 
     def key_fields(self) -> dict[str, Any]:
-        """The settings the filtered queries depend on; ``max_lead_overlap`` only when set, so earlier keys never
+        """The settings the filtered queries depend on; the optional rules only when set, so earlier keys never
         change."""
-        return self.model_dump(exclude={"max_lead_overlap"} if self.max_lead_overlap is None else None)
+        unset = {name for name in ("max_lead_overlap", "max_sibling_overlap") if getattr(self, name) is None}
+        return self.model_dump(exclude=unset or None)
 
 
 class QueriesConfig(_Strict):

@@ -99,6 +99,8 @@ def quality_lines(quality: dict[str, Any], labeled_source: str | None) -> list[s
         rules += ["a content word of the passage"] if s.get("require_content_word") else []
         if s.get("max_lead_overlap"):
             rules += [f"under {s['max_lead_overlap']:.0%} of its terms from the title or first sentence"]
+        if s.get("max_sibling_overlap"):
+            rules += [f"term overlap with a kept query of its passage under {s['max_sibling_overlap']:.0%}"]
         rules += [f"passages of {s['min_passage_words']}+ words"] if s.get("min_passage_words") else []
         removed = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in filt["removed"].items()) or "none"
         lines += [
