@@ -39,7 +39,7 @@ from pathlib import Path
 from synthneg.generate.engine import derive_seed
 from synthneg.llm import ChatRequest, SamplingParams, load_template
 from synthneg.llm.llamacpp import LlamaCppGenerator
-from synthneg.llm.llamacpp_load import load_llama
+from synthneg.llm.llamacpp_load import available_cpus, load_llama
 from synthneg.llm.prompts import QUERY_STYLES
 from synthneg.llm.registry import resolve_gguf
 
@@ -204,7 +204,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=32, help="requests per workload")
     ap.add_argument("--k", type=int, default=4, help="candidates per query in the k4 workload")
     ap.add_argument("--max-tokens", type=int, default=128, help="max new tokens of the negatives workloads")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--threads", type=int, default=available_cpus())
     ap.add_argument("--n-ctx", type=int, default=1024)
     ap.add_argument("--parallel", type=int, nargs="+", default=[8, 16])
     ap.add_argument("--no-single", action="store_true", help="skip synthneg single stream")

@@ -12,15 +12,29 @@ import pytest
 from synthneg.data.locate import shared_data_dirs
 
 
+def _allowed_cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per CPU this process may use (xdist's own count is the machine's physical cores,
+    more than a container's cpuset allows)."""
+    return len(_allowed_cpus())
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist (``-n N``), each worker runs on its own share of the CPUs: llama.cpp and torch then start
     as many threads as their worker has CPUs, instead of every worker starting one per CPU of the machine (threads
     that outnumber the cores stall llama.cpp's thread barriers: a 3-token call took 5x longer)."""
-    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("PYTEST_XDIST_WORKER_COUNT")
-    if not worker or not count or not hasattr(os, "sched_setaffinity"):
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if not hasattr(os, "sched_setaffinity") or not worker.startswith("gw") or not count.isdigit():
         return
-    cpus, n = sorted(os.sched_getaffinity(0)), int(count)
-    share = cpus[int(worker.removeprefix("gw")) % n :: n] or cpus
+    try:
+        index = int(worker.removeprefix("gw"))
+    except ValueError:  # a worker named by --tx ...//id=: left unpinned
+        return
+    cpus, n = _allowed_cpus(), int(count)
+    share = cpus[index % len(cpus) :: n] if n <= len(cpus) else [cpus[index % len(cpus)]]
     os.sched_setaffinity(0, share)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(len(share))

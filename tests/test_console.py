@@ -37,6 +37,13 @@ FOREIGN = (
     "[transformers]",
     "Running training",
 )
+QUIETING = (
+    "TQDM_DISABLE",
+    "HF_HUB_DISABLE_PROGRESS_BARS",
+    "TRANSFORMERS_VERBOSITY",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS",
+    "DATASETS_VERBOSITY",
+)
 WORDS = ["plants", "sunlight", "gravity", "black", "hole", "bread", "yeast", "river", "fish", "music", "guitar"]
 
 
@@ -47,7 +54,8 @@ def tiny_st(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "80", "HF_HUB_OFFLINE": "1"}
-    env.pop("TQDM_DISABLE", None)
+    for var in QUIETING:  # set by an earlier in-process CLI call of this worker; the child must set its own
+        env.pop(var, None)
     return subprocess.run(
         [sys.executable, "-m", "synthneg", *args], capture_output=True, text=True, env=env, timeout=600, check=False
     )
@@ -144,3 +152,33 @@ def test_log_to_folder_keeps_debug_lines_whatever_the_console_shows(tmp_path: Pa
     log.info("after: not in the file")
     text = path.read_text()
     assert "a debug line" in text and "an info line" in text and "after" not in text
+
+
+def test_configure_quiets_the_hf_libraries_without_importing_them() -> None:
+    """A command that never touches transformers or datasets does not pay their import (a second) to quiet them;
+    one imported already is switched to errors and no bars; one imported later reads the environment."""
+    code = (
+        "import logging, sys\n"
+        "pre = sys.argv[1] == 'pre'\n"
+        "if pre:\n"
+        "    from transformers.utils import logging as hf\n"
+        "    hf.set_verbosity_info()\n"
+        "from synthneg.console import configure\n"
+        "configure(logging.INFO, verbose=False)\n"
+        "imported = ['transformers' in sys.modules, 'datasets' in sys.modules]\n"
+        "from transformers.utils import logging as hf\n"
+        "import datasets\n"
+        "print(imported, hf.get_verbosity(), hf.is_progress_bar_enabled(), datasets.is_progress_bar_enabled(),\n"
+        "      datasets.logging.get_verbosity())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in QUIETING}
+    for case in ("fresh", "pre"):
+        out = subprocess.run(
+            [sys.executable, "-c", code, case], capture_output=True, text=True, env=env, timeout=300, check=False
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        imported = "[True, False]" if case == "pre" else "[False, False]"
+        assert out.stdout.split("]")[0] + "]" == imported
+        assert out.stdout.split("]")[1].split() == [str(logging.ERROR), "False", "False", str(logging.ERROR)], (
+            out.stdout
+        )

@@ -161,7 +161,8 @@ def test_sibling_copy_rejects_a_restated_query_of_the_same_passage_only_when_set
         "d1-q2": None,
         "d4-q0": None,
     }
-    assert rows["d1-q0"]["sibling_overlap"] == 0.0 and rows["d1-q1"]["sibling_overlap"] == 1.0
+    assert rows["d1-q0"]["sibling_overlap"] is None and rows["d1-q1"]["sibling_overlap"] == 1.0
+    assert rows["d4-q0"]["sibling_overlap"] is None  # d4's first query
     assert 0 < rows["d1-q2"]["sibling_overlap"] < 0.8
     assert on.counts() == {"kept": 3, "sibling_copy": 1}
     # only kept siblings count: c overlaps the refused b (6/7) but not the kept a (5/7), so c is kept
@@ -173,7 +174,10 @@ def test_sibling_copy_rejects_a_restated_query_of_the_same_passage_only_when_set
     chained = filter_queries(chain, CORPUS, QueryFilter(**rules, max_sibling_overlap=0.8))
     assert [r["reason"] for r in chained.rows] == [None, "sibling_copy", None]
     off = filter_queries(records, CORPUS, QueryFilter(**rules))
-    assert len(off.kept) == 4 and "sibling_overlap" not in off.rows[0]  # off by default: the rows are as before
+    assert len(off.kept) == 4  # off by default: every row is the rule's row without its field and verdict
+    assert off.rows == [
+        {k: v for k, v in row.items() if k != "sibling_overlap"} | {"kept": True, "reason": None} for row in on.rows
+    ]
     with pytest.raises(SynthnegError, match="max_sibling_overlap"):
         QueryFilter(max_sibling_overlap=0.0)
     # the key: unchanged when unset; the CLI option

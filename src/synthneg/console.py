@@ -61,7 +61,8 @@ def configure(level: int, *, verbose: bool) -> None:
         return
     os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is imported: bm25s, sentence-transformers
     # read when transformers, datasets and huggingface_hub are imported (importing them here would cost a second on
-    # every command, the ones that never touch them included)
+    # every command, the ones that never touch them included); a value the user set wins
+    # (TRANSFORMERS_VERBOSITY=info shows transformers' info logs)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")

@@ -5,9 +5,9 @@ stage reruns (reusing every stored LLM call). The keys are short sha256 digests 
 (:meth:`ExperimentConfig.digest`). The runs under ``docs/results`` were made when fewer settings existed, so a setting
 added later enters a key **only when it is set to something other than its old behaviour**:
 
-- queries: ``queries.examples`` and ``queries.filter`` only when set (the filter's ``max_lead_overlap`` only when
-  set); the output rules' revision only when not 1; read from ``queries.path``: that file's bytes (and the
-  filter, when set);
+- queries: ``queries.examples`` and ``queries.filter`` only when set (the filter's ``max_lead_overlap`` and
+  ``max_sibling_overlap`` only when set); the output rules' revision only when not 1; read from ``queries.path``:
+  that file's bytes (and the filter, when set);
 - negatives: per arm, ``{"arm", "queries", "passages"}`` for arms on the generated queries, plus what the arm's
   :class:`~synthneg.experiment.arms.ArmSpec` ``key`` adds (LLM arms: the negatives' LLM, ``rules_revision`` when not
   1; ``labeled``: ``per_query`` and ``positive`` only when set; ``ce``: the mining settings; ``bm25-matched``: the

@@ -170,15 +170,16 @@ def filter_queries(
             reason = "lead_copy"
         elif rank is not None and config.round_trip_k is not None and rank > config.round_trip_k:
             reason = "round_trip"
-        siblings = kept_terms.setdefault(rec.positive_id, [])
         if config.max_sibling_overlap is not None:
-            sibling = max((jaccard(q_terms, other) for other in siblings), default=0.0)
-            row["sibling_overlap"] = round(sibling, 4)
-            if reason is None and siblings and sibling >= config.max_sibling_overlap:
+            siblings = kept_terms.setdefault(rec.positive_id, [])
+            sibling = max((jaccard(q_terms, other) for other in siblings), default=None)
+            row["sibling_overlap"] = None if sibling is None else round(sibling, 4)  # None: no kept sibling yet
+            if reason is None and sibling is not None and sibling >= config.max_sibling_overlap:
                 reason = "sibling_copy"
+            if reason is None:
+                siblings.append(q_terms)
         row["kept"], row["reason"] = reason is None, reason
         rows.append(row)
         if reason is None:
             kept.append(rec)
-            siblings.append(q_terms)
     return FilterResult(kept, rows)
