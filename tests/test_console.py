@@ -182,3 +182,45 @@ def test_configure_quiets_the_hf_libraries_without_importing_them() -> None:
         assert out.stdout.split("]")[1].split() == [str(logging.ERROR), "False", "False", str(logging.ERROR)], (
             out.stdout
         )
+
+
+def test_a_long_step_logs_its_progress_where_no_bar_is_drawn(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """nohup, CI, a pipe: no bar is drawn, so a line per heartbeat gives the count, rate and ETA (generation: tok/s
+    too); on a terminal the bar alone, and nothing when progress is off."""
+    import io
+
+    from synthneg import console as con
+    from synthneg.generate.ledger import make_progress
+
+    monkeypatch.setenv("SYNTHNEG_HEARTBEAT_S", "0")
+
+    def lines(terminal: bool, show: bool = True) -> list[str]:
+        caplog.clear()
+        out = Console(file=io.StringIO(), force_terminal=terminal)
+        monkeypatch.setattr(con, "stderr_console", lambda: out)
+        with (
+            caplog.at_level(logging.INFO, logger="synthneg.console"),
+            con.progress_bar("encoding", 4, show=show, unit="texts") as bar,
+        ):
+            for _ in range(4):
+                bar.advance(1)
+        return [r.getMessage() for r in caplog.records if r.name == "synthneg.console"]
+
+    logged = lines(terminal=False)
+    assert [m.split(",")[0] for m in logged] == ["encoding: 2 of 4 (50%)", "encoding: 3 of 4 (75%)"], logged
+    assert all("/s" in m and "eta 0:00:00" in m for m in logged)  # the first item is the baseline, not a line
+    assert lines(terminal=True) == [] and lines(terminal=False, show=False) == []
+
+    ledger = CostLedger("queries")
+    caplog.clear()
+    pipe = Console(file=io.StringIO(), force_terminal=False)
+    monkeypatch.setattr(con, "stderr_console", lambda: pipe)
+    with caplog.at_level(logging.INFO, logger="synthneg.console"), make_progress(ledger, show=True) as prog:
+        task = prog.add_task("queries", total=3)
+        prog.advance(task)
+        prog.update(task, total=5)  # a retry round adds to the total
+        prog.advance(task)
+    logged = [r.getMessage() for r in caplog.records if r.name == "synthneg.console"]
+    assert logged and logged[-1].startswith("queries: 2 of 5 (40%)") and "tok/s" in logged[-1], logged

@@ -13,13 +13,16 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sized
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
-from rich.progress import ProgressColumn
+from rich.progress import Progress, ProgressColumn, TaskID
 from rich.text import Text
 
 logger = logging.getLogger(__name__)
@@ -160,12 +163,77 @@ def track(
             bar.advance(1)
 
 
+def heartbeat_seconds() -> float:
+    """How often a long step logs its progress where no bar can be drawn (``SYNTHNEG_HEARTBEAT_S``, default 60)."""
+    try:
+        return max(0.0, float(os.environ.get("SYNTHNEG_HEARTBEAT_S", "60")))
+    except ValueError:
+        return 60.0
+
+
+class LoggedProgress(Progress):
+    """rich's ``Progress`` that, with ``heartbeat`` (standard error is a file, a pipe, a CI log: no bar is drawn),
+    logs one INFO line per :func:`heartbeat_seconds` for each unfinished task: its count, its rate over the last
+    ten lines' span (so a resumed run's burst of stored calls fades out of it), the ETA at that rate, and
+    ``extra()`` (generation: tok/s). The lines reach the console and the run folder's log, so a background run
+    shows where it stands."""
+
+    WINDOW = 10
+
+    def __init__(
+        self, *columns: Any, heartbeat: bool = False, extra: Callable[[], str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*columns, **kwargs)
+        self._heartbeat, self._extra = heartbeat, extra
+        self._every = heartbeat_seconds()
+        self._samples: dict[TaskID, deque[tuple[float, float]]] = {}
+        self._last_beat = time.monotonic()
+
+    def advance(self, task_id: TaskID, advance: float = 1) -> None:
+        super().advance(task_id, advance)
+        self._beat()
+
+    def update(self, task_id: TaskID, **kwargs: Any) -> None:
+        super().update(task_id, **kwargs)
+        self._beat()
+
+    def _beat(self) -> None:
+        if not self._heartbeat:
+            return
+        now = time.monotonic()
+        for task in self.tasks:  # first seen: the baseline sample, no line
+            self._samples.setdefault(task.id, deque([(now, task.completed)], maxlen=self.WINDOW + 1))
+        if now - self._last_beat < self._every:
+            return
+        self._last_beat = now
+        for task in self.tasks:
+            samples = self._samples[task.id]
+            t0, done0 = samples[0]
+            if task.finished or not task.total or now <= t0:
+                continue
+            samples.append((now, task.completed))
+            rate = (task.completed - done0) / (now - t0)
+            eta = str(timedelta(seconds=round((task.total - task.completed) / rate))) if rate > 0 else "-"
+            speed = f"{rate * 60:.1f}/min" if rate < 1 else f"{rate:.1f}/s"
+            extra = f", {self._extra()}" if self._extra else ""
+            logger.info(
+                "%s: %d of %d (%.0f%%), %s%s, eta %s",
+                task.description,
+                task.completed,
+                task.total,
+                100 * task.completed / task.total,
+                speed,
+                extra,
+                eta,
+            )
+
+
 @contextmanager
 def progress_bar(description: str, total: int, *, show: bool = True, unit: str = "items") -> Iterator[Any]:
     """One rich bar (count, rate, ETA) for a long step; ``bar.advance(n)`` moves it. Transient: it gives
-    way to the step's summary line when done. Shown only on a terminal (a log file gets the summary line,
-    not a bar's last frame); a no-op bar when ``show`` is false."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    way to the step's summary line when done. Shown only on a terminal; elsewhere (a log file) a line per
+    :func:`heartbeat_seconds` instead (:class:`LoggedProgress`); a no-op bar when ``show`` is false."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     columns = (
         TextColumn("[progress.description]{task.description}"),
@@ -176,7 +244,10 @@ def progress_bar(description: str, total: int, *, show: bool = True, unit: str =
         TimeRemainingColumn(),
     )
     console = stderr_console()
-    with Progress(*columns, console=console, disable=not (show and console.is_terminal), transient=True) as prog:
+    drawn = show and console.is_terminal
+    with LoggedProgress(
+        *columns, console=console, disable=not drawn, transient=True, heartbeat=show and not drawn
+    ) as prog:
         task = prog.add_task(description, total=total)
 
         class _Bar:

@@ -73,16 +73,20 @@ class _TokRate(ProgressColumn):
 
 
 def make_progress(ledger: CostLedger, *, show: bool) -> Progress:
-    """A bar with description, count, generated tokens/s (paid calls) and ETA, on synthneg's console."""
-    from synthneg.console import stderr_console
+    """A bar with description, count, generated tokens/s (paid calls) and ETA, on synthneg's console; where standard
+    error is not a terminal, also a log line per minute with the same figures (:class:`~synthneg.console.LoggedProgress`)."""
+    from synthneg.console import LoggedProgress, stderr_console
 
-    return Progress(
+    console = stderr_console()
+    return LoggedProgress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         _TokRate(ledger),
         TimeRemainingColumn(),
-        console=stderr_console(),
+        console=console,
         disable=not show,
         transient=False,
+        heartbeat=show and not console.is_terminal,
+        extra=lambda: f"{ledger.tokens_per_second():.1f} tok/s",
     )
