@@ -879,7 +879,8 @@ def test_title_arm_is_the_free_baseline(tmp_path: Path) -> None:
 
 def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """`llm-near-miss` is an arm of the registry: keyed apart from `llm-query`, and by its rewrite model, K, step 2's
-    LLM and the swap rewrite (the default free rewrite keeps the key of the runs made before the option)."""
+    LLM, the swap rewrite and the encoder's relative margin (the defaults keep the key of the runs made before the
+    options)."""
     from synthneg.experiment.config import ExperimentConfig
     from synthneg.experiment.runner import ExperimentRunner
 
@@ -891,11 +892,14 @@ def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch)
         ExperimentRunner(ExperimentConfig(**base, near_miss={"passage_llm": {"parallel": 16}})),
         ExperimentRunner(ExperimentConfig(**base, near_miss={"rewrite": "swap"})),
         ExperimentRunner(ExperimentConfig(**base, near_miss={"rewrite": "free"})),  # the default, spelt out
+        ExperimentRunner(ExperimentConfig(**base, near_miss={"relative_margin": 0.05})),
+        ExperimentRunner(ExperimentConfig(**base, near_miss={"relative_margin": None})),  # the default, spelt out
     ]
     for runner in runners:
         monkeypatch.setattr(runner, "data_digest", lambda arm: "q" if arm == "in-batch" else None)
     keys = [r.negatives_key("llm-near-miss") for r in runners]
-    assert len(set(keys)) == 5 and keys[0] != runners[0].negatives_key("llm-query") and keys[5] == keys[0]
+    assert len(set(keys)) == 6 and keys[0] != runners[0].negatives_key("llm-query") and keys[5] == keys[0]
+    assert keys[7] == keys[0] and keys[6] not in keys[:6]
     # step 1's or step 2's own LLM leaves the other LLM arms' keys alone
     assert {r.negatives_key("llm-query") for r in runners} == {runners[0].negatives_key("llm-query")}
 

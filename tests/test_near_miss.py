@@ -319,3 +319,66 @@ def test_stored_cosines_encode_each_missing_text_once_and_replay_from_the_store(
     assert other.encoded == 2
     with pytest.raises(ValueError, match="pairs"):
         again(["x"], [])
+
+
+class Scripted(Generator):
+    """Answers each request with the text of the first key found in its prompt (steps 1 and 2 of the tests below)."""
+
+    model_id = "scripted"
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+
+    def generate(self, requests, on_result=None):  # type: ignore[no-untyped-def]
+        out = []
+        for i, req in enumerate(requests):
+            text = next(v for k, v in self.answers.items() if k in req.messages[-1].content)
+            out.append(GenerationResult(text, "stop", completion_tokens=len(text.split())))
+            if on_result is not None:
+                on_result(i, out[-1])
+        return out
+
+
+def test_relative_margin_refuses_a_negative_closer_to_the_query_than_its_positive_allows(tmp_path: Path) -> None:
+    """NV-Retriever's positive-aware ceiling on the encoder: a candidate whose cosine to the query exceeds
+    ``positive - r * |positive|`` is refused (``encoder.too_close``), recorded, never kept; off by default."""
+    recs = [
+        QueryRecord("q1", "IFI16 interferes with STING phosphorylation.", "d1", "IFI16 binds STING in human cells."),
+        QueryRecord("q2", "Aspirin lowers stroke risk in adults.", "d2", "Aspirin reduced strokes by a fifth."),
+    ]
+    filler = (
+        " It was measured in a cohort of adults over ten years with repeated sampling and careful controls."
+        " The authors report effect sizes, confidence intervals and a replication in a second independent sample."
+    )
+    answers = {
+        "STING": "IFI16 interferes with cGAS phosphorylation.",  # step 1 for q1 (STING -> cGAS)
+        "stroke": "Aspirin lowers bleeding risk in adults.",  # step 1 for q2 (stroke -> bleeding)
+        "cGAS": "IFI16 reduces cGAS phosphorylation in fibroblasts." + filler,  # step 2
+        "bleeding": "Aspirin raises bleeding risk in adults taking it daily." + filler,
+    }
+    cos = {"IFI16": (0.90, 0.80), "Aspirin": (0.50, 0.80)}  # (query-negative, query-positive) by the query's word
+
+    def cosines(a: list[str], b: list[str]) -> np.ndarray:
+        rec = {r.query: r for r in recs}
+        return np.array([cos[q.split()[0]][1 if p == rec[q].positive else 0] for q, p in zip(a, b, strict=True)])
+
+    def run(out: Path, margin: float | None) -> dict[str, dict]:
+        generate_near_miss_negatives(
+            recs, Scripted(answers), Scripted(answers), out, cosines=cosines, relative_margin=margin,
+            method="llm-query-verified", show_progress=False,
+        )  # fmt: skip
+        return {
+            r["query_id"]: r for r in map(json.loads, (out / "negatives-llm-query-verified.candidates.jsonl").open())
+        }
+
+    rows = run(tmp_path / "on", 0.05)
+    assert rows["q1"]["encoder"] == {"positive": 0.8, "too_close": True} and not rows["q1"]["kept"]  # 0.90 > 0.76
+    assert rows["q2"]["encoder"] == {"positive": 0.8, "too_close": False} and rows["q2"]["kept"]  # 0.50 <= 0.76
+    kept = read_triples(tmp_path / "on" / "negatives-llm-query-verified.jsonl")
+    assert [t.query_id for t in kept] == ["q2"] and kept[0].provenance["relative_margin"] == 0.05
+    assert candidate_rates(list(rows.values()))["encoder_too_close"] == 0.5
+    off = run(tmp_path / "off", None)
+    assert all(r["kept"] and "encoder" not in r for r in off.values())  # off by default: both kept, rows as before
+    assert "relative_margin" not in read_triples(tmp_path / "off" / "negatives-llm-query-verified.jsonl")[0].provenance
+    with pytest.raises(SynthnegError, match="give an encoder"):
+        generate_near_miss_negatives(recs, Scripted(answers), Scripted(answers), tmp_path, relative_margin=0.05)

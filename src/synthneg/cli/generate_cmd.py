@@ -21,16 +21,20 @@ def _near_miss(
     rewriter: Any,
     writer: Any,
     out: Path,
-    judge: str | None,
-    judge_margin: float,
+    verify: tuple[str | None, float, float | None],
     candidates: int,
     run: RunOptions,
     max_tokens: int,
     rewrite: str,
 ) -> Any:
-    """``negatives llm --strategy near-miss``: with ``--judge``, the judge and MiniLM's hardness verify the candidates."""
+    """``negatives llm --strategy near-miss``: with ``--judge``, the judge and MiniLM's hardness verify the candidates
+    (``verify``: the judge, its margin, and the encoder's relative margin)."""
+    from synthneg.errors import SynthnegError
     from synthneg.generate.near_miss import REWRITE_SAMPLING, generate_near_miss_negatives
 
+    judge, judge_margin, relative_margin = verify
+    if relative_margin is not None and judge is None:
+        raise SynthnegError("--relative-margin verifies with MiniLM beside the judge: give --judge too")
     scorer, encode = None, None
     if judge is not None:
         from synthneg.mine.cross_encoder import load_scorer
@@ -47,6 +51,7 @@ def _near_miss(
             candidates=candidates,
             judge=scorer,
             judge_margin=judge_margin,
+            relative_margin=relative_margin,
             encode=encode,
             method="llm-query-verified" if judge is not None else "llm-near-miss",
             rewrite=rewrite,
@@ -157,6 +162,14 @@ def negatives_llm(
     judge_margin: float = typer.Option(
         0.0, "--judge-margin", help="Refuse if judge(negative) >= judge(positive) - margin."
     ),
+    relative_margin: float | None = typer.Option(
+        None,
+        "--relative-margin",
+        min=0.0,
+        max=1.0,
+        help="With --judge: also refuse a negative whose MiniLM cosine to the query exceeds positive - r * |positive| "
+        "(NV-Retriever: 0.05).",
+    ),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N queries."),
     template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
     max_tokens: int = typer.Option(256, "--max-tokens"),
@@ -179,7 +192,8 @@ def negatives_llm(
         if strategy == "near-miss":
             second = llm.generator(rewrite_model) if rewrite_model else nullcontext(gen)
             with second as rewriter:
-                res = _near_miss(records, rewriter, gen, out, judge, judge_margin, candidates, run, max_tokens, rewrite)
+                verify = (judge, judge_margin, relative_margin)
+                res = _near_miss(records, rewriter, gen, out, verify, candidates, run, max_tokens, rewrite)
             _summary(res)
             return
         res = generate_negatives(

@@ -105,6 +105,13 @@ class NearMissConfig(_Strict):
         "('llm', 'llm:<name>' or a CrossEncoder)",
     )
     judge_margin: float = Field(default=0.0, description="refuse when judge(negative) >= judge(positive) - margin")
+    relative_margin: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="llm-query-verified: also refuse a negative whose cosine to the query under the base encoder "
+        "exceeds positive - margin * |positive| (NV-Retriever's positive-aware ceiling: 0.05; null: off)",
+    )
 
 
 class QueryFilterConfig(_Strict):

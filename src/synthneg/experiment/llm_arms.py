@@ -88,6 +88,7 @@ def near_miss_negatives(
             drift=DriftRules(min_changed_terms=nm.min_changed_terms),
             judge=judge,
             judge_margin=nm.judge_margin,
+            relative_margin=nm.relative_margin if verified else None,
             cosines=cosines,
             method=arm,
             rewrite=nm.rewrite,
@@ -130,4 +131,6 @@ def near_miss_key(runner: ExperimentRunner) -> dict[str, Any]:
         del near_miss["passage_llm"]
     if near_miss["rewrite"] == "free":  # likewise
         del near_miss["rewrite"]
+    if near_miss["relative_margin"] is None:  # likewise
+        del near_miss["relative_margin"]
     return {**llm_key(runner), "near_miss": near_miss}

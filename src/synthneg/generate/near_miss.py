@@ -61,6 +61,7 @@ class NearMissSettings:
     cosines: Cosines | None = None
     judge: Any = None
     judge_margin: float = 0.0
+    relative_margin: float | None = None
     method: str = METHOD
     rewrite: str = "free"
     rules: NegativeRules = field(default_factory=NegativeRules)
@@ -112,6 +113,7 @@ class _NearMiss:
         self.similarity: dict[str, float] = {}
         self.judged: dict[str, tuple[float, float]] = {}
         self.hardness: dict[str, float] = {}
+        self.positive_similarity: dict[str, float] = {}
 
     def record(self, task_id: str) -> QueryRecord:
         return self.by_id[task_id.split(CANDIDATE_SEP, maxsplit=1)[0]]
@@ -190,6 +192,10 @@ class _NearMiss:
         sims = _similarities(cfg, [r.query for r in queries], texts)
         if sims is not None:
             self.hardness = {t: float(x) for t, x in zip(accepted, sims, strict=True)}
+        if cfg.relative_margin is not None and accepted:
+            pos = _similarities(cfg, [r.query for r in queries], [r.positive for r in queries])
+            assert pos is not None  # generate_near_miss_negatives checked that an encoder is given
+            self.positive_similarity = {t: float(x) for t, x in zip(accepted, pos, strict=True)}
 
     def candidate_row(self, c: int, tid: str) -> tuple[dict[str, Any], bool]:
         """The candidates-file row of candidate ``c`` (task ``tid``), and whether it passed every check."""
@@ -212,6 +218,12 @@ class _NearMiss:
             ok = ok and not answers
         if tid in self.hardness:
             row["hardness"] = round(self.hardness[tid], 4)
+        if tid in self.positive_similarity and self.cfg.relative_margin is not None:
+            pos = self.positive_similarity[tid]
+            # NV-Retriever's positive-aware ceiling, as in mining: closer to the query than the positive allows
+            too_close = self.hardness[tid] > pos - self.cfg.relative_margin * abs(pos)
+            row["encoder"] = {"positive": round(pos, 4), "too_close": too_close}
+            ok = ok and not too_close
         return row, ok
 
     def triple(self, tid: str, kept: int) -> Triple:
@@ -225,6 +237,8 @@ class _NearMiss:
         if tid in self.judged:
             scores["judge_negative"], scores["judge_positive"] = self.judged[tid]
         extra: dict[str, Any] = {"judge": cfg.judge.identity, "judge_margin": cfg.judge_margin} if cfg.judge else {}
+        if cfg.relative_margin is not None:
+            extra["relative_margin"] = cfg.relative_margin
         if cfg.candidates > 1:
             extra.update(candidate=kept, candidates=cfg.candidates)
         prov = provenance(
@@ -279,6 +293,8 @@ def candidate_rates(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     judged = [r for r in rows if "judge" in r]
     answers = sum(bool(r["judge"].get("answers_query")) for r in judged)
     kept = {r["query_id"] for r in rows if r.get("kept")}
+    encoded = [r for r in rows if "encoder" in r]
+    ceiling = {"encoder_too_close": sum(r["encoder"]["too_close"] for r in encoded) / len(encoded)} if encoded else {}
     return {
         "queries": len(queries),
         "candidates": len(rows),
@@ -286,6 +302,7 @@ def candidate_rates(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "passages_accepted": len(passages),
         "judged": len(judged),
         "judge_answers_query": answers / len(judged) if judged else None,
+        **ceiling,
         "kept": len(kept),
         "acceptance_rate": len(kept) / len(queries) if queries else None,
     }
@@ -303,6 +320,7 @@ def generate_near_miss_negatives(
     cosines: Cosines | None = None,
     judge: Any = None,
     judge_margin: float = 0.0,
+    relative_margin: float | None = None,
     method: str = METHOD,
     rewrite: str = "free",
     rules: NegativeRules = NegativeRules(),
@@ -325,6 +343,9 @@ def generate_near_miss_negatives(
     positive's score minus ``judge_margin`` answers the query and is refused (``answers_query``). With ``encode``,
     the kept candidate is the hardest accepted one (highest cosine with the query under the encoder), else the first;
     ``cosines`` (pairs -> cosines, e.g. :class:`~synthneg.search.stored_cosines.StoredCosines`) replaces ``encode``.
+    ``relative_margin`` (needs ``encode`` or ``cosines``) also refuses a candidate closer to the query than
+    ``positive - relative_margin * |positive|`` under the encoder (``encoder.too_close``; NV-Retriever's
+    positive-aware ceiling, 0.05 there, as ``mine dense --relative-margin``).
     ``rewrite="swap"`` asks step 1 for ``term => sibling`` only and substitutes it (:mod:`near_miss_rewrite`).
     ``max_attempts`` bounds the tries per task of both steps; ``rewrite_max_attempts`` / ``passage_max_attempts``
     give one step its own bound.
@@ -333,6 +354,10 @@ def generate_near_miss_negatives(
         raise SynthnegError(f"candidates must be at least 1, got {candidates}")
     if rewrite not in REWRITES:
         raise SynthnegError(f"unknown rewrite {rewrite!r}: use {' or '.join(REWRITES)}")
+    if relative_margin is not None and not (encode is not None or cosines is not None):
+        raise SynthnegError("relative_margin compares encoder similarities: give an encoder (encode or cosines)")
+    if relative_margin is not None and not 0.0 <= relative_margin <= 1.0:
+        raise SynthnegError(f"relative_margin must be in [0, 1], got {relative_margin}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # every keyword of this function but the records and the folder is a field of the settings, by the same name
