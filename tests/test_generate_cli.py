@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from synthneg.cli import app
 from synthneg.data.triples import read_query_records, read_triples
+from synthneg.errors import SynthnegError
 
 NEGATIVE = (
     "Phonon transport in hexagonal boron nitride sheets is examined with first-principles calculations. We find "
@@ -94,3 +95,15 @@ def test_cli_queries_then_negatives(server, tmp_path):
     assert (out / "negatives-llm-query.cost.json").read_bytes() == cost_before
     kept = json.loads((out / "negatives-llm-query.cost.json").read_text())  # every call reused: nothing paid
     assert (kept["calls"], kept["cached_calls"]) == (4, 0)  # so the cost file of the run that paid stays
+
+
+def test_relative_margin_without_a_judge_is_refused_before_any_call(server, tmp_path):
+    """The encoder's ceiling verifies beside the judge: alone it is a usage error, and no request reaches the LLM."""
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(json.dumps({"query_id": "q1", "query": "heat in graphene", "positive_id": "d1",
+                                   "positive": "Graphene conducts heat well."}) + "\n")  # fmt: skip
+    before = _Fake.posts
+    args = ["negatives", "llm", "--queries", str(queries), "--out", str(tmp_path / "neg"), "--strategy", "near-miss"]
+    r = CliRunner().invoke(app, [*args, "--relative-margin", "0.05", "--backend", "openai", "--base-url", server])
+    assert isinstance(r.exception, SynthnegError) and "give --judge too" in str(r.exception)  # the CLI: exit 2
+    assert _Fake.posts == before and not (tmp_path / "neg").exists()

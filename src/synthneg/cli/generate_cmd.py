@@ -29,12 +29,9 @@ def _near_miss(
 ) -> Any:
     """``negatives llm --strategy near-miss``: with ``--judge``, the judge and MiniLM's hardness verify the candidates
     (``verify``: the judge, its margin, and the encoder's relative margin)."""
-    from synthneg.errors import SynthnegError
     from synthneg.generate.near_miss import REWRITE_SAMPLING, generate_near_miss_negatives
 
     judge, judge_margin, relative_margin = verify
-    if relative_margin is not None and judge is None:
-        raise SynthnegError("--relative-margin verifies with MiniLM beside the judge: give --judge too")
     scorer, encode = None, None
     if judge is not None:
         from synthneg.mine.cross_encoder import load_scorer
@@ -72,9 +69,17 @@ REWRITE_HELP = (
     "near-miss step 1: free (the LLM rewrites the query) or swap (it names 'term => sibling' and the term is "
     "replaced in the query, the rest kept word for word)."
 )
+JUDGE_HELP = (
+    "near-miss: verify with this judge ('llm', 'llm:<name>' or a CrossEncoder): a candidate it finds answering the "
+    "original query is refused, and the hardest accepted one (MiniLM) is kept."
+)
+RELATIVE_MARGIN_HELP = (
+    "With --judge: also refuse a negative whose MiniLM cosine to the query exceeds positive - r * |positive| "
+    "(NV-Retriever: 0.05)."
+)
 
 
-def _check_strategy(strategy: str, mode: str, rewrite: str) -> None:
+def _check_strategy(strategy: str, mode: str, rewrite: str, verify: tuple[str | None, float, float | None]) -> None:
     from synthneg.errors import SynthnegError
     from synthneg.generate.near_miss_rewrite import REWRITES
 
@@ -85,6 +90,9 @@ def _check_strategy(strategy: str, mode: str, rewrite: str) -> None:
         raise SynthnegError(f"--strategy must be 'direct' or 'near-miss', got {strategy!r}")
     if strategy == "near-miss" and mode != "query":
         raise SynthnegError("--strategy near-miss writes from the query alone: use it with --mode query")
+    judge, _, relative_margin = verify
+    if relative_margin is not None and judge is None:
+        raise SynthnegError("--relative-margin verifies with MiniLM beside the judge: give --judge too")
 
 
 def _summary(res: Any) -> None:
@@ -153,22 +161,12 @@ def negatives_llm(
         None, "--rewrite-model", help="near-miss: the model of step 1 (the rewrite); default: --model."
     ),
     rewrite: str = typer.Option("free", "--rewrite", help=REWRITE_HELP),
-    judge: str | None = typer.Option(
-        None,
-        "--judge",
-        help="near-miss: verify with this judge ('llm', 'llm:<name>' or a CrossEncoder): a candidate it finds "
-        "answering the original query is refused, and the hardest accepted one (MiniLM) is kept.",
-    ),
+    judge: str | None = typer.Option(None, "--judge", help=JUDGE_HELP),
     judge_margin: float = typer.Option(
         0.0, "--judge-margin", help="Refuse if judge(negative) >= judge(positive) - margin."
     ),
     relative_margin: float | None = typer.Option(
-        None,
-        "--relative-margin",
-        min=0.0,
-        max=1.0,
-        help="With --judge: also refuse a negative whose MiniLM cosine to the query exceeds positive - r * |positive| "
-        "(NV-Retriever: 0.05).",
+        None, "--relative-margin", min=0.0, max=1.0, help=RELATIVE_MARGIN_HELP
     ),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N queries."),
     template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
@@ -186,13 +184,13 @@ def negatives_llm(
     from synthneg.data.triples import read_query_records
     from synthneg.generate import generate_negatives
 
-    _check_strategy(strategy, mode, rewrite)
+    verify = (judge, judge_margin, relative_margin)
+    _check_strategy(strategy, mode, rewrite, verify)
     records = read_query_records(queries)[:limit]
     with exclusive_folder(out), log_to_folder(out), llm.generator() as gen:
         if strategy == "near-miss":
             second = llm.generator(rewrite_model) if rewrite_model else nullcontext(gen)
             with second as rewriter:
-                verify = (judge, judge_margin, relative_margin)
                 res = _near_miss(records, rewriter, gen, out, verify, candidates, run, max_tokens, rewrite)
             _summary(res)
             return
