@@ -193,9 +193,11 @@ class _NearMiss:
         if sims is not None:
             self.hardness = {t: float(x) for t, x in zip(accepted, sims, strict=True)}
         if cfg.relative_margin is not None and accepted:
-            pos = _similarities(cfg, [r.query for r in queries], [r.positive for r in queries])
+            recs = {r.query_id: r for r in queries}  # once per query, not per candidate
+            pos = _similarities(cfg, [r.query for r in recs.values()], [r.positive for r in recs.values()])
             assert pos is not None  # generate_near_miss_negatives checked that an encoder is given
-            self.positive_similarity = {t: float(x) for t, x in zip(accepted, pos, strict=True)}
+            by_query = {q: float(x) for q, x in zip(recs, pos, strict=True)}
+            self.positive_similarity = {t: by_query[r.query_id] for t, r in zip(accepted, queries, strict=True)}
 
     def candidate_row(self, c: int, tid: str) -> tuple[dict[str, Any], bool]:
         """The candidates-file row of candidate ``c`` (task ``tid``), and whether it passed every check."""
