@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
     from synthneg.generate.query_filters import QueryFilter
+
+
+def _share_option(flag: str, help: str) -> Any:
+    """An optional share in [0, 1] (0 or unset: the rule is off)."""
+    return typer.Option(None, flag, min=0.0, max=1.0, help=f"{help} (0 or unset: off).")
 
 
 def register(app: typer.Typer) -> None:
@@ -33,21 +38,15 @@ def register(app: typer.Typer) -> None:
             True, "--content-word/--no-content-word", help="Reject a query with no content word of its passage."
         ),
         min_passage_words: int = typer.Option(0, "--min-passage-words", min=0, help="Skip shorter passages."),
-        max_lead_overlap: float | None = typer.Option(
-            None,
+        max_lead_overlap: float | None = _share_option(
             "--max-lead-overlap",
-            min=0.0,
-            max=1.0,
-            help="Reject a query that takes at least this share of its terms from its passage's title or first "
-            "sentence (e.g. 0.7; 0 or unset: off).",
+            "Reject a query that takes at least this share of its terms from its passage's title or first sentence "
+            "(e.g. 0.7)",
         ),
-        max_sibling_overlap: float | None = typer.Option(
-            None,
+        max_sibling_overlap: float | None = _share_option(
             "--max-sibling-overlap",
-            min=0.0,
-            max=1.0,
-            help="With k > 1 queries per passage: reject a query whose terms overlap a kept query of the same "
-            "passage by at least this Jaccard share (e.g. 0.8; 0 or unset: off).",
+            "With k > 1 queries per passage: reject a query whose terms overlap a kept query of the same passage by "
+            "at least this Jaccard share (e.g. 0.8)",
         ),
         id_field: str | None = typer.Option(None, "--id-field", help="Id field of the passage file (default: auto)."),
         text_field: str | None = typer.Option(None, "--text-field", help="Text field of the passage file."),
