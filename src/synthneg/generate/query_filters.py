@@ -59,11 +59,6 @@ class QueryFilter:
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-def jaccard(a: set[str], b: set[str]) -> float:
-    """``|a & b| / |a | b|``; 1.0 for two empty sets."""
-    return len(a & b) / len(a | b) if a | b else 1.0
-
-
 def lead_overlap(query_terms: set[str], title: str, text: str) -> float:
     """The larger share of ``query_terms`` found in the title's terms or in the first sentence's of ``text``."""
     from synthneg.diagnostics import coverage, terms
@@ -129,7 +124,7 @@ def filter_queries(
     records: Sequence[QueryRecord], corpus: Corpus, config: QueryFilter = QueryFilter(), *, encoder: Any = None
 ) -> FilterResult:
     """Apply ``config``'s filters to ``records`` (whose passages are in ``corpus``); see the module docstring."""
-    from synthneg.diagnostics import terms
+    from synthneg.diagnostics import jaccard, terms
 
     ranks = (
         round_trip_ranks(records, corpus, retriever=config.retriever, encoder=encoder)
