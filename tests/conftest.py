@@ -19,13 +19,15 @@ def _allowed_cpus() -> list[int]:
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: one worker per CPU this process may use (xdist's own count is the machine's physical cores,
     more than a container's cpuset allows)."""
-    return len(_allowed_cpus())
+    from synthneg.llm.llamacpp_load import available_cpus
+
+    return available_cpus()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist (``-n N``), each worker runs on its own share of the CPUs: llama.cpp and torch then start
     as many threads as their worker has CPUs, instead of every worker starting one per CPU of the machine (threads
-    that outnumber the cores stall llama.cpp's thread barriers: a 3-token call took 5x longer)."""
+    that outnumber the cores stall llama.cpp's spinning thread barriers)."""
     worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
     if not hasattr(os, "sched_setaffinity") or not worker.startswith("gw") or not count.isdigit():
         return
