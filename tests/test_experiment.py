@@ -1073,3 +1073,57 @@ def test_migrate_arm_moves_evaluations_to_the_rebuilt_digest_and_refuses_changed
     run_experiment(cfg, show_progress=False)  # finds the evaluation: nothing is trained again
     assert json.loads((out / "stages.json").read_text())["train:bm25:seed0"] == trained
     assert migrate_arm(cfg, "bm25").rekeyed == ()  # already current
+
+
+def test_migrate_arm_rekeys_the_control_built_on_it_when_its_data_is_unchanged(tmp_path: Path) -> None:
+    """An arm's BM25 control holds the arm's digest in its key: a migration that moved only the arm left the
+    control keyed by the old digest (pending in --status, its fine-tunes redone by the next run). migrate_arm
+    re-keys the control where its rebuilt data has the recorded bytes, and refuses where they differ."""
+    import subprocess
+
+    from synthneg.experiment.migrate import migrate_arm
+    from synthneg.experiment.runner import ExperimentRunner
+    from synthneg.experiment.stages import write_marker
+    from synthneg.experiment.status import run_status
+
+    target, control = "llm-query-positive", "bm25-matched"
+    cfg = load_config(_setup(tmp_path, [target, control], [0]))
+    runner = ExperimentRunner(cfg, show_progress=False)
+    kept = [r for r in runner.queries() if r.query_id in {"q0", "q2", "q4"}]
+    _finished_llm_arm(runner, target, kept)
+    write_marker(
+        runner.layout.marker(f"negatives-{target}"), runner.negatives_key(target), runner.layout.triples(target)
+    )
+    out = run_experiment(cfg, show_progress=False)
+    marker, log = out / "markers" / f"negatives-{control}.json", out / "stages.json"
+    good = json.loads(marker.read_text())
+    trained = json.loads(log.read_text())[f"train:{control}:seed0"]
+    stale = {**good, "key": "0123456789"}  # keyed by a digest of the target's data that a migration moved
+    marker.write_text(json.dumps(stale))
+    stages = json.loads(log.read_text())
+    stages[f"negatives:{control}"]["key"] = stale["key"]
+    log.write_text(json.dumps(stages))
+    states = {s.stage: s for s in run_status(ExperimentRunner(cfg, show_progress=False)).stages}
+    assert not states[f"negatives:{control}"].done and not states[f"train+eval:{control}/seed0"].done
+    (tmp_path / ".gitignore").write_text("models/\n")  # the target's triples travel (its LLM store is empty here)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    marker.write_text(json.dumps({**stale, "output": "f" * 16}))  # as if the control's own data had changed
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    with pytest.raises(SynthnegError, match="train it again"):
+        migrate_arm(cfg, target)
+    assert json.loads(marker.read_text())["output"] == "f" * 16  # nothing changed
+    marker.write_text(json.dumps(stale))
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    dry = migrate_arm(cfg, target, dry_run=True)
+    assert dry.old == dry.new and dry.rekeyed == () and dry.dependents == (f"negatives:{control}",)
+    assert json.loads(marker.read_text()) == stale
+    m = migrate_arm(cfg, target)
+    assert m.dependents == (f"negatives:{control}",)
+    assert (
+        json.loads(marker.read_text()) == good
+        and json.loads(log.read_text())[f"negatives:{control}"]["key"] == good["key"]
+    )
+    assert all(s.done for s in run_status(ExperimentRunner(cfg, show_progress=False)).stages)
+    run_experiment(cfg, show_progress=False)  # nothing is trained again
+    assert json.loads(log.read_text())[f"train:{control}:seed0"] == trained
+    assert migrate_arm(cfg, target).dependents == ()  # already current

@@ -6,7 +6,9 @@ committed fine-tunes would be trained again on a fresh clone. :func:`migrate_arm
 tracked stores (no LLM call), checks that it is the same training data by the text-only diagnostics recorded when the
 run was made (triple and query counts, query-term overlap and negative/positive Jaccard, which change with any
 negative's text) and the encoder similarities within noise, then moves the run's markers, stage log and diagnostics
-from the old digest to the new one. ``scripts/migrate_arm_digest.py`` is its command line.
+from the old digest to the new one. The arms whose key holds that digest (a BM25 control matched to the arm, the
+mixed arm built on it) are re-keyed too, each only if its own data, rebuilt from the new digest, has the bytes its
+marker recorded (so its fine-tunes stand). ``scripts/migrate_arm_digest.py`` is its command line.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class Migration:
     old: str
     new: str
     rekeyed: tuple[str, ...]
+    #: the data stages of the arms built on ``arm`` whose key moved (their data, and so their fine-tunes, did not)
+    dependents: tuple[str, ...] = ()
 
 
 def migrate_arm(config: ExperimentConfig, arm: str, *, dry_run: bool = False) -> Migration:
@@ -58,15 +62,74 @@ def migrate_arm(config: ExperimentConfig, arm: str, *, dry_run: bool = False) ->
         folder = Path(tmp) / "run"
         tracked_copy(run, folder)
         runner = replay_runner(config, folder)
-        data = runner.negatives(arm, runner.queries())
+        records = runner.queries()
+        data = runner.negatives(arm, records)
         new = file_digest(data)
-        if new == old:
-            return Migration(arm, old, new, ())
-        _check_same_data(layout.diagnostics(arm), data, runner)
-        rekey = _rekeys(runner, arm, old, new)
+        rekey: dict[str, tuple[str, str]] = {}
+        if new != old:
+            _check_same_data(layout.diagnostics(arm), data, runner)
+            rekey = _rekeys(runner, arm, old, new)
+        moved = _dependents(runner, layout, arm, records)
         if not dry_run:
-            _apply(layout, arm, old, new, rekey, data)
-    return Migration(arm, old, new, tuple(sorted(rekey)))
+            if rekey:
+                _apply(layout, arm, old, new, rekey, data)
+            _apply_dependents(layout, moved)
+    return Migration(arm, old, new, tuple(sorted(rekey)), tuple(f"negatives:{dep}" for dep in sorted(moved)))
+
+
+class _DigestOf:
+    """``runner`` as if ``arm``'s data had the digest ``digest``: what a key built on that arm is under it."""
+
+    def __init__(self, runner: Any, arm: str, digest: str) -> None:
+        self._runner, self._arm, self._digest = runner, arm, digest
+
+    def data_digest(self, arm: str) -> str | None:
+        return self._digest if arm == self._arm else self._runner.data_digest(arm)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._runner, name)
+
+
+def _dependents(runner: Any, layout: RunLayout, arm: str, records: list[Any]) -> dict[str, tuple[str, str]]:
+    """``{arm: (old key, new key)}`` for each of the run's arms whose data key holds ``arm``'s digest and whose
+    committed marker is keyed otherwise; each one's data is rebuilt on the new digest and must have the bytes its
+    marker recorded (else its fine-tunes would not stand: refused, nothing changed)."""
+    from synthneg.experiment import keys
+
+    out: dict[str, tuple[str, str]] = {}
+    for dep in runner.config.arms:
+        if dep == arm or keys.negatives_key(_DigestOf(runner, arm, "0" * 16), dep) == runner.negatives_key(dep):
+            continue  # its key does not hold arm's digest
+        marker = layout.marker(f"negatives-{dep}")
+        if not marker.is_file():
+            continue  # not made yet: the next run makes it under the new key
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+        new_key = runner.negatives_key(dep)
+        if recorded.get("key") == new_key:
+            continue
+        rebuilt = file_digest(runner.negatives(dep, records))
+        if rebuilt != recorded.get("output"):
+            raise SynthnegError(
+                f"{dep} is built on {arm}: rebuilt, its data has the digest {rebuilt}, its marker {marker} "
+                f"recorded {recorded.get('output')}; its fine-tunes would change: train it again instead of re-keying"
+            )
+        out[dep] = (recorded["key"], new_key)
+    return out
+
+
+def _apply_dependents(layout: RunLayout, moved: dict[str, tuple[str, str]]) -> None:
+    """Move each dependent arm's marker and its stage-log entry to its new key (its output digest is unchanged)."""
+    if not moved:
+        return
+    stages = json.loads(layout.stages.read_text(encoding="utf-8")) if layout.stages.is_file() else {}
+    for dep, (before, after) in moved.items():
+        marker = layout.marker(f"negatives-{dep}")
+        write_json(marker, {**json.loads(marker.read_text(encoding="utf-8")), "key": after})
+        entry = stages.get(f"negatives:{dep}")
+        if entry is not None and entry.get("key") == before:
+            entry["key"] = after
+        logger.info("%s: data key %s -> %s (its data, and so its fine-tunes, unchanged)", dep, before, after)
+    write_json(layout.stages, stages)
 
 
 def _check_same_data(diagnostics: Path, data: Path, runner: Any) -> None:
