@@ -224,3 +224,17 @@ def test_a_long_step_logs_its_progress_where_no_bar_is_drawn(
         prog.advance(task)
     logged = [r.getMessage() for r in caplog.records if r.name == "synthneg.console"]
     assert logged and logged[-1].startswith("queries: 2 of 5 (40%)") and "tok/s" in logged[-1], logged
+
+    # a resumed run: 90 stored calls at once, then one paid call a minute; the rate and ETA are the paid calls'
+    clock = [0.0]
+    monkeypatch.setattr(con.time, "monotonic", lambda: clock[0])
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="synthneg.console"), make_progress(ledger, show=True) as prog:
+        task = prog.add_task("queries", total=100)
+        for _ in range(90):
+            prog.advance(task, stored=True)
+        for _ in range(2):
+            clock[0] += 60
+            prog.advance(task)
+    logged = [r.getMessage() for r in caplog.records if r.name == "synthneg.console"]
+    assert logged[-1].startswith("queries: 92 of 100 (92%), 1.0/min,") and logged[-1].endswith("eta 0:08:00"), logged

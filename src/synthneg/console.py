@@ -174,7 +174,7 @@ def heartbeat_seconds() -> float:
 class LoggedProgress(Progress):
     """rich's ``Progress`` that, with ``heartbeat`` (standard error is a file, a pipe, a CI log: no bar is drawn),
     logs one INFO line per :func:`heartbeat_seconds` for each unfinished task: its count, its rate over the last
-    ten lines' span (so a resumed run's burst of stored calls fades out of it), the ETA at that rate, and
+    ten lines' span (items advanced as ``stored`` left out), the ETA at that rate, and
     ``extra()`` (generation: tok/s). The lines reach the console and the run folder's log, so a background run
     shows where it stands."""
 
@@ -189,8 +189,13 @@ class LoggedProgress(Progress):
         self._samples: dict[TaskID, deque[tuple[float, float]]] = {}
         self._last_beat = time.monotonic()
 
-    def advance(self, task_id: TaskID, advance: float = 1) -> None:
+    def advance(self, task_id: TaskID, advance: float = 1, *, stored: bool = False) -> None:
+        """Move the task on; ``stored`` items (a resumed run's stored calls) count as done but not in the rate,
+        so that the ETA is the remaining work at the speed of the work being done."""
         super().advance(task_id, advance)
+        samples = self._samples.get(task_id)
+        if stored and samples:
+            self._samples[task_id] = deque(((t, done + advance) for t, done in samples), maxlen=self.WINDOW + 1)
         self._beat()
 
     def update(self, task_id: TaskID, **kwargs: Any) -> None:

@@ -134,7 +134,7 @@ def run_tasks(
     run = _Run(tasks, generator, store, ledger, force)
     with make_progress(ledger, show=show_progress) as bar:
         bar_task = bar.add_task(description, total=len(tasks))
-        run.advance = lambda: bar.advance(bar_task)
+        run.advance = lambda stored=False: bar.advance(bar_task, stored=stored)
         for attempt in range(max_attempts):
             if not pending:
                 break
@@ -183,7 +183,7 @@ class _Run:
     ledger: CostLedger
     force: bool
     regenerated: set[str] = field(default_factory=set)
-    advance: Callable[[], Any] = lambda: None
+    advance: Callable[..., Any] = lambda stored=False: None  # the bar: one call done (``stored``: from the store)
 
     def attempt(self, calls: dict[int, tuple[ChatRequest, str]]) -> dict[int, tuple[GenerationResult, bool]]:
         """The result of every call (by task index) and whether it came from the store."""
@@ -195,7 +195,7 @@ class _Run:
                 self.ledger.cached_calls += 1
                 self.ledger.cached_prompt_tokens += hit.prompt_tokens
                 self.ledger.cached_completion_tokens += hit.completion_tokens
-                self.advance()
+                self.advance(stored=True)
         order = [i for i in calls if i not in results]
 
         def on_result(j: int, res: GenerationResult) -> None:
