@@ -879,8 +879,8 @@ def test_title_arm_is_the_free_baseline(tmp_path: Path) -> None:
 
 def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """`llm-near-miss` is an arm of the registry: keyed apart from `llm-query`, and by its rewrite model, K, step 2's
-    LLM, the swap rewrite and the encoder's relative margin (the defaults keep the key of the runs made before the
-    options)."""
+    LLM and the swap rewrite; the encoder's relative margin keys the verified arm only (the defaults keep the key of
+    the runs made before the options)."""
     from synthneg.experiment.config import ExperimentConfig
     from synthneg.experiment.runner import ExperimentRunner
 
@@ -898,8 +898,10 @@ def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch)
     for runner in runners:
         monkeypatch.setattr(runner, "data_digest", lambda arm: "q" if arm == "in-batch" else None)
     keys = [r.negatives_key("llm-near-miss") for r in runners]
-    assert len(set(keys)) == 6 and keys[0] != runners[0].negatives_key("llm-query") and keys[5] == keys[0]
-    assert keys[7] == keys[0] and keys[6] not in keys[:6]
+    assert len(set(keys)) == 5 and keys[0] != runners[0].negatives_key("llm-query") and keys[5] == keys[0]
+    assert keys[7] == keys[0] and keys[6] == keys[0]  # the encoder's ceiling checks the verified arm only
+    verified = [r.negatives_key("llm-query-verified") for r in runners]
+    assert verified[6] not in verified[:6] and verified[7] == verified[0] and verified[0] not in keys
     # step 1's or step 2's own LLM leaves the other LLM arms' keys alone
     assert {r.negatives_key("llm-query") for r in runners} == {runners[0].negatives_key("llm-query")}
 

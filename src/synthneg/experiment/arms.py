@@ -173,7 +173,7 @@ def _near_miss_arm(name: str, short: str, label: str) -> ArmSpec:
         default=False,
         store="negatives-llm-near-miss.calls.jsonl",
         make=near_miss_negatives,
-        key=near_miss_key,
+        key=partial(near_miss_key, arm=name),
     )
 
 

@@ -125,8 +125,12 @@ def _record_near_miss_costs(runner: ExperimentRunner, ledger: dict[str, Any], ju
         }
 
 
-def near_miss_key(runner: ExperimentRunner) -> dict[str, Any]:
+def near_miss_key(runner: ExperimentRunner, arm: str = "llm-near-miss") -> dict[str, Any]:
+    """The near-miss settings of ``arm``'s key; ``relative_margin`` (an encoder check of the verified arm) only for
+    ``llm-query-verified``. (The judge's settings stay in the unverified arm's key too: the committed runs' keys.)"""
     near_miss = runner.config.near_miss.model_dump()
+    if arm != "llm-query-verified":  # the unverified arm keeps every candidate: the ceiling does not change it
+        near_miss["relative_margin"] = None
     if near_miss["passage_llm"] is None:  # added later: unset, the key is what it was before
         del near_miss["passage_llm"]
     if near_miss["rewrite"] == "free":  # likewise
