@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,8 +54,9 @@ def tiny_st(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "80", "HF_HUB_OFFLINE": "1"}
-    for var in QUIETING:  # set by an earlier in-process CLI call of this worker; the child must set its own
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for var in (*QUIETING, "COLUMNS"):  # set by an earlier in-process CLI call of this worker (the quieting) or
+        # by the shell (COLUMNS): the child finds its own, as under nohup
         env.pop(var, None)
     return subprocess.run(
         [sys.executable, "-m", "synthneg", *args], capture_output=True, text=True, env=env, timeout=600, check=False
@@ -85,6 +87,12 @@ def test_train_and_evaluate_show_no_foreign_bars_at_the_default_level(tiny_st: P
     assert ev.returncode == 0, ev.stderr[-2000:]
     console = ev.stdout + ev.stderr
     assert not [f for f in FOREIGN if f in console], console
+    # a pipe, not a terminal: each log record is one plain line (time, level, message; not wrapped or padded to
+    # 80 columns), and the results table keeps its headers whole
+    logged = [line for line in train.stderr.splitlines() if " INFO " in line]
+    assert len(logged) >= 2 and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO    \S.*\S", x) for x in logged)
+    assert any(x.startswith("saved ") and x.endswith(f"train loss {x.split()[-1]}") for x in train.stderr.splitlines())
+    assert all(h in ev.stdout for h in ("dataset", "nDCG@10", "MAP@100", "time (s)")), ev.stdout
     ev_bm25 = _cli("evaluate", "--model", "bm25", "--dataset", str(beir))
     assert ev_bm25.returncode == 0 and not [f for f in FOREIGN if f in ev_bm25.stdout + ev_bm25.stderr]
 

@@ -144,11 +144,45 @@ def log_to_folder(folder: str | Path, name: str = "synthneg.log") -> Iterator[Pa
         syn.setLevel(old_syn)
 
 
+def console_handler(level: int) -> logging.Handler:
+    """The handler of the command line's log lines: rich's (time and level columns, fitted to the width) on a
+    terminal; elsewhere (nohup, CI, a pipe) one plain line per record, never wrapped or padded to 80 columns, so that
+    a background run's log can be grepped."""
+    console = stderr_console()
+    if console.is_terminal:
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    else:
+        handler = logging.StreamHandler(console.file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.setLevel(level)
+    return handler
+
+
+#: the width of a console that is not a terminal (a file, a pipe): tables and lines are not cut to 80 columns
+FILE_WIDTH = 200
+
+
+def _console(*, stderr: bool) -> Console:
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, width=FILE_WIDTH)
+    return console
+
+
 def stderr_console() -> Console:
-    """The one console that synthneg's log lines and bars share (standard error), so that they never tear."""
+    """The one console that synthneg's log lines and bars share (standard error), so that they never tear; where
+    standard error is not a terminal, :data:`FILE_WIDTH` columns wide (``COLUMNS`` wins)."""
     if _state.get("console") is None:
-        _state["console"] = Console(stderr=True)
+        _state["console"] = _console(stderr=True)
     return _state["console"]
+
+
+def stdout_console() -> Console:
+    """A console on standard output for results tables; as wide as :func:`stderr_console` where it is not a
+    terminal, so that a table written to a file or a pipe keeps its headers and figures whole."""
+    return _console(stderr=False)
 
 
 def track(

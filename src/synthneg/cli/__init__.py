@@ -9,7 +9,6 @@ import logging
 import sys
 
 import typer
-from rich.logging import RichHandler
 
 from synthneg import __version__
 from synthneg.console import stderr_console
@@ -41,11 +40,10 @@ def _root(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings, errors and the final summary."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
-    from synthneg.console import configure
+    from synthneg.console import configure, console_handler
 
     level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
-    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
-    handler.setLevel(level)
+    handler = console_handler(level)
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
     configure(level, verbose=verbose >= 1)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from synthneg.console import stdout_console
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
             ds = load_beir(resolve_dataset(name, data_dir=data_dir), split)
             n_qrels = sum(len(v) for v in ds.qrels.values())
             table.add_row(ds.name, str(ds.path), str(len(ds.corpus)), str(len(ds.queries)), str(n_qrels))
-        Console().print(table)
+        stdout_console().print(table)
 
     @data_app.command("download")
     def download(

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
+
+from synthneg.console import stderr_console
 
 DEMO_ARMS = ["zero-shot", "in-batch", "bm25", "llm-query", "llm-query-positive"]
 
@@ -54,4 +55,4 @@ def register(app: typer.Typer) -> None:
         from synthneg.experiment.terminal import print_results
 
         print_results(report.parent)
-        Console(stderr=True).print(f"full report (every metric, 95% CIs, costs, diagnostics): {report}")
+        stderr_console().print(f"full report (every metric, 95% CIs, costs, diagnostics): {report}")

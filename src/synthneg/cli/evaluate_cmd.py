@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from synthneg.cli.options import EncoderOptions, encoder_options, option_groups
+from synthneg.console import stdout_console
 from synthneg.evaluate import DEFAULT_METRICS, EvaluationResult
 
 _DEFAULT_DATASETS = ["scifact"]  # typer copies it for each call
@@ -87,7 +87,7 @@ def evaluate_command(
         )
         for ds in dataset
     ]
-    Console().print(results_table(results))
+    stdout_console().print(results_table(results))
     if output is not None:
         payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
         write_json(output, payload, sort_keys=False)

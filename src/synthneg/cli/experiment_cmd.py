@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
+
+from synthneg.console import stderr_console, stdout_console
 
 if TYPE_CHECKING:
     from synthneg.experiment.config import ExperimentConfig
@@ -46,7 +47,7 @@ def experiment(
     from synthneg.experiment.terminal import print_results
 
     print_results(path.parent)
-    Console(stderr=True).print(f"full report (every metric, 95% CIs, costs, diagnostics): {path}")
+    stderr_console().print(f"full report (every metric, 95% CIs, costs, diagnostics): {path}")
 
 
 def curve(
@@ -83,7 +84,7 @@ def curve(
                 cfg, sizes, show_progress=not no_progress, calls_from=calls_from, only_arms=arm, only_seeds=seed
             )
         )
-    Console(stderr=True).print(f"learning curve: {path} and {path.with_suffix('.png')}")
+    stderr_console().print(f"learning curve: {path} and {path.with_suffix('.png')}")
 
 
 def register(app: typer.Typer) -> None:
@@ -104,7 +105,7 @@ def _print_status(cfg: ExperimentConfig) -> None:
     table.add_column("detail")
     for s in st.stages:
         table.add_row(s.stage, "[green]done[/]" if s.done else "[yellow]pending[/]", s.detail)
-    console = Console()
+    console = stdout_console()
     console.print(table)
     if st.pending_eval:
         eta = (

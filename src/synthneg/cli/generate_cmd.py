@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from synthneg.cli.options import LLMOptions, RunOptions, llm_options, option_groups, run_options
-from synthneg.console import log_to_folder
+from synthneg.console import log_to_folder, stderr_console
 from synthneg.locking import exclusive_folder
 
 logger = logging.getLogger(__name__)
@@ -97,7 +96,7 @@ def _check_strategy(strategy: str, mode: str, rewrite: str, verify: tuple[str | 
 
 def _summary(res: Any) -> None:
     d = res.ledger.to_dict()
-    Console(stderr=True).print(
+    stderr_console().print(
         f"{d['stage']}: {d['accepted']}/{d['tasks']} accepted, {d['gave_up']} gave up; "
         f"{d['calls']} paid calls ({d['cached_calls']} reused), {d['prompt_tokens']} prompt + "
         f"{d['completion_tokens']} completion tokens in {d['wall_seconds']:.1f}s; failures {d['failures'] or 'none'}"

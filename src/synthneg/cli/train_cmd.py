@@ -99,9 +99,7 @@ def train_command(
 
     Multi-GPU / multi-process: `torchrun --nproc_per_node N -m synthneg train ...`.
     """
-    from rich.console import Console
-
-    from synthneg.console import log_to_folder
+    from synthneg.console import log_to_folder, stderr_console
     from synthneg.train import train
 
     evaluator = None
@@ -120,7 +118,7 @@ def train_command(
         return
     s = result.summary
     loss_txt = f"{s['train_loss']:.4f}" if s.get("train_loss") is not None else "n/a"
-    Console(stderr=True).print(
+    stderr_console().print(
         f"saved {result.path}: {s['global_step']} steps, {s['wall_s']:.1f} s, train loss {loss_txt}"
         + (f", {s['judged_masked']} judged in-batch candidates masked" if "judged_masked" in s else ""),
         highlight=False,

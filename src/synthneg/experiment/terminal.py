@@ -15,6 +15,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from synthneg.console import stdout_console
 from synthneg.experiment.arms import ARMS
 
 SHORT_NAMES = {name: spec.short for name, spec in ARMS.items()}  # the registry's order: the table's
@@ -66,4 +67,4 @@ def results_table(summary: dict[str, Any]) -> Table:
 def print_results(run_dir: Path, console: Console | None = None) -> None:
     """Print the run's results table from its ``results.json`` (to stdout by default)."""
     summary = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
-    (console or Console()).print(results_table(summary))
+    (console or stdout_console()).print(results_table(summary))
