@@ -27,7 +27,7 @@ def resume_point(out: Path, resume: bool | str | Path) -> str | None:
     ckpt_dir = out / CHECKPOINT_DIR
     last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
     if last is None:
-        logger.info("no checkpoint under %s: starting from scratch", ckpt_dir)
+        logger.debug("no checkpoint under %s: starting from scratch", ckpt_dir)
     return last
 
 

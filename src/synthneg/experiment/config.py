@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -362,11 +363,17 @@ def load_config(path: str | Path) -> ExperimentConfig:
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise DataError(f"field '{field}': {err['msg']}{more}", path=path, line=_line_of(root, loc)) from None
     base = path.parent
+
+    def beside(
+        p: Path,
+    ) -> Path:  # relative to the config's folder, written plainly ("docs/x", not "experiments/../docs/x")
+        return Path(os.path.normpath(base / p))
+
     updates: dict[str, Any] = {}
     if not config.output_dir.is_absolute():
-        updates["output_dir"] = base / config.output_dir
+        updates["output_dir"] = beside(config.output_dir)
     if config.passages.path is not None and not config.passages.path.is_absolute():
-        updates["passages"] = config.passages.model_copy(update={"path": base / config.passages.path})
+        updates["passages"] = config.passages.model_copy(update={"path": beside(config.passages.path)})
     if config.queries.path is not None and not config.queries.path.is_absolute():
-        updates["queries"] = config.queries.model_copy(update={"path": base / config.queries.path})
+        updates["queries"] = config.queries.model_copy(update={"path": beside(config.queries.path)})
     return config.model_copy(update=updates) if updates else config

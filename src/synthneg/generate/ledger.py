@@ -85,7 +85,7 @@ def make_progress(ledger: CostLedger, *, show: bool) -> Progress:
         _TokRate(ledger),
         TimeRemainingColumn(),
         console=console,
-        disable=not show,
+        disable=not (show and console.is_terminal),  # elsewhere the heartbeat lines, not a bar's last frame
         transient=False,
         heartbeat=show and not console.is_terminal,
         extra=lambda: f"{ledger.tokens_per_second():.1f} tok/s",
