@@ -984,6 +984,20 @@ def test_learning_curve_runs_each_point_once_with_its_own_references(tmp_path: P
     for n in (6, 12):
         assert [k.split(":")[1] for k in json.loads((out / f"n{n}" / "stages.json").read_text())] == ["zero-shot"]
     assert "pending" in (out / "curve.md").read_text()  # the title arm is not run yet
+    # --status: each started point's stages (the title arm pending at both), nothing run; `experiment --status` on
+    # the curve's config points there
+    before = {n: (out / f"n{n}" / "stages.json").read_bytes() for n in (6, 12)}
+    st = CliRunner().invoke(app, ["curve", str(cfg_path), "--status"], env={"COLUMNS": "200"})
+    assert st.exit_code == 0, st.output
+    assert [line.split(":")[0].strip() for line in st.output.splitlines() if "stages done" in line] == [
+        "tiny (6 passages)",
+        "tiny (12 passages)",
+    ]
+    assert st.output.count("negatives:title") == 2 and st.output.count("pending") == 4
+    assert {n: (out / f"n{n}" / "stages.json").read_bytes() for n in (6, 12)} == before
+    hint = CliRunner().invoke(app, ["experiment", str(cfg_path), "--status"], env={"COLUMNS": "300"})
+    assert hint.exit_code == 0 and "holds the points of a learning curve (n6, n12)" in hint.output, hint.output
+    assert "name the curve's points" in str(CliRunner().invoke(app, ["curve", str(cfg_path)]).exception)
     res = CliRunner().invoke(app, ["curve", str(cfg_path), "--sizes", "12", "--sizes", "6", "--no-progress"])
     assert res.exit_code == 0, res.output
     first, second = (json.loads((out / f"n{n}" / "results.json").read_text()) for n in (6, 12))

@@ -37,6 +37,14 @@ def experiment(
         if report_only or arm or seed:
             raise SynthnegError("--status shows the whole run; it takes no --report-only, --arm or --seed")
         _print_status(cfg)
+        points = _curve_points(cfg)
+        if points and not cfg.output_dir.joinpath("stages.json").is_file():
+            stderr_console().print(
+                f"{cfg.output_dir} holds the points of a learning curve ({', '.join(f'n{n}' for n in points)}): "
+                f"`synthneg curve {config} --status` shows theirs",
+                highlight=False,
+                soft_wrap=True,
+            )
         return
     if report_only:
         if arm or seed:
@@ -52,7 +60,11 @@ def experiment(
 
 def curve(
     config: Path = typer.Argument(..., help="Experiment YAML; its passages are sampled at each size."),
-    sizes: list[int] = typer.Option(..., "--sizes", help="Passage counts, one point each (repeat: --sizes 500 ...)."),
+    sizes: list[int] = typer.Option(
+        [],
+        "--sizes",
+        help="Passage counts, one point each (repeat: --sizes 500 ...); with --status, the points already started.",
+    ),
     report_only: bool = typer.Option(False, "--report-only", help="Only redraw curve.md/curve.png from the points."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
     calls_from: list[Path] = typer.Option(
@@ -65,17 +77,32 @@ def curve(
         [], "--arm", help="Run only this arm at each point now (repeatable); the reports list the rest as pending."
     ),
     seed: list[int] = typer.Option([], "--seed", help="Run only this seed at each point now (repeatable)."),
+    status: bool = typer.Option(
+        False, "--status", help="Show every stage of each point, done or pending, and run nothing."
+    ),
 ) -> None:
     """The learning curve: the experiment at several passage counts, nDCG@10 against passages (curve.md, .png).
 
     Each point is an ordinary cached run in <output_dir>/n<N>/ with every arm (zero-shot and the labeled ceiling
     too: each point's gains are over its own references).
     """
+    from synthneg.errors import SynthnegError
     from synthneg.experiment import load_config
-    from synthneg.experiment.curve import run_curve, write_curve
+    from synthneg.experiment.curve import point_config, run_curve, write_curve
     from synthneg.locking import exclusive_folder
 
     cfg = load_config(config)
+    if status:
+        if report_only or arm or seed or calls_from:
+            raise SynthnegError("--status shows every point; it takes no --report-only, --arm, --seed or --calls-from")
+        points = sizes or _curve_points(cfg)
+        if not points:
+            raise SynthnegError(f"no curve point under {cfg.output_dir} yet: name the points with --sizes")
+        for size in points:
+            _print_status(point_config(cfg, size))
+        return
+    if not sizes:
+        raise SynthnegError("name the curve's points: --sizes 500 --sizes 2000 ...")
     with exclusive_folder(cfg.output_dir, what="curve folder"):
         path = (
             write_curve(cfg, sizes)
@@ -90,6 +117,13 @@ def curve(
 def register(app: typer.Typer) -> None:
     app.command("experiment")(experiment)
     app.command("curve")(curve)
+
+
+def _curve_points(cfg: ExperimentConfig) -> list[int]:
+    """The passage counts of the curve points started under ``cfg``'s folder (``n<N>/`` with a config.json)."""
+    folder = cfg.output_dir
+    names = (p.parent.name for p in folder.glob("n*/config.json")) if folder.is_dir() else ()
+    return sorted(int(n[1:]) for n in names if n[1:].isdigit())
 
 
 def _print_status(cfg: ExperimentConfig) -> None:
