@@ -1143,3 +1143,25 @@ def test_migrate_arm_rekeys_the_control_built_on_it_when_its_data_is_unchanged(t
     run_experiment(cfg, show_progress=False)  # nothing is trained again
     assert json.loads(log.read_text())[f"train:{control}:seed0"] == trained
     assert migrate_arm(cfg, target).dependents == ()  # already current
+
+    # the whole case: the target's triples were written elsewhere (its marker, diagnostics and evaluation keyed by
+    # another digest, and so the control's key): one migration moves the target's evaluation and the control
+    from synthneg.experiment import keys
+    from synthneg.experiment.migrate import _DigestOf
+
+    real, elsewhere = json.loads((out / "markers" / f"negatives-{target}.json").read_text())["output"], "e" * 16
+    runner = ExperimentRunner(cfg, show_progress=False)
+    done = out / "eval" / target / "seed0" / "tinyeval.done.json"
+    stale_key = keys.negatives_key(_DigestOf(runner, target, elsewhere), control)
+    for path, update in (
+        (out / "markers" / f"negatives-{target}.json", {"output": elsewhere}),
+        (out / "diagnostics" / f"{target}.json", {"digest": elsewhere}),
+        (done, {"key": runner.eval_key(runner.train_key(target, elsewhere, 0), cfg.eval.datasets[0])}),
+        (marker, {"key": stale_key}),
+    ):
+        path.write_text(json.dumps({**json.loads(path.read_text()), **update}))
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    m = migrate_arm(cfg, target)
+    assert (m.old, m.new) == (elsewhere, real) and f"eval:{target}/seed0:tinyeval" in m.rekeyed
+    assert m.dependents == (f"negatives:{control}",) and json.loads(marker.read_text()) == good
+    assert all(s.done for s in run_status(ExperimentRunner(cfg, show_progress=False)).stages)

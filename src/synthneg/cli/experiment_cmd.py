@@ -36,15 +36,16 @@ def experiment(
     if status:
         if report_only or arm or seed:
             raise SynthnegError("--status shows the whole run; it takes no --report-only, --arm or --seed")
-        _print_status(cfg)
         points = _curve_points(cfg)
-        if points and not cfg.output_dir.joinpath("stages.json").is_file():
+        if points and not cfg.output_dir.joinpath("stages.json").is_file():  # not a run: a curve's points
             stderr_console().print(
-                f"{cfg.output_dir} holds the points of a learning curve ({', '.join(f'n{n}' for n in points)}): "
-                f"`synthneg curve {config} --status` shows theirs",
+                f"{cfg.output_dir} holds the points of a learning curve ({', '.join(f'n{n}' for n in points)}), "
+                f"not a run: `synthneg curve {config} --status` shows theirs",
                 highlight=False,
                 soft_wrap=True,
             )
+            return
+        _print_status(cfg)
         return
     if report_only:
         if arm or seed:

@@ -364,9 +364,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
         raise DataError(f"field '{field}': {err['msg']}{more}", path=path, line=_line_of(root, loc)) from None
     base = path.parent
 
-    def beside(
-        p: Path,
-    ) -> Path:  # relative to the config's folder, written plainly ("docs/x", not "experiments/../docs/x")
+    def beside(p: Path) -> Path:
+        """``p`` relative to the config's folder, written plainly (``docs/x``, not ``experiments/../docs/x``)."""
         return Path(os.path.normpath(base / p))
 
     updates: dict[str, Any] = {}

@@ -71,7 +71,7 @@ def migrate_arm(config: ExperimentConfig, arm: str, *, dry_run: bool = False) ->
             rekey = _rekeys(runner, arm, old, new)
         moved = _dependents(runner, layout, arm, records)
         if not dry_run:
-            if rekey:
+            if new != old:
                 _apply(layout, arm, old, new, rekey, data)
             _apply_dependents(layout, moved)
     return Migration(arm, old, new, tuple(sorted(rekey)), tuple(f"negatives:{dep}" for dep in sorted(moved)))
@@ -121,15 +121,16 @@ def _apply_dependents(layout: RunLayout, moved: dict[str, tuple[str, str]]) -> N
     """Move each dependent arm's marker and its stage-log entry to its new key (its output digest is unchanged)."""
     if not moved:
         return
-    stages = json.loads(layout.stages.read_text(encoding="utf-8")) if layout.stages.is_file() else {}
+    stages = json.loads(layout.stages.read_text(encoding="utf-8")) if layout.stages.is_file() else None
     for dep, (before, after) in moved.items():
         marker = layout.marker(f"negatives-{dep}")
         write_json(marker, {**json.loads(marker.read_text(encoding="utf-8")), "key": after})
-        entry = stages.get(f"negatives:{dep}")
+        entry = (stages or {}).get(f"negatives:{dep}")
         if entry is not None and entry.get("key") == before:
             entry["key"] = after
         logger.info("%s: data key %s -> %s (its data, and so its fine-tunes, unchanged)", dep, before, after)
-    write_json(layout.stages, stages)
+    if stages is not None:  # no stage log: none is made up
+        write_json(layout.stages, stages)
 
 
 def _check_same_data(diagnostics: Path, data: Path, runner: Any) -> None:
@@ -185,11 +186,12 @@ def _apply(layout: RunLayout, arm: str, old: str, new: str, rekey: dict[str, tup
         moves.append((done, after))
     for done, after in moves:
         write_json(done, {"key": after})
-    stages = json.loads(layout.stages.read_text(encoding="utf-8")) if layout.stages.is_file() else {}
-    for stage, (before, after) in rekey.items():
-        if stage in stages and stages[stage].get("key") == before:
-            stages[stage]["key"] = after
-    write_json(layout.stages, stages)
+    if layout.stages.is_file():  # no stage log: none is made up
+        stages = json.loads(layout.stages.read_text(encoding="utf-8"))
+        for stage, (before, after) in rekey.items():
+            if stage in stages and stages[stage].get("key") == before:
+                stages[stage]["key"] = after
+        write_json(layout.stages, stages)
     marker = layout.marker(f"negatives-{arm}")
     write_json(marker, {**json.loads(marker.read_text(encoding="utf-8")), "output": new})
     diag = layout.diagnostics(arm)

@@ -6,10 +6,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from synthneg.console import LoggedProgress
 
 
 @dataclass
@@ -72,7 +75,7 @@ class _TokRate(ProgressColumn):
         return Text(f"{self.ledger.tokens_per_second():.1f} tok/s", style="progress.data.speed")
 
 
-def make_progress(ledger: CostLedger, *, show: bool) -> Progress:
+def make_progress(ledger: CostLedger, *, show: bool) -> LoggedProgress:
     """A bar with description, count, generated tokens/s (paid calls) and ETA, on synthneg's console; where standard
     error is not a terminal, also a log line per minute with the same figures (:class:`~synthneg.console.LoggedProgress`)."""
     from synthneg.console import LoggedProgress, stderr_console
