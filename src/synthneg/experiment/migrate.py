@@ -98,13 +98,13 @@ def _dependents(runner: Any, layout: RunLayout, arm: str, records: list[Any]) ->
 
     out: dict[str, tuple[str, str]] = {}
     for dep in runner.config.arms:
-        if dep == arm or keys.negatives_key(_DigestOf(runner, arm, "0" * 16), dep) == runner.negatives_key(dep):
+        new_key = runner.negatives_key(dep)
+        if dep == arm or keys.negatives_key(_DigestOf(runner, arm, "0" * 16), dep) == new_key:
             continue  # its key does not hold arm's digest
         marker = layout.marker(f"negatives-{dep}")
         if not marker.is_file():
             continue  # not made yet: the next run makes it under the new key
         recorded = json.loads(marker.read_text(encoding="utf-8"))
-        new_key = runner.negatives_key(dep)
         if recorded.get("key") == new_key:
             continue
         rebuilt = file_digest(runner.negatives(dep, records))
