@@ -65,7 +65,8 @@ def test_shared_prefix_gives_the_same_first_tokens_as_full_prefill_at_temperatur
     assert shared > full_prefilled / len(reqs)
     single = LlamaCppGenerator(str(gguf_path()), parallel=1, n_ctx=512)
     try:
-        assert [single.generate([r])[0].text for r in reqs] == shared_text  # the plain llama-cpp-python path
+        # the plain llama-cpp-python path, on a query and a twin (each prompt is a full prefill on one core)
+        assert [single.generate([reqs[i]])[0].text for i in (0, -1)] == [shared_text[0], shared_text[-1]]
     finally:
         single.close()
 

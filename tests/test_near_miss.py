@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from synthneg.data.beir import load_beir
 from synthneg.data.triples import QueryRecord, read_triples
 from synthneg.errors import SynthnegError
 from synthneg.generate.near_miss import (
+    PASSAGE_SAMPLING,
     REWRITE_STEM,
     DriftRules,
     candidate_rates,
@@ -57,39 +60,55 @@ def records(scifact_dir: Path) -> list[QueryRecord]:
     return out
 
 
+def _two_steps(
+    records: list[QueryRecord], gen: LlamaCppGenerator, encode: Any, tmp_path: Path, **options: Any
+) -> tuple[list[Any], list[Path]]:
+    """Steps 1 and 2 with the real model, every candidate recorded, then a rerun that pays nothing: the triples and
+    the two call stores."""
+    kwargs = {"candidates": 2, "encode": encode, "show_progress": False, **options}
+    res = generate_near_miss_negatives(records, gen, gen, tmp_path, **kwargs)
+    rows = [json.loads(line) for line in (tmp_path / "negatives-llm-near-miss.candidates.jsonl").open()]
+    assert len(rows) == 2 * len(records)  # every candidate of every query, kept or not
+    triples = read_triples(res.output) if res.output.stat().st_size else []
+    for t in triples:
+        nm = t.provenance["near_miss_query"]
+        assert t.method == "llm-near-miss" and nm != t.query and t.negative != t.positive
+        assert validate_rewrite(nm, t.query).ok  # what was kept passes the drift check
+        assert t.provenance["rewrite_call"] and t.provenance["call_key"]
+        kept = [r for r in rows if r["query_id"] == t.query_id and r["kept"]]
+        assert -1.0 <= kept[0]["rewrite"]["similarity"] < 1.0  # measured (no ceiling by default)
+        assert len(kept) == 1 and kept[0]["passage"]["text"] == t.negative
+    stores = [tmp_path / f"{REWRITE_STEM}.calls.jsonl", tmp_path / "negatives-llm-near-miss.calls.jsonl"]
+    before = [p.read_bytes() for p in stores]
+    assert all(before), "both steps store their calls"
+    again = generate_near_miss_negatives(records, gen, gen, tmp_path, **kwargs)
+    assert again.ledger.calls == 0  # step 2 paid nothing; step 1 neither (its ledger below)
+    assert json.loads((tmp_path / f"{REWRITE_STEM}.cost.json").read_text())["calls"] > 0  # the paying run's
+    assert [p.read_bytes() for p in stores] == before
+    assert (read_triples(again.output) if again.output.stat().st_size else []) == triples
+    return triples, stores
+
+
 def test_two_steps_with_the_embedded_model_store_and_replay(records: list[QueryRecord], tmp_path: Path) -> None:
     gen = LlamaCppGenerator(str(gguf_path()), parallel=4, n_ctx=2048)
     encoder = DenseEncoder("minilm", show_progress=False)  # the embedded MiniLM: the drift's similarity
-
-    def encode(texts: list[str]) -> np.ndarray:
-        return encoder.encode(texts)
-
     try:
-        res = generate_near_miss_negatives(
-            records, gen, gen, tmp_path, candidates=2, encode=encode, show_progress=False
-        )
-        rows = [json.loads(line) for line in (tmp_path / "negatives-llm-near-miss.candidates.jsonl").open()]
-        assert len(rows) == 2 * len(records)  # every candidate of every query, kept or not
-        triples = read_triples(res.output) if res.output.stat().st_size else []
-        for t in triples:
-            nm = t.provenance["near_miss_query"]
-            assert t.method == "llm-near-miss" and nm != t.query and t.negative != t.positive
-            assert validate_rewrite(nm, t.query).ok  # what was kept passes the drift check
-            assert t.provenance["rewrite_call"] and t.provenance["call_key"]
-            kept = [r for r in rows if r["query_id"] == t.query_id and r["kept"]]
-            assert -1.0 <= kept[0]["rewrite"]["similarity"] < 1.0  # measured (no ceiling by default)
-            assert len(kept) == 1 and kept[0]["passage"]["text"] == t.negative
-        stores = [tmp_path / f"{REWRITE_STEM}.calls.jsonl", tmp_path / "negatives-llm-near-miss.calls.jsonl"]
-        before = [p.read_bytes() for p in stores]
-        assert all(before), "both steps store their calls"
-        again = generate_near_miss_negatives(
-            records, gen, gen, tmp_path, candidates=2, encode=encode, show_progress=False
-        )
-        assert again.ledger.calls == 0  # step 2 paid nothing; step 1 neither (its ledger below)
-        assert json.loads((tmp_path / f"{REWRITE_STEM}.cost.json").read_text())["calls"] > 0  # the paying run's
-        assert [p.read_bytes() for p in stores] == before
-        assert (read_triples(again.output) if again.output.stat().st_size else []) == triples
+        # passages cut at 72 tokens (trimmed to their last full sentence) instead of 256: a quarter of the decoding
+        short = replace(PASSAGE_SAMPLING, max_tokens=72)
+        triples, _ = _two_steps(records[:2], gen, encoder.encode, tmp_path, passage_sampling=short)
+        assert triples  # 2 records at these seeds keep a near-miss negative: every check in _two_steps binds
+    finally:
+        gen.close()
 
+
+@pytest.mark.slow
+def test_verified_with_the_embedded_model_and_judge(records: list[QueryRecord], tmp_path: Path) -> None:
+    """The live judge (the 0.5B as a reranker) on 4 records (about 80 s on one core; the selection rule is tested
+    with a scripted judge below, and the committed verified runs replay its stored scores)."""
+    gen = LlamaCppGenerator(str(gguf_path()), parallel=4, n_ctx=2048)
+    encode = DenseEncoder("minilm", show_progress=False).encode
+    try:
+        triples, stores = _two_steps(records, gen, encode, tmp_path)
         # verified: the same stored calls (nothing paid again), the judge on the original query, the hardest kept
         verified_dir = tmp_path / "verified"
         verified_dir.mkdir()
@@ -382,3 +401,82 @@ def test_relative_margin_refuses_a_negative_closer_to_the_query_than_its_positiv
     assert "relative_margin" not in read_triples(tmp_path / "off" / "negatives-llm-query-verified.jsonl")[0].provenance
     with pytest.raises(SynthnegError, match="give an encoder"):
         generate_near_miss_negatives(recs, Scripted(answers), Scripted(answers), tmp_path, relative_margin=0.05)
+
+
+class Judge:
+    """A pair scorer (the judge's interface): a fixed score per passage word, the positive scoring 1.0."""
+
+    identity = "scripted-judge"
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores, self.pairs = scores, 0
+
+    def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        self.pairs += len(pairs)
+        return np.array([next((v for k, v in self.scores.items() if k in text), 1.0) for _, text in pairs])
+
+
+def test_verified_refuses_what_answers_the_query_and_keeps_the_hardest_passing_candidate(tmp_path: Path) -> None:
+    """llm-query-verified's selection: the judge scores each accepted passage and each positive against the original
+    query; a candidate scoring at least the positive (minus the margin) answers the query and is refused; of the
+    candidates that pass, the one closest to the query under the encoder is kept; every row is recorded."""
+    recs = [
+        QueryRecord("q1", "IFI16 interferes with STING phosphorylation.", "d1", "IFI16 binds STING in human cells."),
+        QueryRecord("q2", "Aspirin lowers stroke risk in adults.", "d2", "Aspirin reduced strokes by a fifth."),
+    ]
+    filler = (
+        " It was measured in a cohort of adults over ten years with repeated sampling and careful controls."
+        " The authors report effect sizes, confidence intervals and a replication in a second independent sample."
+    )
+    rewrites = {
+        "STING": ["IFI16 interferes with cGAS phosphorylation.", "IFI16 interferes with MAVS phosphorylation."],
+        "stroke": ["Aspirin lowers headache risk in adults.", "Aspirin lowers bleeding risk in adults."],
+    }
+    passages = {
+        "cGAS": "IFI16 reduces cGAS phosphorylation in fibroblasts." + filler,
+        "MAVS": "IFI16 leaves MAVS phosphorylation unchanged in fibroblasts." + filler,
+        "bleeding": "Aspirin raises bleeding risk in adults taking it daily." + filler,
+        "headache": "Aspirin relieves headache in adults within an hour." + filler,
+    }
+
+    class Cycling(Generator):
+        """Answers a prompt holding a key with that key's answers in turn (candidate 0, candidate 1)."""
+
+        model_id = "cycling"
+
+        def __init__(self, answers: dict[str, list[str]]) -> None:
+            self.answers, self.turn = answers, {k: 0 for k in answers}
+
+        def generate(self, requests, on_result=None):  # type: ignore[no-untyped-def]
+            out = []
+            for i, req in enumerate(requests):
+                key = next(k for k in self.answers if k in req.messages[-1].content)
+                text = self.answers[key][self.turn[key] % len(self.answers[key])]
+                self.turn[key] += 1
+                out.append(GenerationResult(text, "stop", completion_tokens=len(text.split())))
+                if on_result is not None:
+                    on_result(i, out[-1])
+            return out
+
+    hardness = {"cGAS": 0.9, "MAVS": 0.3, "bleeding": 0.6, "headache": 0.4}
+
+    def cosines(a: list[str], b: list[str]) -> np.ndarray:
+        return np.array([next((v for k, v in hardness.items() if k in text), 0.5) for text in b])
+
+    judge = Judge({"cGAS": 1.2, "MAVS": 0.4, "bleeding": 0.7, "headache": 0.1})  # cGAS answers q1 (>= 1.0)
+    res = generate_near_miss_negatives(
+        recs, Cycling(rewrites), Cycling({k: [v] for k, v in passages.items()}), tmp_path, candidates=2,
+        cosines=cosines, judge=judge, method="llm-query-verified", show_progress=False,
+    )  # fmt: skip
+    assert judge.pairs == 4 + 4  # each accepted passage and its query's positive, once per candidate
+    rows = [json.loads(line) for line in (tmp_path / "negatives-llm-query-verified.candidates.jsonl").open()]
+    assert len(rows) == 4 and all("judge" in r and "hardness" in r for r in rows)
+    refused = [r for r in rows if r["judge"]["answers_query"]]
+    assert [r["passage"]["text"].split()[2] for r in refused] == ["cGAS"] and not refused[0]["kept"]
+    kept = {t.query_id: t for t in read_triples(res.output)}
+    assert "MAVS" in kept["q1"].negative  # the only passing candidate, though the refused one was harder
+    assert "bleeding" in kept["q2"].negative  # both pass: the harder (0.6 > 0.4) is kept
+    assert kept["q2"].scores == {"judge_negative": 0.7, "judge_positive": 1.0}
+    assert kept["q2"].provenance["judge"] == "scripted-judge" and kept["q2"].provenance["candidates"] == 2
+    rates = candidate_rates(rows)
+    assert (rates["judged"], rates["kept"], rates["judge_answers_query"]) == (4, 2, 0.25)

@@ -257,6 +257,7 @@ sys.stdout.flush()
 """
 
 
+@pytest.mark.slow  # two training processes in children (~21 s on a 2-core machine; not counted by coverage)
 def test_torchrun_two_processes_cpu_gloo(tiny_model: str, tmp_path: Path) -> None:
     import synthneg
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 _LABEL_WORD = (
     r"(?:query|question|claim|keywords?|answer|output|passage|hard\s+negative(?:\s+passage)?|negative(?:\s+passage)?"
@@ -123,15 +124,19 @@ def copies_a_sentence(query: str, passage: str, threshold: float = 0.8) -> bool:
     q = words(query)
     if not q:
         return False
-    pw = " " + " ".join(words(passage)) + " "
+    pw, sentences = _passage_words(passage)
     if len(q) >= 8 and f" {' '.join(q)} " in pw:
         return True
     qs = set(q)
-    for sent in _SENT.split(passage):
-        s = set(words(sent))
-        if len(s) >= 4 and jaccard(qs, s) >= threshold:
-            return True
-    return False
+    return any(jaccard(qs, s) >= threshold for s in sentences)
+
+
+@lru_cache(maxsize=4096)
+def _passage_words(passage: str) -> tuple[str, tuple[frozenset[str], ...]]:
+    """A passage's words (space-joined, padded) and the word sets of its sentences of 4 words or more: each
+    passage is checked against every attempt, candidate and sibling query (a replay re-checks thousands)."""
+    sentences = (frozenset(words(sent)) for sent in _SENT.split(passage))
+    return " " + " ".join(words(passage)) + " ", tuple(s for s in sentences if len(s) >= 4)
 
 
 _MARKUP = re.compile(r"[$_{}^\\]")
