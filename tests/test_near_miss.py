@@ -340,18 +340,33 @@ def test_stored_cosines_encode_each_missing_text_once_and_replay_from_the_store(
         again(["x"], [])
 
 
+#: two claims and their positives for the scripted tests below; FILLER makes a scripted passage long enough to pass
+TWO_RECORDS = [
+    QueryRecord("q1", "IFI16 interferes with STING phosphorylation.", "d1", "IFI16 binds STING in human cells."),
+    QueryRecord("q2", "Aspirin lowers stroke risk in adults.", "d2", "Aspirin reduced strokes by a fifth."),
+]
+FILLER = (
+    " It was measured in a cohort of adults over ten years with repeated sampling and careful controls."
+    " The authors report effect sizes, confidence intervals and a replication in a second independent sample."
+)
+
+
 class Scripted(Generator):
-    """Answers each request with the text of the first key found in its prompt (steps 1 and 2 of the tests below)."""
+    """Answers each request with the answer of the first key found in its prompt (steps 1 and 2 of the tests below);
+    a key with a list of answers gives them in turn (candidate 0, candidate 1, ...)."""
 
     model_id = "scripted"
 
-    def __init__(self, answers: dict[str, str]) -> None:
-        self.answers = answers
+    def __init__(self, answers: dict[str, str | list[str]]) -> None:
+        self.answers = {k: [v] if isinstance(v, str) else v for k, v in answers.items()}
+        self.turn = dict.fromkeys(answers, 0)
 
     def generate(self, requests, on_result=None):  # type: ignore[no-untyped-def]
         out = []
         for i, req in enumerate(requests):
-            text = next(v for k, v in self.answers.items() if k in req.messages[-1].content)
+            key = next(k for k in self.answers if k in req.messages[-1].content)
+            text = self.answers[key][self.turn[key] % len(self.answers[key])]
+            self.turn[key] += 1
             out.append(GenerationResult(text, "stop", completion_tokens=len(text.split())))
             if on_result is not None:
                 on_result(i, out[-1])
@@ -361,14 +376,7 @@ class Scripted(Generator):
 def test_relative_margin_refuses_a_negative_closer_to_the_query_than_its_positive_allows(tmp_path: Path) -> None:
     """NV-Retriever's positive-aware ceiling on the encoder: a candidate whose cosine to the query exceeds
     ``positive - r * |positive|`` is refused (``encoder.too_close``), recorded, never kept; off by default."""
-    recs = [
-        QueryRecord("q1", "IFI16 interferes with STING phosphorylation.", "d1", "IFI16 binds STING in human cells."),
-        QueryRecord("q2", "Aspirin lowers stroke risk in adults.", "d2", "Aspirin reduced strokes by a fifth."),
-    ]
-    filler = (
-        " It was measured in a cohort of adults over ten years with repeated sampling and careful controls."
-        " The authors report effect sizes, confidence intervals and a replication in a second independent sample."
-    )
+    recs, filler = TWO_RECORDS, FILLER
     answers = {
         "STING": "IFI16 interferes with cGAS phosphorylation.",  # step 1 for q1 (STING -> cGAS)
         "stroke": "Aspirin lowers bleeding risk in adults.",  # step 1 for q2 (stroke -> bleeding)
@@ -420,14 +428,7 @@ def test_verified_refuses_what_answers_the_query_and_keeps_the_hardest_passing_c
     """llm-query-verified's selection: the judge scores each accepted passage and each positive against the original
     query; a candidate scoring at least the positive (minus the margin) answers the query and is refused; of the
     candidates that pass, the one closest to the query under the encoder is kept; every row is recorded."""
-    recs = [
-        QueryRecord("q1", "IFI16 interferes with STING phosphorylation.", "d1", "IFI16 binds STING in human cells."),
-        QueryRecord("q2", "Aspirin lowers stroke risk in adults.", "d2", "Aspirin reduced strokes by a fifth."),
-    ]
-    filler = (
-        " It was measured in a cohort of adults over ten years with repeated sampling and careful controls."
-        " The authors report effect sizes, confidence intervals and a replication in a second independent sample."
-    )
+    recs, filler = TWO_RECORDS, FILLER
     rewrites = {
         "STING": ["IFI16 interferes with cGAS phosphorylation.", "IFI16 interferes with MAVS phosphorylation."],
         "stroke": ["Aspirin lowers headache risk in adults.", "Aspirin lowers bleeding risk in adults."],
@@ -439,25 +440,6 @@ def test_verified_refuses_what_answers_the_query_and_keeps_the_hardest_passing_c
         "headache": "Aspirin relieves headache in adults within an hour." + filler,
     }
 
-    class Cycling(Generator):
-        """Answers a prompt holding a key with that key's answers in turn (candidate 0, candidate 1)."""
-
-        model_id = "cycling"
-
-        def __init__(self, answers: dict[str, list[str]]) -> None:
-            self.answers, self.turn = answers, {k: 0 for k in answers}
-
-        def generate(self, requests, on_result=None):  # type: ignore[no-untyped-def]
-            out = []
-            for i, req in enumerate(requests):
-                key = next(k for k in self.answers if k in req.messages[-1].content)
-                text = self.answers[key][self.turn[key] % len(self.answers[key])]
-                self.turn[key] += 1
-                out.append(GenerationResult(text, "stop", completion_tokens=len(text.split())))
-                if on_result is not None:
-                    on_result(i, out[-1])
-            return out
-
     hardness = {"cGAS": 0.9, "MAVS": 0.3, "bleeding": 0.6, "headache": 0.4}
 
     def cosines(a: list[str], b: list[str]) -> np.ndarray:
@@ -465,7 +447,7 @@ def test_verified_refuses_what_answers_the_query_and_keeps_the_hardest_passing_c
 
     judge = Judge({"cGAS": 1.2, "MAVS": 0.4, "bleeding": 0.7, "headache": 0.1})  # cGAS answers q1 (>= 1.0)
     res = generate_near_miss_negatives(
-        recs, Cycling(rewrites), Cycling({k: [v] for k, v in passages.items()}), tmp_path, candidates=2,
+        recs, Scripted(rewrites), Scripted(passages), tmp_path, candidates=2,
         cosines=cosines, judge=judge, method="llm-query-verified", show_progress=False,
     )  # fmt: skip
     assert judge.pairs == 4 + 4  # each accepted passage and its query's positive, once per candidate
