@@ -45,7 +45,7 @@ class Triple:
 
     def to_dict(self) -> dict[str, Any]:
         """The row, in field order; ``scores`` and ``provenance`` are fresh dicts whose values are shared (a row
-        is serialized, not mutated: ``dataclasses.asdict``'s deep copy took 30x longer on a run's triples)."""
+        is serialized, not mutated: ``dataclasses.asdict``'s deep copy took 27x longer, 67 against 2.5 us a row)."""
         row = {name: getattr(self, name) for name in _FIELD_ORDER}
         row["scores"], row["provenance"] = dict(self.scores), dict(self.provenance)
         return row

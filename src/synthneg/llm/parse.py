@@ -131,7 +131,7 @@ def copies_a_sentence(query: str, passage: str, threshold: float = 0.8) -> bool:
     return any(jaccard(qs, s) >= threshold for s in sentences)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _passage_words(passage: str) -> tuple[str, tuple[frozenset[str], ...]]:
     """A passage's words (space-joined, padded) and the word sets of its sentences of 4 words or more: each
     passage is checked against every attempt, candidate and sibling query (a replay re-checks thousands)."""
