@@ -1165,3 +1165,55 @@ def test_migrate_arm_rekeys_the_control_built_on_it_when_its_data_is_unchanged(t
     assert (m.old, m.new) == (elsewhere, real) and f"eval:{target}/seed0:tinyeval" in m.rekeyed
     assert m.dependents == (f"negatives:{control}",) and json.loads(marker.read_text()) == good
     assert all(s.done for s in run_status(ExperimentRunner(cfg, show_progress=False)).stages)
+
+
+def test_curve_points_copy_the_references_made_here_and_redo_those_made_elsewhere(tmp_path: Path) -> None:
+    """A curve point copies zero-shot and the labeled fine-tunes that another point finished under the same keys on
+    this machine and software (stages.json says from where; nothing retrained), redoes a reference whose evaluation
+    ran on another CPU, and redoes them all with share_refs=False."""
+    from synthneg.experiment.config import dataset_label
+    from synthneg.experiment.curve import run_curve
+
+    _setup(tmp_path, ["zero-shot"], [0])  # writes queries.jsonl
+    folder = make_beir(tmp_path / "lab", split="test")
+    make_beir(folder, split="train")
+    cfg_path = tmp_path / "curve.yaml"
+    cfg_path.write_text(
+        "name: curve\noutput_dir: out\n"
+        f"passages:\n  beir: {folder}\n"
+        "queries:\n  path: queries.jsonl\n"
+        f"base_model: {_BASE_MODEL['path']}\n"
+        "train:\n  batch_size: 2\n  max_seq_length: 64\n"
+        f"eval:\n  datasets: [{folder}]\n"
+        "seeds: [0]\narms: [zero-shot, labeled, in-batch]\nsignificance_resamples: 200\n",
+        encoding="utf-8",
+    )
+    cfg = load_config(cfg_path)
+    out = tmp_path / "out"
+    run_curve(cfg, [3], show_progress=False)
+    run_curve(cfg, [5], show_progress=False)
+    first, second = (json.loads((out / f"n{n}" / "stages.json").read_text()) for n in (3, 5))
+    ds = dataset_label(str(folder))
+    copied = {k for k, v in second.items() if v.get("copied_from") == "n3"}
+    assert copied == {"eval:zero-shot:" + ds, "negatives:labeled", "train:labeled:seed0", f"eval:labeled/seed0:{ds}"}
+    assert all(second[k]["key"] == first[k]["key"] for k in copied)  # the same stages, not look-alikes
+    for label in ("zero-shot", "labeled/seed0"):
+        assert (out / "n5" / "eval" / label / f"{ds}.json").read_bytes() == (
+            out / "n3" / "eval" / label / f"{ds}.json"
+        ).read_bytes()
+    assert not (out / "n5" / "models" / "labeled").exists()  # not fine-tuned again
+    assert "copied_from" not in second["train:in-batch:seed0"]  # the arms that depend on the passages run here
+    assert json.loads((out / "n5" / "results.json").read_text())["arms"]["labeled"]
+
+    # a labeled evaluation made on another CPU is redone; zero-shot still comes from a sibling
+    for n in (3, 5):
+        path = out / f"n{n}" / "eval" / "labeled" / "seed0" / f"{ds}.json"
+        result = json.loads(path.read_text())
+        path.write_text(json.dumps({**result, "timing": {**result["timing"], "cpu": "another CPU"}}))
+    run_curve(cfg, [4], show_progress=False)
+    fourth = json.loads((out / "n4" / "stages.json").read_text())
+    assert "copied_from" not in fourth["train:labeled:seed0"] and fourth[f"eval:zero-shot:{ds}"]["copied_from"]
+    # --own-references: every reference made at the point itself
+    run_curve(cfg, [6], show_progress=False, share_refs=False)
+    sixth = json.loads((out / "n6" / "stages.json").read_text())
+    assert not any("copied_from" in v for v in sixth.values())

@@ -78,29 +78,27 @@ def curve(
         [], "--arm", help="Run only this arm at each point now (repeatable); the reports list the rest as pending."
     ),
     seed: list[int] = typer.Option([], "--seed", help="Run only this seed at each point now (repeatable)."),
+    own_references: bool = typer.Option(
+        False, "--own-references", help="Redo zero-shot and labeled at every point instead of copying another point's."
+    ),
     status: bool = typer.Option(
         False, "--status", help="Show every stage of each point, done or pending, and run nothing."
     ),
 ) -> None:
     """The learning curve: the experiment at several passage counts, nDCG@10 against passages (curve.md, .png).
 
-    Each point is an ordinary cached run in <output_dir>/n<N>/ with every arm (zero-shot and the labeled ceiling
-    too: each point's gains are over its own references).
-    """
+    Each point is a cached run in <output_dir>/n<N>/ with every arm, its gains over its own references (zero-shot,
+    labeled; copied from another point that made them under the same keys, machine and software)."""
     from synthneg.errors import SynthnegError
     from synthneg.experiment import load_config
-    from synthneg.experiment.curve import point_config, run_curve, write_curve
+    from synthneg.experiment.curve import run_curve, write_curve
     from synthneg.locking import exclusive_folder
 
     cfg = load_config(config)
     if status:
         if report_only or arm or seed or calls_from:
             raise SynthnegError("--status shows every point; it takes no --report-only, --arm, --seed or --calls-from")
-        points = sizes or _curve_points(cfg)
-        if not points:
-            raise SynthnegError(f"no curve point under {cfg.output_dir} yet: name the points with --sizes")
-        for size in points:
-            _print_status(point_config(cfg, size))
+        _print_curve_status(cfg, sizes)
         return
     if not sizes:
         raise SynthnegError("name the curve's points: --sizes 500 --sizes 2000 ...")
@@ -109,10 +107,28 @@ def curve(
             write_curve(cfg, sizes)
             if report_only
             else run_curve(
-                cfg, sizes, show_progress=not no_progress, calls_from=calls_from, only_arms=arm, only_seeds=seed
+                cfg,
+                sizes,
+                show_progress=not no_progress,
+                calls_from=calls_from,
+                only_arms=arm,
+                only_seeds=seed,
+                share_refs=not own_references,
             )
         )
     stderr_console().print(f"learning curve: {path} and {path.with_suffix('.png')}")
+
+
+def _print_curve_status(cfg: ExperimentConfig, sizes: list[int]) -> None:
+    """``curve --status``: each named point's stages, or each point started under the config's folder."""
+    from synthneg.errors import SynthnegError
+    from synthneg.experiment.curve import point_config
+
+    points = sizes or _curve_points(cfg)
+    if not points:
+        raise SynthnegError(f"no curve point under {cfg.output_dir} yet: name the points with --sizes")
+    for size in points:
+        _print_status(point_config(cfg, size))
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,8 @@
 ``<output_dir>/n<N>/`` (each point an ordinary, cached, resumable run). Every arm runs at every point, the references
 too (``zero-shot``, ``labeled``: they do not depend on the passages, but a point is then self-contained: its gains
 and paired tests are measured against references evaluated in the same run, on the same machine, which matters
-because bf16 scores differ between machines). ``curve.md`` (scores, and gains over each point's own zero-shot as a
+because bf16 scores differ between machines). A reference another point finished on this machine, with the same
+keys and library versions, is copied rather than redone (:mod:`synthneg.experiment.references`). ``curve.md`` (scores, and gains over each point's own zero-shot as a
 share of its own labeled gain) and ``curve.png`` go to ``<output_dir>``.
 """
 
@@ -50,6 +51,7 @@ def run_curve(
     calls_from: Sequence[Path] = (),
     only_arms: Sequence[str] = (),
     only_seeds: Sequence[int] = (),
+    share_refs: bool = True,
 ) -> Path:
     """Run every point (cached: a rerun redoes nothing finished) and write ``curve.md`` / ``curve.png``.
 
@@ -59,8 +61,11 @@ def run_curve(
     The LLM calls are shared: before each point runs, the finished calls of the other points (and of the
     ``generation/`` folders in ``calls_from``, e.g. an earlier run on the same passages) for this point's passages
     are copied into its call stores, so that a passage in several points is paid for once (calls are keyed by
-    their content; a passage's calls have the same key in every point)."""
+    their content; a passage's calls have the same key in every point). With ``share_refs``, so are the reference
+    arms' fine-tunes and evaluations that another point finished under the same keys on this machine and software
+    (:mod:`synthneg.experiment.references`)."""
     from synthneg.experiment.passages import load_training_passages
+    from synthneg.experiment.references import share_references
     from synthneg.experiment.runner import run_experiment
 
     if not sizes or any(n < 1 for n in sizes) or len(set(sizes)) != len(sizes):
@@ -78,6 +83,8 @@ def run_curve(
         shared = share_calls([*calls_from, *others], point.output_dir / "generation", ids)
         if shared:
             logger.info("curve point %d: %d finished LLM calls reused from other points", size, shared)
+        if share_refs:
+            share_references(point, sorted(p.parent for p in config.output_dir.glob("n*/stages.json")))
         run_experiment(point, show_progress=show_progress, only_arms=arms, only_seeds=list(only_seeds) or None)
     return write_curve(config, sizes)
 
