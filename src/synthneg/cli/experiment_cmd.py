@@ -31,12 +31,13 @@ def experiment(
     """
     from synthneg.errors import SynthnegError
     from synthneg.experiment import load_config, run_experiment, write_report
+    from synthneg.experiment.curve import started_points
 
     cfg = load_config(config)
     if status:
         if report_only or arm or seed:
             raise SynthnegError("--status shows the whole run; it takes no --report-only, --arm or --seed")
-        points = _curve_points(cfg)
+        points = started_points(cfg)
         if points and not cfg.output_dir.joinpath("stages.json").is_file():  # not a run: a curve's points
             stderr_console().print(
                 f"{cfg.output_dir} holds the points of a learning curve ({', '.join(f'n{n}' for n in points)}), "
@@ -122,9 +123,9 @@ def curve(
 def _print_curve_status(cfg: ExperimentConfig, sizes: list[int]) -> None:
     """``curve --status``: each named point's stages, or each point started under the config's folder."""
     from synthneg.errors import SynthnegError
-    from synthneg.experiment.curve import point_config
+    from synthneg.experiment.curve import point_config, started_points
 
-    points = sizes or _curve_points(cfg)
+    points = sizes or started_points(cfg)
     if not points:
         raise SynthnegError(f"no curve point under {cfg.output_dir} yet: name the points with --sizes")
     for size in points:
@@ -134,13 +135,6 @@ def _print_curve_status(cfg: ExperimentConfig, sizes: list[int]) -> None:
 def register(app: typer.Typer) -> None:
     app.command("experiment")(experiment)
     app.command("curve")(curve)
-
-
-def _curve_points(cfg: ExperimentConfig) -> list[int]:
-    """The passage counts of the curve points started under ``cfg``'s folder (``n<N>/`` with a config.json)."""
-    folder = cfg.output_dir
-    names = (p.parent.name for p in folder.glob("n*/config.json")) if folder.is_dir() else ()
-    return sorted(int(n[1:]) for n in names if n[1:].isdigit())
 
 
 def _print_status(cfg: ExperimentConfig) -> None:

@@ -86,7 +86,14 @@ def run_curve(
         if share_refs:
             share_references(point, sorted(p.parent for p in config.output_dir.glob("n*/stages.json")))
         run_experiment(point, show_progress=show_progress, only_arms=arms, only_seeds=list(only_seeds) or None)
-    return write_curve(config, sizes)
+    return write_curve(config, sorted({*sizes, *started_points(config)}))  # every point, not only this call's
+
+
+def started_points(config: ExperimentConfig) -> list[int]:
+    """The passage counts of the curve points started under ``config``'s folder (``n<N>/`` with a config.json)."""
+    folder = config.output_dir
+    names = (p.parent.name for p in folder.glob("n*/config.json")) if folder.is_dir() else ()
+    return sorted(int(n[1:]) for n in names if n[1:].isdigit())
 
 
 def share_calls(sources: Sequence[Path], target: Path, passage_ids: set[str]) -> int:
