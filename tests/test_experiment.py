@@ -1192,6 +1192,7 @@ def test_curve_points_copy_the_references_made_here_and_redo_those_made_elsewher
     out = tmp_path / "out"
     run_curve(cfg, [3], show_progress=False)
     run_curve(cfg, [5], show_progress=False)
+    assert "| arm | 3 | 5 |" in (out / "curve.md").read_text()  # every started point, not only this call's
     first, second = (json.loads((out / f"n{n}" / "stages.json").read_text()) for n in (3, 5))
     ds = dataset_label(str(folder))
     copied = {k for k, v in second.items() if v.get("copied_from") == "n3"}
