@@ -1167,7 +1167,9 @@ def test_migrate_arm_rekeys_the_control_built_on_it_when_its_data_is_unchanged(t
     assert all(s.done for s in run_status(ExperimentRunner(cfg, show_progress=False)).stages)
 
 
-def test_curve_points_copy_the_references_made_here_and_redo_those_made_elsewhere(tmp_path: Path) -> None:
+def test_curve_points_copy_the_references_made_here_and_redo_those_made_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A curve point copies zero-shot and the labeled fine-tunes that another point finished under the same keys on
     this machine and software (stages.json says from where; nothing retrained), redoes a reference whose evaluation
     ran on another CPU, and redoes them all with share_refs=False."""
@@ -1218,3 +1220,11 @@ def test_curve_points_copy_the_references_made_here_and_redo_those_made_elsewher
     run_curve(cfg, [6], show_progress=False, share_refs=False)
     sixth = json.loads((out / "n6" / "stages.json").read_text())
     assert not any("copied_from" in v for v in sixth.values())
+    # a machine that cannot be identified (no /proc/cpuinfo) vouches for nothing
+    import synthneg.search.dense
+    from synthneg.experiment.curve import point_config
+    from synthneg.experiment.references import share_references
+
+    assert share_references(point_config(cfg, 2), [out / "n3"]) == ["zero-shot"]  # the labeled one was made elsewhere
+    monkeypatch.setattr(synthneg.search.dense, "cpu_signature", lambda: None)
+    assert share_references(point_config(cfg, 1), [out / "n3"]) == []

@@ -37,6 +37,8 @@ def share_references(point: ExperimentConfig, siblings: Sequence[Path]) -> list[
     from synthneg.search.dense import cpu_signature, machine_signature, software_signature
 
     here = {"cpu": cpu_signature(), "machine": machine_signature(), "software": software_signature()}
+    if here["cpu"] is None or here["machine"] is None:  # off Linux the machine is unknown: nothing can be vouched for
+        return []
     runner = ExperimentRunner(point, show_progress=False)
     layout, log = runner.layout, runner.log
     copied: list[str] = []
