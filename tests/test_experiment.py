@@ -1193,6 +1193,15 @@ def test_curve_points_copy_the_references_made_here_and_redo_those_made_elsewher
     cfg = load_config(cfg_path)
     out = tmp_path / "out"
     run_curve(cfg, [3], show_progress=False)
+    from typer.testing import CliRunner
+
+    from synthneg.cli import app
+
+    st = CliRunner().invoke(app, ["curve", str(cfg_path), "--status", "--sizes", "5"], env={"COLUMNS": "300"})
+    assert st.exit_code == 0, st.output
+    to_copy = [line.split()[1] for line in st.output.splitlines() if "copied when this point runs" in line]
+    assert to_copy == ["eval:zero-shot", "train+eval:labeled/seed0"], st.output  # in-batch: pending, not copied
+    assert not (out / "n5").exists()  # --status writes nothing
     run_curve(cfg, [5], show_progress=False)
     assert "| arm | 3 | 5 |" in (out / "curve.md").read_text()  # every started point, not only this call's
     first, second = (json.loads((out / f"n{n}" / "stages.json").read_text()) for n in (3, 5))

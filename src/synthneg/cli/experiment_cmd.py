@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,7 +100,7 @@ def curve(
     if status:
         if report_only or arm or seed or calls_from:
             raise SynthnegError("--status shows every point; it takes no --report-only, --arm, --seed or --calls-from")
-        _print_curve_status(cfg, sizes)
+        _print_curve_status(cfg, sizes, not own_references)
         return
     if not sizes:
         raise SynthnegError("name the curve's points: --sizes 500 --sizes 2000 ...")
@@ -120,16 +121,20 @@ def curve(
     stderr_console().print(f"learning curve: {path} and {path.with_suffix('.png')}")
 
 
-def _print_curve_status(cfg: ExperimentConfig, sizes: list[int]) -> None:
-    """``curve --status``: each named point's stages, or each point started under the config's folder."""
+def _print_curve_status(cfg: ExperimentConfig, sizes: list[int], share_refs: bool) -> None:
+    """``curve --status``: each named point's stages, or each point started under the config's folder; with
+    ``share_refs``, the references another point made here are shown as to be copied."""
     from synthneg.errors import SynthnegError
     from synthneg.experiment.curve import point_config, started_points
+    from synthneg.experiment.references import share_references
 
     points = sizes or started_points(cfg)
     if not points:
         raise SynthnegError(f"no curve point under {cfg.output_dir} yet: name the points with --sizes")
+    siblings = [cfg.output_dir / f"n{n}" for n in started_points(cfg)]
     for size in points:
-        _print_status(point_config(cfg, size))
+        point = point_config(cfg, size)
+        _print_status(point, share_references(point, siblings, dry_run=True) if share_refs else [])
 
 
 def register(app: typer.Typer) -> None:
@@ -137,13 +142,13 @@ def register(app: typer.Typer) -> None:
     app.command("curve")(curve)
 
 
-def _print_status(cfg: ExperimentConfig) -> None:
+def _print_status(cfg: ExperimentConfig, copied: Sequence[str] = ()) -> None:
     from rich.table import Table
 
     from synthneg.experiment.runner import ExperimentRunner
     from synthneg.experiment.status import run_status
 
-    st = run_status(ExperimentRunner(cfg, show_progress=False))
+    st = run_status(ExperimentRunner(cfg, show_progress=False), copied)
     table = Table(title=f"{cfg.name}: {st.done} of {len(st.stages)} stages done")
     table.add_column("stage", no_wrap=True)
     table.add_column("state")

@@ -28,10 +28,11 @@ logger = logging.getLogger(__name__)
 LABELED = "labeled"
 
 
-def share_references(point: ExperimentConfig, siblings: Sequence[Path]) -> list[str]:
+def share_references(point: ExperimentConfig, siblings: Sequence[Path], *, dry_run: bool = False) -> list[str]:
     """Copy into ``point``'s run folder the reference stages (``zero-shot``, ``labeled/seed<N>``) that a folder of
     ``siblings`` (other points of the curve) finished under the same keys on this machine and software; returns the
-    labels copied. A stage this point has already finished is left alone."""
+    labels copied (``dry_run``: the labels that would be, nothing written). A stage this point has already
+    finished is left alone."""
     from synthneg.experiment.runner import ExperimentRunner
     from synthneg.models import model_identity, resolve_bi_encoder
     from synthneg.search.dense import cpu_signature, machine_signature, software_signature
@@ -44,25 +45,22 @@ def share_references(point: ExperimentConfig, siblings: Sequence[Path]) -> list[
     copied: list[str] = []
     for sibling in (s for s in siblings if s.resolve() != layout.root.resolve() and (s / "stages.json").is_file()):
         theirs: dict[str, Any] = json.loads((sibling / "stages.json").read_text(encoding="utf-8"))
-        if (
-            LABELED in point.arms
-            and runner.data_digest(LABELED) is None
-            and _copy_labeled_marker(runner, sibling, theirs)
-        ):
-            write_json(layout.stages, log.data)
         labels: list[tuple[str, str, str | None]] = []  # (label, identity, its fine-tune's stage)
         if "zero-shot" in point.arms:
             labels.append(("zero-shot", model_identity(resolve_bi_encoder(point.base_model)), None))
-        digest = runner.data_digest(LABELED) if LABELED in point.arms else None
+        digest = _labeled_digest(runner, sibling, theirs, copy=not dry_run) if LABELED in point.arms else None
         if digest is not None:
             for seed in point.seeds_of(LABELED):
                 key = runner.train_key(LABELED, digest, seed)
                 labels.append((f"{LABELED}/seed{seed}", key, f"train:{LABELED}:seed{seed}"))
         for label, identity, train_stage in labels:
-            if runner.evaluated(label, identity):
+            if label in copied or runner.evaluated(label, identity):
                 continue
             stages = _same_here(runner, sibling, theirs, label, identity, train_stage, here)
             if stages is None:
+                continue
+            copied.append(label)
+            if dry_run:
                 continue
             for name in point.eval.datasets:
                 path = layout.evaluation(label, dataset_label(name))
@@ -73,25 +71,30 @@ def share_references(point: ExperimentConfig, siblings: Sequence[Path]) -> list[
             for stage in stages:
                 log.data[stage] = {**theirs[stage], "copied_from": sibling.name}
             write_json(layout.stages, log.data)
-            copied.append(label)
             logger.info("%s: %s copied from %s (same keys, machine and software)", point.name, label, sibling.name)
     return copied
 
 
-def _copy_labeled_marker(runner: Any, sibling: Path, theirs: dict[str, Any]) -> bool:
-    """The labeled triples' marker (its key and the triples' digest), when the sibling's has this point's key: the
-    triples are rebuilt bit for bit from the labeled dataset whenever a file is needed."""
-    name = runner.layout.marker(f"negatives-{LABELED}").name
-    source = sibling / "markers" / name
-    key = runner.negatives_key(LABELED)
-    if key is None or not source.is_file() or json.loads(source.read_text(encoding="utf-8")).get("key") != key:
-        return False
+def _labeled_digest(runner: Any, sibling: Path, theirs: dict[str, Any], *, copy: bool) -> str | None:
+    """The labeled triples' digest: this point's, or else the sibling's when its marker has this point's key (the
+    triples are rebuilt bit for bit from the labeled dataset whenever a file is needed); with ``copy``, that
+    marker (and its stages.json entry) becomes this point's."""
+    own = runner.data_digest(LABELED)
+    if own is not None:
+        return own
     target = runner.layout.marker(f"negatives-{LABELED}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    if f"negatives:{LABELED}" in theirs:
-        runner.log.data[f"negatives:{LABELED}"] = {**theirs[f"negatives:{LABELED}"], "copied_from": sibling.name}
-    return True
+    source = sibling / "markers" / target.name
+    key = runner.negatives_key(LABELED)
+    marker = json.loads(source.read_text(encoding="utf-8")) if source.is_file() else {}
+    if key is None or marker.get("key") != key or not marker.get("output"):
+        return None
+    if copy:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        if f"negatives:{LABELED}" in theirs:
+            runner.log.data[f"negatives:{LABELED}"] = {**theirs[f"negatives:{LABELED}"], "copied_from": sibling.name}
+            write_json(runner.layout.stages, runner.log.data)
+    return str(marker["output"])
 
 
 def _same_here(

@@ -14,6 +14,7 @@ committed stores, and the fine-tunes keyed by that digest find their committed e
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from synthneg.experiment.runner import ExperimentRunner
 from synthneg.experiment.stages import is_done, recorded_output
 
 REBUILT = "file not here: the next run rebuilds it, with no new LLM call"
+COPIED = "another point made it here: copied when this point runs"
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,9 @@ def _store_detail(path: Path, what: str) -> str:
     return f"{n:,} {what} stored, reused on resume" if n else "not started"
 
 
-def run_status(runner: ExperimentRunner) -> RunStatus:
-    """Every stage of ``runner``'s config with its state; see the module docstring."""
+def run_status(runner: ExperimentRunner, copied: Sequence[str] = ()) -> RunStatus:
+    """Every stage of ``runner``'s config with its state; see the module docstring. ``copied``: the reference labels
+    a learning curve will copy from another point (synthneg.experiment.references), pending but not estimated."""
     from synthneg.models import model_identity, resolve_bi_encoder
 
     cfg, layout = runner.config, runner.layout
@@ -67,22 +70,11 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
     states: list[StageState] = []
     base = model_identity(resolve_bi_encoder(cfg.base_model))
     if "zero-shot" in cfg.arms:
-        states.append(StageState("eval:zero-shot", runner.evaluated("zero-shot", base)))
+        done = runner.evaluated("zero-shot", base)
+        states.append(StageState("eval:zero-shot", done, COPIED if not done and "zero-shot" in copied else ""))
     trained = [a for a in cfg.arms if ARMS[a].trained]
     if any(ARMS[a].uses_queries for a in trained):
-        here = (gen / "queries.jsonl").is_file()
-        if cfg.queries.path is not None:
-            states.append(
-                StageState("queries", runner.data_digest("in-batch") is not None, f"read from {cfg.queries.path}")
-            )
-        else:
-            marker, key = layout.marker("queries"), runner.queries_key()
-            if is_done(marker, key) and here:
-                states.append(StageState("queries", True))
-            elif recorded_output(marker, key) is not None:
-                states.append(StageState("queries", True, REBUILT))
-            else:
-                states.append(StageState("queries", False, _store_detail(gen / "queries.calls.jsonl", "calls")))
+        states.append(_queries_state(runner))
     pending_train = pending_eval = 0
     for arm in trained:
         data = runner.data_digest(arm)
@@ -105,6 +97,9 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
             if tkey is not None and runner.evaluated(label, tkey):
                 states.append(StageState(f"train+eval:{label}", True))
                 continue
+            if label in copied:
+                states.append(StageState(f"train+eval:{label}", False, COPIED))
+                continue
             marker = layout.model(arm, seed) / "synthneg_done.json"
             trained_now = tkey is not None and is_done(marker, tkey)
             pending_train += not trained_now
@@ -117,6 +112,19 @@ def run_status(runner: ExperimentRunner) -> RunStatus:
                 )
             )
     return RunStatus(states, pending_train, pending_eval, _estimate(runner, pending_train, pending_eval))
+
+
+def _queries_state(runner: ExperimentRunner) -> StageState:
+    """The queries stage: read from a file, done, rebuilt from the stores on the next run, or its calls so far."""
+    cfg, gen = runner.config, runner.layout.generation
+    if cfg.queries.path is not None:
+        return StageState("queries", runner.data_digest("in-batch") is not None, f"read from {cfg.queries.path}")
+    marker, key = runner.layout.marker("queries"), runner.queries_key()
+    if is_done(marker, key) and (gen / "queries.jsonl").is_file():
+        return StageState("queries", True)
+    if recorded_output(marker, key) is not None:
+        return StageState("queries", True, REBUILT)
+    return StageState("queries", False, _store_detail(gen / "queries.calls.jsonl", "calls"))
 
 
 def _estimate(runner: ExperimentRunner, n_train: int, n_eval: int) -> float | None:
