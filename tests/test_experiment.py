@@ -1229,11 +1229,29 @@ def test_curve_points_copy_the_references_made_here_and_redo_those_made_elsewher
     run_curve(cfg, [6], show_progress=False, share_refs=False)
     sixth = json.loads((out / "n6" / "stages.json").read_text())
     assert not any("copied_from" in v for v in sixth.values())
-    # a machine that cannot be identified (no /proc/cpuinfo) vouches for nothing
+    # what each check refuses, on n6's own references (dry runs: nothing written)
     import synthneg.search.dense
     from synthneg.experiment.curve import point_config
     from synthneg.experiment.references import share_references
 
-    assert share_references(point_config(cfg, 2), [out / "n3"]) == ["zero-shot"]  # the labeled one was made elsewhere
-    monkeypatch.setattr(synthneg.search.dense, "cpu_signature", lambda: None)
-    assert share_references(point_config(cfg, 1), [out / "n3"]) == []
+    point, n6 = point_config(cfg, 2), [out / "n6"]
+    assert share_references(point, n6, dry_run=True) == ["zero-shot", "labeled/seed0"] and not (out / "n2").exists()
+
+    def edit(path: Path, change: Any) -> None:
+        data = json.loads(path.read_text())
+        change(data)
+        path.write_text(json.dumps(data))
+
+    stages = out / "n6" / "stages.json"
+    edit(stages, lambda d: d["train:labeled:seed0"].update(software="torch 0.0"))  # fine-tuned with other versions
+    assert share_references(point, n6, dry_run=True) == ["zero-shot"]
+    edit(stages, lambda d: d[f"eval:zero-shot:{ds}"].update(key="0123456789"))  # its log entry: another stage's
+    assert share_references(point, n6, dry_run=True) == []
+    edit(stages, lambda d: d[f"eval:zero-shot:{ds}"].update(key=sixth[f"eval:zero-shot:{ds}"]["key"]))
+    zero_shot = out / "n6" / "eval" / "zero-shot" / f"{ds}.json"
+    edit(zero_shot, lambda d: d["timing"].update(gpu="NVIDIA H200 (cuda)"))  # evaluated on a GPU, none here
+    assert share_references(point, n6, dry_run=True) == []
+    edit(zero_shot, lambda d: d["timing"].pop("gpu"))
+    assert share_references(point, n6, dry_run=True) == ["zero-shot"]
+    monkeypatch.setattr(synthneg.search.dense, "cpu_signature", lambda: None)  # an unidentified machine
+    assert share_references(point, n6, dry_run=True) == []

@@ -93,7 +93,7 @@ def curve(
     labeled; copied from another point that made them under the same keys, machine and software)."""
     from synthneg.errors import SynthnegError
     from synthneg.experiment import load_config
-    from synthneg.experiment.curve import run_curve, write_curve
+    from synthneg.experiment.curve import run_curve, started_points, write_curve
     from synthneg.locking import exclusive_folder
 
     cfg = load_config(config)
@@ -106,7 +106,7 @@ def curve(
         raise SynthnegError("name the curve's points: --sizes 500 --sizes 2000 ...")
     with exclusive_folder(cfg.output_dir, what="curve folder"):
         path = (
-            write_curve(cfg, sizes)
+            write_curve(cfg, sorted({*sizes, *started_points(cfg)}))
             if report_only
             else run_curve(
                 cfg,

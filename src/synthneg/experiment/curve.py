@@ -155,8 +155,8 @@ def write_curve(config: ExperimentConfig, sizes: Sequence[int]) -> Path:
         f"{metric} on each evaluation set against the number of passages the training data was made from "
         f"(mean ± sd over seeds). Points: {', '.join(map(str, sizes))}. Every point is its own run with every arm; "
         "the references (zero-shot, the labeled ceiling) do not depend on the passages and are drawn as lines. "
-        "Gains are over the zero-shot evaluated in the same point's run (same machine), with the share of that "
-        "point's labeled gain.",
+        "Gains are over the zero-shot of the same point's run (evaluated there, or copied from another point that "
+        "evaluated it on the same machine and software), with the share of that point's labeled gain.",
         "",
     ]
     if machines := _machines(config, sizes):

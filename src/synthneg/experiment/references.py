@@ -31,14 +31,13 @@ LABELED = "labeled"
 def share_references(point: ExperimentConfig, siblings: Sequence[Path], *, dry_run: bool = False) -> list[str]:
     """Copy into ``point``'s run folder the reference stages (``zero-shot``, ``labeled/seed<N>``) that a folder of
     ``siblings`` (other points of the curve) finished under the same keys on this machine and software; returns the
-    labels copied (``dry_run``: the labels that would be, nothing written). A stage this point has already
-    finished is left alone."""
+    labels copied (``dry_run``: the labels that would be, nothing written). A reference of which this point has
+    any evaluation already is left alone."""
     from synthneg.experiment.runner import ExperimentRunner
     from synthneg.models import model_identity, resolve_bi_encoder
-    from synthneg.search.dense import cpu_signature, machine_signature, software_signature
 
-    here = {"cpu": cpu_signature(), "machine": machine_signature(), "software": software_signature()}
-    if here["cpu"] is None or here["machine"] is None:  # off Linux the machine is unknown: nothing can be vouched for
+    here = _here()
+    if here is None:
         return []
     runner = ExperimentRunner(point, show_progress=False)
     layout, log = runner.layout, runner.log
@@ -48,13 +47,14 @@ def share_references(point: ExperimentConfig, siblings: Sequence[Path], *, dry_r
         labels: list[tuple[str, str, str | None]] = []  # (label, identity, its fine-tune's stage)
         if "zero-shot" in point.arms:
             labels.append(("zero-shot", model_identity(resolve_bi_encoder(point.base_model)), None))
-        digest = _labeled_digest(runner, sibling, theirs, copy=not dry_run) if LABELED in point.arms else None
-        if digest is not None:
-            for seed in point.seeds_of(LABELED):
-                key = runner.train_key(LABELED, digest, seed)
-                labels.append((f"{LABELED}/seed{seed}", key, f"train:{LABELED}:seed{seed}"))
+        own_digest = runner.data_digest(LABELED) if LABELED in point.arms else None
+        digest = own_digest or (_sibling_digest(runner, sibling, theirs) if LABELED in point.arms else None)
+        for seed in point.seeds_of(LABELED) if digest is not None else ():
+            labels.append(
+                (f"{LABELED}/seed{seed}", runner.train_key(LABELED, digest, seed), f"train:{LABELED}:seed{seed}")
+            )
         for label, identity, train_stage in labels:
-            if label in copied or runner.evaluated(label, identity):
+            if label in copied or _any_evaluation(runner, label):
                 continue
             stages = _same_here(runner, sibling, theirs, label, identity, train_stage, here)
             if stages is None:
@@ -62,39 +62,60 @@ def share_references(point: ExperimentConfig, siblings: Sequence[Path], *, dry_r
             copied.append(label)
             if dry_run:
                 continue
+            if train_stage is not None and own_digest is None:  # the labeled triples' marker, once
+                own_digest = digest
+                shutil.copyfile(sibling / "markers" / _MARKER, _target(layout.marker(f"negatives-{LABELED}")))
+                stages.append(f"negatives:{LABELED}")
             for name in point.eval.datasets:
-                path = layout.evaluation(label, dataset_label(name))
+                path = _target(layout.evaluation(label, dataset_label(name)))
                 source = sibling / path.relative_to(layout.root)
-                path.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, path)
                 shutil.copyfile(source.with_suffix(".done.json"), path.with_suffix(".done.json"))
-            for stage in stages:
-                log.data[stage] = {**theirs[stage], "copied_from": sibling.name}
+            for stage in (s for s in stages if s in theirs):  # where it was made first, for a copy of a copy
+                log.data[stage] = {**theirs[stage], "copied_from": theirs[stage].get("copied_from", sibling.name)}
             write_json(layout.stages, log.data)
             logger.info("%s: %s copied from %s (same keys, machine and software)", point.name, label, sibling.name)
     return copied
 
 
-def _labeled_digest(runner: Any, sibling: Path, theirs: dict[str, Any], *, copy: bool) -> str | None:
-    """The labeled triples' digest: this point's, or else the sibling's when its marker has this point's key (the
-    triples are rebuilt bit for bit from the labeled dataset whenever a file is needed); with ``copy``, that
-    marker (and its stages.json entry) becomes this point's."""
-    own = runner.data_digest(LABELED)
-    if own is not None:
-        return own
-    target = runner.layout.marker(f"negatives-{LABELED}")
-    source = sibling / "markers" / target.name
+_MARKER = f"negatives-{LABELED}.json"
+
+
+def _here() -> dict[str, str | None] | None:
+    """This machine's signatures as evaluations and fine-tunes record them (``gpu``: None without CUDA); None when
+    the CPU cannot be identified (off Linux): then nothing can be vouched for."""
+    from synthneg.search.dense import cpu_signature, machine_signature, software_signature
+
+    cpu, machine = cpu_signature(), machine_signature()
+    if cpu is None or machine is None:
+        return None
+    return {
+        "cpu": cpu,
+        "machine": machine,
+        "gpu": machine if machine != cpu else None,
+        "software": software_signature(),
+    }
+
+
+def _target(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _any_evaluation(runner: Any, label: str) -> bool:
+    """Whether this point holds an evaluation of ``label`` on any of its datasets (finished or from another key)."""
+    return any(runner.layout.evaluation(label, dataset_label(n)).is_file() for n in runner.config.eval.datasets)
+
+
+def _sibling_digest(runner: Any, sibling: Path, theirs: dict[str, Any]) -> str | None:
+    """The digest of the sibling's labeled triples when its marker and its stages.json entry have this point's key
+    (the triples depend on the labeled dataset only, and are rebuilt bit for bit whenever a file is needed)."""
+    source = sibling / "markers" / _MARKER
     key = runner.negatives_key(LABELED)
     marker = json.loads(source.read_text(encoding="utf-8")) if source.is_file() else {}
-    if key is None or marker.get("key") != key or not marker.get("output"):
+    if key is None or marker.get("key") != key or theirs.get(f"negatives:{LABELED}", {}).get("key") != key:
         return None
-    if copy:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        if f"negatives:{LABELED}" in theirs:
-            runner.log.data[f"negatives:{LABELED}"] = {**theirs[f"negatives:{LABELED}"], "copied_from": sibling.name}
-            write_json(runner.layout.stages, runner.log.data)
-    return str(marker["output"])
+    return str(marker["output"]) if marker.get("output") else None
 
 
 def _same_here(
@@ -106,23 +127,24 @@ def _same_here(
     train_stage: str | None,
     here: dict[str, str | None],
 ) -> list[str] | None:
-    """The sibling's stage names for ``label`` when every one of its evaluations (and its fine-tune) is finished
-    under this point's keys on this machine and software; None otherwise."""
+    """The sibling's stage names for ``label`` when its fine-tune (if any) and every one of its evaluations are
+    finished under this point's keys, in markers and stages.json alike, on this machine and software; else None."""
     stages = []
     if train_stage is not None:
         train = theirs.get(train_stage, {})
-        if train.get("machine") != here["machine"] or train.get("software") != here["software"]:
+        if train.get("key") != identity or any(train.get(f) != here[f] for f in ("machine", "software")):
             return None
         stages.append(train_stage)
     for name in runner.config.eval.datasets:
-        ds = dataset_label(name)
+        ds, key = dataset_label(name), runner.eval_key(identity, name)
         source = sibling / runner.layout.evaluation(label, ds).relative_to(runner.layout.root)
-        if not (source.is_file() and is_done(source.with_suffix(".done.json"), runner.eval_key(identity, name))):
+        stage = f"eval:{label}:{ds}"
+        if not (source.is_file() and is_done(source.with_suffix(".done.json"), key)):
+            return None
+        if theirs.get(stage, {}).get("key") != key:
             return None
         timing = json.loads(source.read_text(encoding="utf-8")).get("timing", {})
-        if timing.get("cpu") != here["cpu"] or timing.get("software") != here["software"]:
+        if any(timing.get(f) != here[f] for f in ("cpu", "gpu", "software")):
             return None
-        stage = f"eval:{label}:{ds}"
-        if stage in theirs:
-            stages.append(stage)
+        stages.append(stage)
     return stages
