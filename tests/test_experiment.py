@@ -1201,6 +1201,7 @@ def test_curve_points_copy_the_references_made_here_and_redo_those_made_elsewher
     assert st.exit_code == 0, st.output
     to_copy = [line.split()[1] for line in st.output.splitlines() if "copied when this point runs" in line]
     assert to_copy == ["eval:zero-shot", "train+eval:labeled/seed0"], st.output  # in-batch: pending, not copied
+    assert "1 fine-tune(s)" in st.output and "estimated from other points' fine-tunes here" in st.output
     assert not (out / "n5").exists()  # --status writes nothing
     run_curve(cfg, [5], show_progress=False)
     assert "| arm | 3 | 5 |" in (out / "curve.md").read_text()  # every started point, not only this call's
@@ -1255,3 +1256,32 @@ def test_curve_points_copy_the_references_made_here_and_redo_those_made_elsewher
     assert share_references(point, n6, dry_run=True) == ["zero-shot"]
     monkeypatch.setattr(synthneg.search.dense, "cpu_signature", lambda: None)  # an unidentified machine
     assert share_references(point, n6, dry_run=True) == []
+
+
+def test_sibling_estimate_scales_each_arms_seconds_per_row_by_the_passages(tmp_path: Path) -> None:
+    """curve --status for a point with no finished stage of its own: seconds per training row at the other points
+    fine-tuned on this machine, rows scaled by passages for arms on the generated queries (not for labeled), plus
+    the median evaluation; None when an arm was never fine-tuned here."""
+    from synthneg.experiment.config import ExperimentConfig
+    from synthneg.experiment.references import sibling_estimate
+    from synthneg.search.dense import machine_signature
+
+    here = machine_signature()
+    point = ExperimentConfig(
+        passages={"beir": "scifact", "sample": 200}, arms=["labeled", "in-batch"], eval={"datasets": ["scifact"]}
+    )
+    n100 = tmp_path / "n100"
+    n100.mkdir()
+    (n100 / "stages.json").write_text(
+        json.dumps(
+            {
+                "train:in-batch:seed0": {"rows": 100, "wall_s": 50.0, "machine": here},
+                "train:labeled:seed0": {"rows": 40, "wall_s": 40.0, "machine": here},
+                "train:random:seed0": {"rows": 100, "wall_s": 5.0, "machine": "another machine"},
+                "eval:in-batch/seed0:scifact": {"wall_s": 10.0},
+            }
+        )
+    )
+    # in-batch: 0.5 s a row x 100 rows x 200/100 passages, twice; labeled: 1 s a row x 40 rows; 3 evaluations of 10 s
+    assert sibling_estimate(point, [n100], ["in-batch", "in-batch", "labeled"]) == 2 * 100 + 40 + 3 * 10
+    assert sibling_estimate(point, [n100], ["random"]) is None  # fine-tuned on another machine only

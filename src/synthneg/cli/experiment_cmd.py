@@ -134,7 +134,7 @@ def _print_curve_status(cfg: ExperimentConfig, sizes: list[int], share_refs: boo
     siblings = [cfg.output_dir / f"n{n}" for n in started_points(cfg)]
     for size in points:
         point = point_config(cfg, size)
-        _print_status(point, share_references(point, siblings, dry_run=True) if share_refs else [])
+        _print_status(point, share_references(point, siblings, dry_run=True) if share_refs else [], siblings)
 
 
 def register(app: typer.Typer) -> None:
@@ -142,11 +142,14 @@ def register(app: typer.Typer) -> None:
     app.command("curve")(curve)
 
 
-def _print_status(cfg: ExperimentConfig, copied: Sequence[str] = ()) -> None:
+def _print_status(cfg: ExperimentConfig, copied: Sequence[str] = (), siblings: Sequence[Path] = ()) -> None:
+    """The stages table and the pending work's estimate (a curve point without finished stages of its own: from
+    the other points' fine-tunes on this machine, ``siblings``)."""
     from rich.table import Table
 
+    from synthneg.experiment.references import sibling_estimate
     from synthneg.experiment.runner import ExperimentRunner
-    from synthneg.experiment.status import run_status
+    from synthneg.experiment.status import COPIED, run_status
 
     st = run_status(ExperimentRunner(cfg, show_progress=False), copied)
     table = Table(title=f"{cfg.name}: {st.done} of {len(st.stages)} stages done")
@@ -163,6 +166,14 @@ def _print_status(cfg: ExperimentConfig, copied: Sequence[str] = ()) -> None:
             if st.estimate_s is not None
             else "no estimate yet (no finished stage of this kind in this run)"
         )
+        pending = [
+            x.stage.split(":", 1)[1].split("/")[0]
+            for x in st.stages
+            if x.stage.startswith("train+eval:") and not x.done and x.detail != COPIED
+        ]
+        guess = sibling_estimate(cfg, siblings, pending) if st.estimate_s is None and siblings else None
+        if guess is not None:
+            eta = f"about {guess / 3600:.1f} h (estimated from other points' fine-tunes here, scaled by passages)"
         console.print(
             f"Pending: {st.pending_train} fine-tune(s) and {st.pending_eval} evaluation(s) over "
             f"{len(cfg.eval.datasets)} dataset(s): {eta}; data stages are not estimated."
