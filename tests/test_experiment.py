@@ -208,23 +208,29 @@ def test_near_miss_arm_with_its_own_passage_llm(tmp_path: Path) -> None:
     assert results["costs"]["llm-near-miss"]["llm_calls"] >= steps
 
 
-def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
-    """Passages sampled from the evaluated corpus itself, and the labeled arm as the ceiling."""
+def _in_domain(tmp_path: Path, name: str, output_dir: str, passages: str = "", extra: str = "") -> tuple[Path, Path]:
+    """A config whose passages come from a tiny BEIR folder with a train split (so the labeled arm can run), the
+    queries from queries.jsonl, arms zero-shot, in-batch and labeled; the config's path and the folder."""
     _setup(tmp_path, ["zero-shot"], [0])  # writes queries.jsonl
     folder = make_beir(tmp_path / "lab", split="test")
     make_beir(folder, split="train")
-    cfg = tmp_path / "in.yaml"
+    cfg = tmp_path / f"{name}.yaml"
     cfg.write_text(
-        "name: in-domain\noutput_dir: out-in\n"
-        f"passages:\n  beir: {folder}\n  sample: 5\n"
+        f"name: {name}\noutput_dir: {output_dir}\n"
+        f"passages:\n  beir: {folder}\n{passages}"
         "queries:\n  path: queries.jsonl\n"
         f"base_model: {_BASE_MODEL['path']}\n"
         "train:\n  batch_size: 2\n  max_seq_length: 64\n"
         f"eval:\n  datasets: [{folder}]\n"
-        "seeds: [0]\narms: [zero-shot, in-batch, labeled]\nsignificance_resamples: 200\n"
-        "labeled_mask_judged: true\n",
+        "seeds: [0]\narms: [zero-shot, in-batch, labeled]\nsignificance_resamples: 200\n" + extra,
         encoding="utf-8",
     )
+    return cfg, folder
+
+
+def test_in_domain_labeled_ceiling(tmp_path: Path) -> None:
+    """Passages sampled from the evaluated corpus itself, and the labeled arm as the ceiling."""
+    cfg, _ = _in_domain(tmp_path, "in-domain", "out-in", "  sample: 5\n", "labeled_mask_judged: true\n")
     config = load_config(cfg)
     from synthneg.experiment.runner import load_training_passages
 
@@ -1176,20 +1182,7 @@ def test_curve_points_copy_the_references_made_here_and_redo_those_made_elsewher
     from synthneg.experiment.config import dataset_label
     from synthneg.experiment.curve import run_curve
 
-    _setup(tmp_path, ["zero-shot"], [0])  # writes queries.jsonl
-    folder = make_beir(tmp_path / "lab", split="test")
-    make_beir(folder, split="train")
-    cfg_path = tmp_path / "curve.yaml"
-    cfg_path.write_text(
-        "name: curve\noutput_dir: out\n"
-        f"passages:\n  beir: {folder}\n"
-        "queries:\n  path: queries.jsonl\n"
-        f"base_model: {_BASE_MODEL['path']}\n"
-        "train:\n  batch_size: 2\n  max_seq_length: 64\n"
-        f"eval:\n  datasets: [{folder}]\n"
-        "seeds: [0]\narms: [zero-shot, labeled, in-batch]\nsignificance_resamples: 200\n",
-        encoding="utf-8",
-    )
+    cfg_path, folder = _in_domain(tmp_path, "curve", "out")
     cfg = load_config(cfg_path)
     out = tmp_path / "out"
     run_curve(cfg, [3], show_progress=False)
