@@ -1256,7 +1256,7 @@ def test_sibling_estimate_scales_each_arms_seconds_per_row_by_the_passages(tmp_p
     fine-tuned on this machine, rows scaled by passages for arms on the generated queries (not for labeled), plus
     the median evaluation; None when an arm was never fine-tuned here."""
     from synthneg.experiment.config import ExperimentConfig
-    from synthneg.experiment.references import sibling_estimate
+    from synthneg.experiment.status import sibling_estimate
     from synthneg.search.dense import machine_signature
 
     here = machine_signature()

@@ -147,9 +147,8 @@ def _print_status(cfg: ExperimentConfig, copied: Sequence[str] = (), siblings: S
     the other points' fine-tunes on this machine, ``siblings``)."""
     from rich.table import Table
 
-    from synthneg.experiment.references import sibling_estimate
     from synthneg.experiment.runner import ExperimentRunner
-    from synthneg.experiment.status import COPIED, run_status
+    from synthneg.experiment.status import run_status, sibling_estimate
 
     st = run_status(ExperimentRunner(cfg, show_progress=False), copied)
     table = Table(title=f"{cfg.name}: {st.done} of {len(st.stages)} stages done")
@@ -166,12 +165,7 @@ def _print_status(cfg: ExperimentConfig, copied: Sequence[str] = (), siblings: S
             if st.estimate_s is not None
             else "no estimate yet (no finished stage of this kind in this run)"
         )
-        pending = [
-            x.stage.split(":", 1)[1].split("/")[0]
-            for x in st.stages
-            if x.stage.startswith("train+eval:") and not x.done and x.detail != COPIED
-        ]
-        guess = sibling_estimate(cfg, siblings, pending) if st.estimate_s is None and siblings else None
+        guess = sibling_estimate(cfg, siblings, st.pending_arms) if st.estimate_s is None and siblings else None
         if guess is not None:
             eta = f"about {guess / 3600:.1f} h (estimated from other points' fine-tunes here, scaled by passages)"
         console.print(

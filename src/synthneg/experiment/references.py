@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -149,48 +148,3 @@ def _same_here(
             return None
         stages.append(stage)
     return stages
-
-
-def sibling_estimate(point: ExperimentConfig, siblings: Sequence[Path], pending: Sequence[str]) -> float | None:
-    """Seconds for ``pending`` fine-tunes (one arm name each) and their evaluations, from the other points'
-    stages fine-tuned on this machine: each arm's median seconds per training row, times its rows at the largest
-    such point scaled by the passages (rows of arms that train on the generated queries grow with them; the
-    labeled arm's do not), plus those points' median evaluation per dataset. None when an arm has no such stage."""
-    from synthneg.experiment.arms import ARMS
-    from synthneg.search.dense import machine_signature
-
-    machine, size = machine_signature(), point.passages.sample or point.passages.limit
-    logs = {}
-    for s in siblings:
-        if s.name[1:].isdigit() and (s / "stages.json").is_file():
-            logs[int(s.name[1:])] = json.loads((s / "stages.json").read_text(encoding="utf-8"))
-    seconds = 0.0
-    for arm in set(pending):
-        runs = [
-            (n, v)
-            for n, log in sorted(logs.items())
-            for k, v in log.items()
-            if k.startswith(f"train:{arm}:")
-            and v.get("machine") == machine
-            and v.get("rows")
-            and "copied_from" not in v
-        ]
-        if not runs or size is None:
-            return None
-        per_row = statistics.median(v["wall_s"] / v["rows"] for _, v in runs)
-        largest = max(n for n, _ in runs)
-        rows = statistics.median(v["rows"] for n, v in runs if n == largest)
-        scale = size / largest if ARMS[arm].uses_queries else 1.0
-        seconds += pending.count(arm) * per_row * rows * scale
-    measured = {n for n, log in logs.items() if any(v.get("machine") == machine for v in log.values())}
-    for name in point.eval.datasets:
-        walls = [
-            v["wall_s"]
-            for n in measured
-            for k, v in logs[n].items()
-            if k.startswith("eval:") and k.endswith(f":{dataset_label(name)}") and "copied_from" not in v
-        ]
-        if pending and not walls:
-            return None
-        seconds += len(pending) * (statistics.median(walls) if walls else 0.0)
-    return seconds

@@ -4,7 +4,8 @@
 loads no model and calls no LLM. Pending LLM stages show how many calls (or reranker scores) their
 store already holds, so that an interrupted run's progress is visible. Pending fine-tunes and
 evaluations get an estimate from the medians of the stages that this run has already finished on
-this machine. Data stages get no estimate, because their cost depends on the LLM's rejections.
+this machine (a learning curve's point with none yet: :func:`sibling_estimate`, from its other points).
+Data stages get no estimate, because their cost depends on the LLM's rejections.
 
 A finished data stage whose file is absent (a fresh clone: queries and triples are git-ignored) counts
 as done when its marker recorded the file's digest: the next run rebuilds the file bit for bit from the
@@ -13,13 +14,14 @@ committed stores, and the fine-tunes keyed by that digest find their committed e
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from synthneg.experiment.arms import ARMS, control_target
-from synthneg.experiment.config import dataset_label
+from synthneg.experiment.config import ExperimentConfig, dataset_label
 from synthneg.experiment.runner import ExperimentRunner
 from synthneg.experiment.stages import is_done, recorded_output
 
@@ -40,12 +42,16 @@ class StageState:
 class RunStatus:
     stages: list[StageState]
     pending_train: int
-    pending_eval: int
+    pending_arms: tuple[str, ...]  # the arm of each pending evaluation (of a fine-tune, pending too or done)
     estimate_s: float | None  # pending fine-tunes + evaluations, from this run's medians; None if unmeasured
 
     @property
     def done(self) -> int:
         return sum(s.done for s in self.stages)
+
+    @property
+    def pending_eval(self) -> int:
+        return len(self.pending_arms)
 
 
 def _lines(path: Path) -> int:
@@ -75,7 +81,7 @@ def run_status(runner: ExperimentRunner, copied: Sequence[str] = ()) -> RunStatu
     trained = [a for a in cfg.arms if ARMS[a].trained]
     if any(ARMS[a].uses_queries for a in trained):
         states.append(_queries_state(runner))
-    pending_train = pending_eval = 0
+    pending_train, pending_arms = 0, []
     for arm in trained:
         data = runner.data_digest(arm)
         if ARMS[arm].has_negatives:
@@ -103,7 +109,7 @@ def run_status(runner: ExperimentRunner, copied: Sequence[str] = ()) -> RunStatu
             marker = layout.model(arm, seed) / "synthneg_done.json"
             trained_now = tkey is not None and is_done(marker, tkey)
             pending_train += not trained_now
-            pending_eval += 1
+            pending_arms.append(arm)
             states.append(
                 StageState(
                     f"train+eval:{label}",
@@ -111,7 +117,8 @@ def run_status(runner: ExperimentRunner, copied: Sequence[str] = ()) -> RunStatu
                     "trained, evaluation pending" if trained_now else ("" if data is not None else "after its data"),
                 )
             )
-    return RunStatus(states, pending_train, pending_eval, _estimate(runner, pending_train, pending_eval))
+    estimate = _estimate(runner, pending_train, len(pending_arms))
+    return RunStatus(states, pending_train, tuple(pending_arms), estimate)
 
 
 def _queries_state(runner: ExperimentRunner) -> StageState:
@@ -142,3 +149,47 @@ def _estimate(runner: ExperimentRunner, n_train: int, n_eval: int) -> float | No
     if n_train and not trains:
         return None
     return n_train * (statistics.median(trains) if trains else 0.0) + n_eval * sum(per_ds)
+
+
+def sibling_estimate(point: ExperimentConfig, siblings: Sequence[Path], pending: Sequence[str]) -> float | None:
+    """Seconds for ``pending`` fine-tunes (one arm name each) and their evaluations, from the other points'
+    stages fine-tuned on this machine: each arm's median seconds per training row, times its rows at the largest
+    such point scaled by the passages (rows of arms that train on the generated queries grow with them; the
+    labeled arm's do not), plus those points' median evaluation per dataset. None when an arm has no such stage."""
+    from synthneg.search.dense import machine_signature
+
+    machine, size = machine_signature(), point.passages.sample or point.passages.limit
+    logs = {}
+    for s in siblings:
+        if s.name[1:].isdigit() and (s / "stages.json").is_file():
+            logs[int(s.name[1:])] = json.loads((s / "stages.json").read_text(encoding="utf-8"))
+    seconds = 0.0
+    for arm in set(pending):
+        runs = [
+            (n, v)
+            for n, log in sorted(logs.items())
+            for k, v in log.items()
+            if k.startswith(f"train:{arm}:")
+            and v.get("machine") == machine
+            and v.get("rows")
+            and "copied_from" not in v
+        ]
+        if not runs or size is None:
+            return None
+        per_row = statistics.median(v["wall_s"] / v["rows"] for _, v in runs)
+        largest = max(n for n, _ in runs)
+        rows = statistics.median(v["rows"] for n, v in runs if n == largest)
+        scale = size / largest if ARMS[arm].uses_queries else 1.0
+        seconds += pending.count(arm) * per_row * rows * scale
+    measured = {n for n, log in logs.items() if any(v.get("machine") == machine for v in log.values())}
+    for name in point.eval.datasets:
+        walls = [
+            v["wall_s"]
+            for n in measured
+            for k, v in logs[n].items()
+            if k.startswith("eval:") and k.endswith(f":{dataset_label(name)}") and "copied_from" not in v
+        ]
+        if pending and not walls:
+            return None
+        seconds += len(pending) * (statistics.median(walls) if walls else 0.0)
+    return seconds
