@@ -5,8 +5,9 @@
 too (``zero-shot``, ``labeled``: they do not depend on the passages, but a point is then self-contained: its gains
 and paired tests are measured against references evaluated in the same run, on the same machine, which matters
 because bf16 scores differ between machines). A reference another point finished on this machine, with the same
-keys and library versions, is copied rather than redone (:mod:`synthneg.experiment.references`). ``curve.md`` (scores, and gains over each point's own zero-shot as a
-share of its own labeled gain) and ``curve.png`` go to ``<output_dir>``.
+keys and library versions, is copied rather than redone (:mod:`synthneg.experiment.references`). ``curve.md``
+(scores, and gains over each point's own zero-shot as a share of its own labeled gain) and ``curve.png`` go to
+``<output_dir>``.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def run_curve(
         if shared:
             logger.info("curve point %d: %d finished LLM calls reused from other points", size, shared)
         if share_refs:
-            share_references(point, sorted(p.parent for p in config.output_dir.glob("n*/stages.json")))
+            share_references(point, [config.output_dir / f"n{n}" for n in started_points(config)])
         run_experiment(point, show_progress=show_progress, only_arms=arms, only_seeds=list(only_seeds) or None)
     return write_curve(config, sorted({*sizes, *started_points(config)}))  # every point, not only this call's
 
