@@ -70,8 +70,16 @@ def arxiv_path(shared_data: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test writes caches (embeddings, the assembled GGUF, call stores) into one session temp
-    folder, never into ~/.cache."""
-    monkeypatch.setenv("SYNTHNEG_CACHE", str(tmp_path_factory.getbasetemp() / "synthneg-cache"))
+    folder, never into ~/.cache. Under pytest-xdist the workers share the derived models (the assembled GGUF, the
+    OpenVINO conversions): each is built once per session (atomically, behind a lock) instead of once per worker."""
+    cache = tmp_path_factory.getbasetemp() / "synthneg-cache"
+    monkeypatch.setenv("SYNTHNEG_CACHE", str(cache))
+    if os.environ.get("PYTEST_XDIST_WORKER") and not (cache / "models").exists():
+        session = tmp_path_factory.getbasetemp().parent  # pytest-N/, above each worker's popen-gwK/
+        for name in ("models", "openvino"):
+            (session / "shared-models" / name).mkdir(parents=True, exist_ok=True)
+            cache.mkdir(parents=True, exist_ok=True)
+            (cache / name).symlink_to(session / "shared-models" / name, target_is_directory=True)
 
 
 def write_jsonl(path: Path, rows: list[dict], gz: bool = False) -> Path:

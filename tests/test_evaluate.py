@@ -59,7 +59,7 @@ def test_dense_minilm_cache_and_run_file(mini: BeirDataset, tmp_path: Path) -> N
     assert from_file.metrics == pytest.approx(first.metrics, abs=1e-6)
     # on a smaller slice (a CPU without native bf16 emulates it, ~4x slower than fp32): a different passage prefix
     # is a different cache entry; bf16 autocast is its own cache entry with the same ranking quality
-    small = _subset(mini, n_queries=6, n_docs=16)
+    small = _subset(mini, n_queries=4, n_docs=8)
     fp32 = evaluate("minilm", small, show_progress=False)
     prefixed = evaluate("minilm", small, show_progress=False, passage_prefix="passage: ")
     assert prefixed.timing["corpus_from_cache"] is False

@@ -11,7 +11,7 @@ import time
 
 from llm_support import arxiv_documents, gguf_path, subprocess_env, write_passages
 
-N = 3
+N = 2
 
 
 def _cmd(passages, out, model):

@@ -89,7 +89,7 @@ def test_call_store_has_one_writer_at_a_time(tmp_path: Path) -> None:
 
 
 def test_two_queries_runs_into_one_folder(arxiv_path: Path, tmp_path: Path) -> None:
-    cmd, out, env = queries_run(arxiv_path, tmp_path)
+    cmd, out, env = queries_run(arxiv_path, tmp_path, n=2)
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     info = out / (FOLDER_LOCK + ".json")
     deadline = time.monotonic() + 120

@@ -7,7 +7,8 @@ torch-based miner can reach half its memory; OpenVINO runs the same weights with
 bf16 on CPUs with AVX512-BF16/AMX it is also faster than torch.
 
 The conversion needs torch and runs once per model, in a child process, so that the process that
-encodes never imports torch. Its output is cached under ``$SYNTHNEG_CACHE/openvino/``. Supported models:
+encodes never imports torch (in the process itself when torch is already imported there; concurrent
+processes convert a model once). Its output is cached under ``$SYNTHNEG_CACHE/openvino/``. Supported models:
 a Transformer module followed by mean or CLS pooling and optionally Normalize (the all-MiniLM, E5,
 BGE and GTE families); anything else gets a clear error that points back to the torch backend.
 
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -114,36 +116,64 @@ def export_openvino(model: str, out: Path) -> dict[str, Any]:
         "max_seq_length": st.max_seq_length,
         "inputs": inputs,
         "output": converted.outputs[0].get_any_name(),
-        "dim": st.get_sentence_embedding_dimension(),
+        "dim": (getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension)(),
         "openvino": ov.__version__,
     }
     (out / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return meta
 
 
-def openvino_model_dir(model: str, identity: str, cache_root: Path | None = None) -> Path:
-    """The converted model's folder, converting it first (in a child process) when it is not cached."""
+def openvino_model_dir(
+    model: str, identity: str, cache_root: Path | None = None, *, in_process: bool | None = None
+) -> Path:
+    """The converted model's folder, converting it first when it is not cached: in a child process, so that this
+    process never imports torch, or here when ``in_process`` (default: when torch is already imported, where a child
+    would only import it again, about 6 s)."""
     ov = _require_openvino()
     key = hashlib.sha256(json.dumps([identity, ov.__version__.split("-")[0]]).encode()).hexdigest()[:16]
     folder = (cache_root or cache_dir() / "openvino") / key
-    if all((folder / name).is_file() for name in (META, "model.xml", "model-fp16.xml", "tokenizer.json")):
+    if _converted(folder):
         return folder
     _check_local_modules(model)  # a model the backend cannot run is refused in a second, not after the child's imports
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f"{key}.tmp"))
+    from filelock import FileLock
+
+    # two processes that need the same model convert it once: the second waits, then reads the first one's folder
+    with FileLock(folder.with_name(f"{key}.lock")):
+        if not _converted(folder):
+            _convert(model, folder, "torch" in sys.modules if in_process is None else in_process)
+    return folder
+
+
+def _converted(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in (META, "model.xml", "model-fp16.xml", "tokenizer.json"))
+
+
+def _convert(model: str, folder: Path, in_process: bool) -> None:
+    """Convert into a temp folder next to ``folder`` (here or in a child process) and move it in place."""
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f"{folder.name}.tmp"))
     logger.info("converting %s to OpenVINO IR (once; cached in %s)", model, folder)
-    proc = subprocess.run(
-        [sys.executable, "-m", "synthneg.search.openvino_backend", model, str(tmp)],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
+    error: str | None = None
+    if in_process:
+        try:
+            with warnings.catch_warnings():  # torch's tracer warns about every Python branch it freezes
+                warnings.simplefilter("ignore")
+                export_openvino(model, tmp)
+        except Exception as exc:  # any failure of the export is this model's conversion error
+            error = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    else:
+        proc = subprocess.run(
+            [sys.executable, "-m", "synthneg.search.openvino_backend", model, str(tmp)],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            error = ((proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"])[0]
+    if error is not None:
         shutil.rmtree(tmp, ignore_errors=True)
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        raise ModelError(f"could not convert {model!r} to OpenVINO: {tail[0]}")
+        raise ModelError(f"could not convert {model!r} to OpenVINO: {error}")
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
-    return folder
 
 
 class OpenVINOEncoder:
