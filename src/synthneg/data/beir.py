@@ -212,7 +212,7 @@ def load_qrels(path: str | Path) -> Qrels:
             raise DataError("missing header line (expected 'query-id<TAB>corpus-id<TAB>score')", path=path, line=lineno)
         if len(cols) != 3:
             raise DataError(f"expected 3 tab-separated columns, got {len(cols)}", path=path, line=lineno)
-        qid, did, score = (c.strip() for c in cols)
+        qid, did, score = cols[0].strip(), cols[1].strip(), cols[2].strip()
         try:
             grade = int(score)
         except ValueError:

@@ -137,6 +137,7 @@ def _query_tasks(
     example_queries = [e.query for e in examples] + ([tpl.user] if examples else [])
     tasks: list[Task] = []
     meta: dict[str, tuple[Document, str]] = {}
+    demos: dict[str, tuple[ChatMessage, ...]] = {}  # per style: the demonstration turns do not show the passage
     for doc in passages:
         text = doc.full_text()
         for j in range(k):
@@ -162,7 +163,9 @@ def _query_tasks(
             }
             messages = tpl.render(**{f: values.get(f, "") for f in tpl.fields})
             if turns:
-                messages = demonstration_turns(tpl, examples, values) + messages[-1:]
+                if style not in demos:
+                    demos[style] = demonstration_turns(tpl, examples, values)[len(messages) - 1 :]
+                messages = (*messages[:-1], *demos[style], messages[-1])
             tasks.append(Task(qid, messages, check))
             meta[qid] = (doc, style)
     return tasks, meta

@@ -167,19 +167,27 @@ def copies_example(query: str, examples: Sequence[str], threshold: float = 0.5) 
         return None
     qs = shingles(q)
     for ex in examples:
-        ew = words(ex)
+        joined, ex_shingles = _words_and_shingles(ex)
         if not qs:
-            if " ".join(q) in " ".join(ew):
+            if " ".join(q) in joined:
                 return ex
             continue
-        if len(qs & shingles(ew)) / len(qs) >= threshold:
+        if len(qs & ex_shingles) / len(qs) >= threshold:
             return ex
     return None
 
 
+@lru_cache(maxsize=4096)
+def _words_and_shingles(text: str) -> tuple[str, frozenset[tuple[str, ...]]]:
+    """A text's words (space-joined) and word trigrams: the few-shot examples and a query's siblings are compared
+    with every output of a run."""
+    w = words(text)
+    return " ".join(w), frozenset(shingles(w))
+
+
 def near_duplicate(a: str, b: str, threshold: float = 0.5) -> float | None:
     """Word-trigram Jaccard of two texts when it reaches ``threshold`` (a copy), else None."""
-    score = jaccard(shingles(words(a)), shingles(words(b)))
+    score = jaccard(_words_and_shingles(a)[1], _words_and_shingles(b)[1])
     return score if score >= threshold else None
 
 

@@ -103,8 +103,9 @@ def _select_group(
     """One query's triples: each of its records gets the negatives selected among the query's BM25 hits
     (``docs``: the corpus's ids and texts, in corpus order)."""
     ids, texts = docs
-    cand_ids = [ids[int(p)] for p in cand_pos]
-    cand_texts = [texts[int(p)] for p in cand_pos]
+    positions = cand_pos.tolist()
+    cand_ids = [ids[p] for p in positions]
+    cand_texts = [texts[p] for p in positions]
     pos_scores = _positive_scores(index, corpus, group.query, group.positive_ids, cand_ids, cand_scores)
     triples: list[Triple] = []
     for record in group.records:
@@ -135,7 +136,7 @@ def _positive_scores(
     cand_scores: np.ndarray,
 ) -> dict[str, float]:
     """Each in-corpus positive's BM25 score: from the hit list when present, else scored directly."""
-    found = {cid: float(s) for cid, s in zip(cand_ids, cand_scores, strict=True) if cid in positive_ids}
+    found = {cid: float(cand_scores[i]) for i, cid in enumerate(cand_ids) if cid in positive_ids}
     missing = [p for p in positive_ids if p not in found and p in corpus]
     if missing:
         values = index.score_positions(query, [corpus.position(p) for p in missing])
