@@ -30,7 +30,7 @@ def _requests(temperature: float, max_tokens: int = 20) -> list[ChatRequest]:
     tpl = load_template("negative-query")
     reqs = [
         ChatRequest(tpl.render(query=q), SamplingParams(temperature=temperature, max_tokens=max_tokens, seed=11 + i))
-        for i, q in enumerate(QUERIES[:2])
+        for i, q in enumerate(QUERIES[:1])
     ]
     # two samples of one prompt, side by side (what candidate_tasks sends)
     twin = tpl.render(query="dark matter halo density profiles")

@@ -239,10 +239,9 @@ def validate_query(
     """Clean a generated query and check it against ``rules`` and the passage (and ``title``) it came from;
     with few-shot ``examples``, a query that copies one of them is rejected (``copies_example``)."""
     text = clean(raw, single_line=True, revision=rules.revision)
-    if not text:
-        return reject("empty", "no text after cleaning")
-    if looks_like_code(raw) or looks_like_code(text):
-        return reject("code", "looks like code or SQL, not a query", text)
+    unusable = _empty_or_code(raw, text, "a query")
+    if unusable is not None:
+        return unusable
     n = len(words(text))
     if n < rules.min_words:
         return reject("too_short", f"{n} words < {rules.min_words}", text)
@@ -261,6 +260,15 @@ def validate_query(
     return Verdict(True, text)
 
 
+def _empty_or_code(raw: str, text: str, what: str) -> Verdict | None:
+    """The rejection of an output that is empty after cleaning, or code rather than ``what``; None when neither."""
+    if not text:
+        return reject("empty", "no text after cleaning")
+    if looks_like_code(raw) or looks_like_code(text):
+        return reject("code", f"looks like code or SQL, not {what}", text)
+    return None
+
+
 def validate_negative(
     raw: str, query: str, positive: str | None, rules: NegativeRules = NegativeRules(), *, truncated: bool = False
 ) -> Verdict:
@@ -271,10 +279,9 @@ def validate_negative(
     text = clean(raw, single_line=False, revision=rules.revision)
     if truncated:
         text = _trim_to_sentence(text)
-    if not text:
-        return reject("empty", "no text after cleaning")
-    if looks_like_code(raw) or looks_like_code(text):
-        return reject("code", "looks like code or SQL, not prose", text)
+    unusable = _empty_or_code(raw, text, "prose")
+    if unusable is not None:
+        return unusable
     n = len(words(text))
     if n < rules.min_words:
         return reject("truncated" if truncated else "too_short", f"{n} words < {rules.min_words}", text)
