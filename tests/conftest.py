@@ -75,11 +75,11 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     cache = tmp_path_factory.getbasetemp() / "synthneg-cache"
     monkeypatch.setenv("SYNTHNEG_CACHE", str(cache))
     if os.environ.get("PYTEST_XDIST_WORKER") and not (cache / "models").exists():
-        session = tmp_path_factory.getbasetemp().parent  # pytest-N/, above each worker's popen-gwK/
+        shared = tmp_path_factory.getbasetemp().parent / "shared-models"  # in pytest-N/, above each popen-gwK/
+        cache.mkdir(parents=True, exist_ok=True)
         for name in ("models", "openvino"):
-            (session / "shared-models" / name).mkdir(parents=True, exist_ok=True)
-            cache.mkdir(parents=True, exist_ok=True)
-            (cache / name).symlink_to(session / "shared-models" / name, target_is_directory=True)
+            (shared / name).mkdir(parents=True, exist_ok=True)
+            (cache / name).symlink_to(shared / name, target_is_directory=True)
 
 
 def write_jsonl(path: Path, rows: list[dict], gz: bool = False) -> Path:
