@@ -871,7 +871,7 @@ def test_title_arm_is_the_free_baseline(tmp_path: Path) -> None:
     assert skipped == 1 and [(r.query_id, r.query, r.positive) for r in records] == [
         ("title-a", "Heat flow in thin films", "Phonons scatter at film edges.")
     ]
-    cfg_path = _setup(tmp_path, ["zero-shot", "title"], [0])
+    cfg_path = _setup(tmp_path, ["zero-shot", "in-batch", "title", "in-batch-title"], [0])
     long_titles = [{**p, "title": f"How {p['title'].lower()} work in nature"} for p in PASSAGES[:6]] + PASSAGES[6:]
     write_jsonl(tmp_path / "passages.jsonl", long_titles)
     out = run_experiment(load_config(cfg_path), show_progress=False)
@@ -880,7 +880,19 @@ def test_title_arm_is_the_free_baseline(tmp_path: Path) -> None:
     assert rows[0]["query"] == "How photosynthesis work in nature" and "Photosynthesis" not in rows[0]["positive"]
     log = json.loads((out / "stages.json").read_text())
     assert log["negatives:title"]["title_queries"] == {"kept": 6, "skipped_without_title": 6}
-    assert "title" in json.loads((out / "results.json").read_text())["arms"]
+    summary = json.loads((out / "results.json").read_text())
+    assert {"title", "in-batch-title"} <= set(summary["arms"])
+    # in-batch-title: the run's queries, then the six titles as more queries, pairs only (no negative)
+    queries = [json.loads(line) for line in (out / "generation" / "queries.jsonl").read_text().splitlines()]
+    mixed = [json.loads(line) for line in (out / "triples" / "in-batch-title.jsonl").read_text().splitlines()]
+    assert [r["query_id"] for r in mixed] == [q["query_id"] for q in queries] + [r["query_id"] for r in rows]
+    assert all(not r.get("negative") for r in mixed) and mixed[-6]["query"] == "How photosynthesis work in nature"
+    assert log["negatives:in-batch-title"]["title_queries"] == {"kept": 6, "skipped_without_title": 6}
+    assert (
+        log["negatives:in-batch-title"]["pairs"] == len(mixed) and not log["negatives:in-batch-title"]["reads_corpus"]
+    )
+    assert len(summary["title_gain"]) == 1  # its paired test against in-batch, on the one dataset
+    assert "The titles' gain" in (out / "report.md").read_text()
 
 
 def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:

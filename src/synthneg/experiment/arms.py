@@ -235,6 +235,18 @@ def _title_key(runner: ExperimentRunner) -> dict[str, Any]:
     return {"passages": runner.passages.fingerprint, "min_title_words": MIN_TITLE_WORDS}
 
 
+def _in_batch_title(
+    runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]
+) -> list[Triple | QueryRecord]:
+    """The run's (kept) queries and, beside them, each passage's title as one more query for it: two free views of
+    a passage in one in-batch training set (the title queries cost no LLM call and read no other passage)."""
+    from synthneg.generate.title_queries import title_records
+
+    titled, skipped = title_records(runner.passages.documents)
+    info["title_queries"] = {"kept": len(titled), "skipped_without_title": skipped}
+    return [*records, *titled]
+
+
 def _mining_key(runner: ExperimentRunner) -> dict[str, Any]:
     return {"mining": runner.config.mining.model_dump()}
 
@@ -297,6 +309,14 @@ _SPECS = (
         default=False,
         uses_queries=False,
         make=_title,
+        key=_title_key,
+    ),
+    ArmSpec(
+        "in-batch-title",
+        "in-batch + titles",
+        "in-batch negatives only, the generated queries plus each passage's title as a query (no corpus)",
+        default=False,
+        make=_in_batch_title,
         key=_title_key,
     ),
     _bm25_control("bm25-matched", "BM25 neg. (matched)", "same queries as the matched arm", CONFIG_MATCHED),

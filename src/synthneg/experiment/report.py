@@ -140,7 +140,8 @@ def matched_control(found: Found, config: ExperimentConfig, control: str = "bm25
 def versus(found: Found, config: ExperimentConfig, arm: str, other: str) -> dict[str, Any]:
     """``arm`` against ``other``, paired by query, per dataset where both are evaluated (empty if either is not):
     ``llm-query-verified`` against ``llm-query`` (what verification buys), ``in-batch`` against
-    ``in-batch-unfiltered`` (what the query filter buys: the same trainer, the queries with and without it)."""
+    ``in-batch-unfiltered`` (what the query filter buys: the same trainer, the queries with and without it),
+    ``in-batch-title`` against ``in-batch`` (what the passages' titles add as second queries)."""
     mine, theirs = found.get(arm, {}), found.get(other, {})
     return {ds: paired(results, theirs[ds], config).to_dict() for ds, results in mine.items() if ds in theirs}
 
@@ -211,6 +212,8 @@ def summarize(out: Path, config: ExperimentConfig) -> Summary:
         summary["verified_vs_query"] = verified
     if filtered := versus(found, config, "in-batch", "in-batch-unfiltered"):
         summary["filter_gain"] = filtered
+    if titles := versus(found, config, "in-batch-title", "in-batch"):
+        summary["title_gain"] = titles
     return summary
 
 

@@ -344,6 +344,9 @@ def _tail(summary: Summary, config: ExperimentConfig, diagnostics_md: str | None
     if summary.get("filter_gain"):
         title = "The query filter's gain: `in-batch` (the kept queries) against `in-batch-unfiltered` (every query):"
         lines += [*_paired_table(title, summary["filter_gain"]), ""]
+    if summary.get("title_gain"):
+        title = "The titles' gain: `in-batch-title` (the queries plus each passage's title) against `in-batch`:"
+        lines += [*_paired_table(title, summary["title_gain"]), ""]
     if summary["pending"]:
         lines += ["## Pending (not run yet; rerun the same command to resume)", ""]
         lines += [f"- {p}" for p in summary["pending"]] + [""]

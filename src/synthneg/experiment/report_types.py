@@ -56,5 +56,6 @@ class Summary(TypedDict):
     query_quality: NotRequired[dict[str, Any]]
     verified_vs_query: NotRequired[dict[str, Any]]
     filter_gain: NotRequired[dict[str, Any]]
+    title_gain: NotRequired[dict[str, Any]]
     controls: NotRequired[dict[str, dict[str, Any]]]  # BM25 control -> dataset -> the arm it matches against it
     diagnostics: NotRequired[dict[str, Any]]  # per arm, added by write_report when the diagnostics are built
