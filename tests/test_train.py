@@ -190,6 +190,31 @@ def test_prefixes_and_cached_loss(tiny_model: str, tmp_path: Path) -> None:
     assert saved["prompts"]["query"] == "query: " and saved["prompts"]["document"] == "passage: "
 
 
+def test_symmetric_loss_adds_the_passage_to_query_direction(tiny_model: str, tmp_path: Path) -> None:
+    """``mnrl-symmetric``: the mean of query -> passages (with the negatives) and passage -> the batch's queries."""
+    import torch
+
+    from synthneg.experiment.config import TrainSettings
+
+    trainer = build_trainer(pairs(1), model=tiny_model, out=tmp_path / "s", config=TrainConfig(loss="mnrl-symmetric"))
+    loss = trainer.loss
+    assert type(loss).__name__ == "MultipleNegativesSymmetricRankingLoss"
+    gen = torch.Generator().manual_seed(0)
+    emb = [torch.randn(4, 32, generator=gen) for _ in range(3)]  # queries, positives, negatives
+    labels = torch.arange(4)
+    cos = torch.nn.functional.cosine_similarity
+    forward = cos(emb[0][:, None], torch.cat(emb[1:])[None], dim=-1) * 20.0
+    backward = cos(emb[1][:, None], emb[0][None], dim=-1) * 20.0
+    ce = torch.nn.functional.cross_entropy
+    want = (ce(forward, labels) + ce(backward, labels)) / 2
+    assert loss.compute_loss_from_embeddings(emb, labels).item() == pytest.approx(want.item(), rel=1e-5)
+    # in an experiment config it is a setting of the fine-tunes' keys; the default's keys do not move
+    assert TrainSettings(loss="mnrl-symmetric").key_fields() != TrainSettings().key_fields()
+    assert TrainSettings().key_fields()["loss"] == "mnrl"
+    with pytest.raises(SynthnegError, match="mnrl-symmetric"):
+        TrainConfig(loss="triplet")  # type: ignore[arg-type]
+
+
 def test_bad_input_says_what_to_fix(tmp_path: Path) -> None:
     with pytest.raises(SynthnegError, match="batch_size"):
         TrainConfig(batch_size=1)

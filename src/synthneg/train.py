@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from synthneg.console import library_bars, step_bar
 from synthneg.data.beir import BeirDataset
@@ -60,7 +60,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-LossName = Literal["mnrl", "cached-mnrl"]
+LossName = Literal["mnrl", "cached-mnrl", "mnrl-symmetric"]
+LOSSES: tuple[str, ...] = get_args(LossName)
 Precision = Literal["fp32", "fp16", "bf16"]
 SUMMARY_FILE = "train_summary.json"
 
@@ -101,7 +102,7 @@ class TrainConfig:
             (self.batch_size >= 2, f"batch_size must be >= 2 for in-batch negatives, got {self.batch_size}"),
             (0.0 <= self.warmup_ratio < 1.0, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}"),
             (self.max_seq_length is None or self.max_seq_length > 0, "max_seq_length must be > 0"),
-            (self.loss in ("mnrl", "cached-mnrl"), f"loss must be 'mnrl' or 'cached-mnrl', got {self.loss!r}"),
+            (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}"),
             (self.mini_batch_size > 0, "mini_batch_size must be > 0"),
             (self.save_steps is None or self.save_steps > 0, "save_steps must be > 0"),
             (self.eval_steps is None or self.eval_steps > 0, "eval_steps must be > 0"),
@@ -179,6 +180,8 @@ def _loss(st: SentenceTransformer, config: TrainConfig) -> Any:
         return losses.CachedMultipleNegativesRankingLoss(
             st, scale=config.scale, mini_batch_size=config.mini_batch_size, show_progress_bar=False, **ddp
         )
+    if config.loss == "mnrl-symmetric":  # also each passage against the batch's queries (the reverse direction)
+        return losses.MultipleNegativesSymmetricRankingLoss(st, scale=config.scale, **ddp)
     return losses.MultipleNegativesRankingLoss(st, scale=config.scale, **ddp)
 
 

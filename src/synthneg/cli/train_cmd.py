@@ -25,7 +25,13 @@ def train_options(
         int | None, Opt(help="Truncate inputs to this many tokens (default: the model's).")
     ] = None,
     seed: Annotated[int, Opt(help="Random seed (initialisation, data order).")] = 0,
-    loss: Annotated[str, Opt(help="'mnrl' (MultipleNegativesRankingLoss) or 'cached-mnrl' (GradCache).")] = "mnrl",
+    loss: Annotated[
+        str,
+        Opt(
+            help="'mnrl' (MultipleNegativesRankingLoss), 'cached-mnrl' (GradCache) or 'mnrl-symmetric' (also each "
+            "passage against the batch's queries)."
+        ),
+    ] = "mnrl",
     mini_batch_size: Annotated[int, Opt(help="cached-mnrl: mini-batch size of the gradient cache.")] = 32,
     query_prefix: Annotated[str, Opt(help="Prepended to queries (E5: 'query: ').")] = "",
     passage_prefix: Annotated[str, Opt(help="Prepended to positives and negatives (E5: 'passage: ').")] = "",
@@ -41,10 +47,10 @@ def train_options(
 ) -> TrainConfig:
     """The trainer's hyper-parameters (synthneg.train.TrainConfig)."""
     from synthneg.errors import SynthnegError
-    from synthneg.train import TrainConfig
+    from synthneg.train import LOSSES, TrainConfig
 
-    if loss not in ("mnrl", "cached-mnrl"):
-        raise SynthnegError(f"--loss must be 'mnrl' or 'cached-mnrl', got {loss!r}")
+    if loss not in LOSSES:
+        raise SynthnegError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     if precision not in ("fp32", "fp16", "bf16"):
         raise SynthnegError(f"--precision must be 'fp32', 'fp16' or 'bf16', got {precision!r}")
     return TrainConfig(

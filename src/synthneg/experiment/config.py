@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from synthneg.data.io import read_text_strict
 from synthneg.errors import DataError
 from synthneg.experiment.arms import ARMS, DEFAULT_ARMS, control_arms
+from synthneg.train import LossName
 
 
 def _known_arm(name: str) -> str:
@@ -170,7 +171,7 @@ class TrainSettings(_Strict):
     learning_rate: float = Field(default=2e-5, gt=0)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
     max_seq_length: int | None = Field(default=256, ge=8)
-    loss: Literal["mnrl", "cached-mnrl"] = "mnrl"
+    loss: LossName = "mnrl"
     query_prefix: str = ""
     passage_prefix: str = ""
     precision: Literal["fp32", "bf16"] = Field(
