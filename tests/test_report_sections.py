@@ -121,3 +121,17 @@ def test_the_machine_is_the_gpu_when_torch_has_one_else_the_cpu(monkeypatch) -> 
     assert encoder.accelerator is None  # not loaded yet
     encoder.encode(["a short text"])
     assert encoder.accelerator is None  # loaded on the CPU
+
+
+def test_the_training_line_names_the_runs_loss() -> None:
+    """The committed symmetric-loss run states its loss; a run with the default states MNRL."""
+    from synthneg.experiment.curve import point_config
+
+    line = "- Training: 1.0 epoch(s), batch 32, lr 2e-05, max_seq_length 256, {}, NO_DUPLICATES; seeds [0, 1, 2]."
+    for name, loss in (
+        ("k2-symmetric", "MultipleNegativesSymmetricRankingLoss"),
+        ("k2", "MultipleNegativesRankingLoss"),
+    ):
+        config = point_config(load_config(ROOT / "experiments" / f"scifact-indomain-curve-cpu-{name}.yaml"), 500)
+        text = render_markdown(_committed_summary(config), config, None)
+        assert line.format(loss) in text.splitlines()

@@ -62,6 +62,11 @@ logger = logging.getLogger(__name__)
 
 LossName = Literal["mnrl", "cached-mnrl", "mnrl-symmetric"]
 LOSSES: tuple[str, ...] = get_args(LossName)
+LOSS_CLASSES = {  # the sentence-transformers loss each name trains with
+    "mnrl": "MultipleNegativesRankingLoss",
+    "cached-mnrl": "CachedMultipleNegativesRankingLoss",
+    "mnrl-symmetric": "MultipleNegativesSymmetricRankingLoss",
+}
 Precision = Literal["fp32", "fp16", "bf16"]
 SUMMARY_FILE = "train_summary.json"
 

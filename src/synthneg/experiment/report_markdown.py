@@ -15,6 +15,7 @@ from synthneg.experiment.arms import control_arms
 from synthneg.experiment.config import ExperimentConfig, dataset_label
 from synthneg.experiment.query_report import quality_lines
 from synthneg.experiment.report_types import Summary
+from synthneg.train import LOSS_CLASSES
 
 METRICS = ("nDCG@10", "P@10", "R@100")
 
@@ -61,7 +62,7 @@ def _header(summary: Summary, config: ExperimentConfig) -> list[str]:
         )
         + f", output rules revision {config.rules_revision}; base model `{config.base_model}`.",
         f"- Training: {config.train.epochs} epoch(s), batch {config.train.batch_size}, lr {config.train.learning_rate}, "
-        f"max_seq_length {config.train.max_seq_length}, MultipleNegativesRankingLoss, NO_DUPLICATES"
+        f"max_seq_length {config.train.max_seq_length}, {LOSS_CLASSES[config.train.loss]}, NO_DUPLICATES"
         + (f", {config.train.precision} mixed precision" if config.train.precision != "fp32" else "")
         + f"; seeds {config.seeds}.",
         f"- Evaluation: {', '.join(dataset_labels(config))} ({config.eval.split}"
