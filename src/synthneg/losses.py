@@ -1,4 +1,5 @@
-"""MultipleNegativesRankingLoss that does not push a query away from passages judged relevant to it.
+"""The trainer's losses: the in-batch losses by name (:func:`make_loss`), and a MultipleNegativesRankingLoss that does
+not push a query away from passages judged relevant to it.
 
 MNRL scores every query against every passage in its batch and treats all but its own positive as
 negatives. That suits synthetic data (one query per passage), but labeled data with many judged
@@ -14,7 +15,7 @@ never masked. Single process only (no gathering across devices).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from synthneg.data.triples import QueryRecord, Triple
 from synthneg.errors import SynthnegError
@@ -23,7 +24,26 @@ from synthneg.st_modules import st_module
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+LossName = Literal["mnrl", "cached-mnrl", "mnrl-symmetric"]
+LOSSES: tuple[str, ...] = get_args(LossName)
+LOSS_CLASSES = {  # the sentence-transformers loss each name trains with
+    "mnrl": "MultipleNegativesRankingLoss",
+    "cached-mnrl": "CachedMultipleNegativesRankingLoss",
+    "mnrl-symmetric": "MultipleNegativesSymmetricRankingLoss",
+}
 ROW_COLUMN = "label"  # sentence-transformers hands this column to the loss as ``labels`` (and never encodes it)
+
+
+def make_loss(
+    st: SentenceTransformer, name: LossName, *, scale: float = 20.0, mini_batch_size: int = 32, ddp: bool = False
+) -> Any:
+    """The sentence-transformers loss ``name`` (:data:`LOSS_CLASSES`); under DDP (``ddp``), in-batch candidates come
+    from every process's share of the batch. ``mnrl-symmetric`` adds each passage against the batch's queries."""
+    losses = st_module("losses")
+    kwargs: dict[str, Any] = {"scale": scale} | ({"gather_across_devices": True} if ddp else {})
+    if name == "cached-mnrl":
+        kwargs |= {"mini_batch_size": mini_batch_size, "show_progress_bar": False}
+    return getattr(losses, LOSS_CLASSES[name])(st, **kwargs)
 
 
 def row_documents(rows: Sequence[Triple | QueryRecord], *, use_negatives: bool = True) -> list[tuple[str | None, ...]]:

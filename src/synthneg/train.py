@@ -22,12 +22,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
 from synthneg.console import library_bars, step_bar
 from synthneg.data.beir import BeirDataset
 from synthneg.errors import SynthnegError
-from synthneg.losses import judged_masked_mnrl
+from synthneg.losses import LOSSES, LossName, judged_masked_mnrl, make_loss
 from synthneg.models import resolve_bi_encoder
 from synthneg.st_modules import st_module
 from synthneg.train_data import (
@@ -60,13 +60,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-LossName = Literal["mnrl", "cached-mnrl", "mnrl-symmetric"]
-LOSSES: tuple[str, ...] = get_args(LossName)
-LOSS_CLASSES = {  # the sentence-transformers loss each name trains with
-    "mnrl": "MultipleNegativesRankingLoss",
-    "cached-mnrl": "CachedMultipleNegativesRankingLoss",
-    "mnrl-symmetric": "MultipleNegativesSymmetricRankingLoss",
-}
 Precision = Literal["fp32", "fp16", "bf16"]
 SUMMARY_FILE = "train_summary.json"
 
@@ -177,19 +170,6 @@ def _load_model(model: str | SentenceTransformer, config: TrainConfig) -> Senten
     return st
 
 
-def _loss(st: SentenceTransformer, config: TrainConfig) -> Any:
-    losses = st_module("losses")
-    # under DDP, in-batch negatives come from every process's share of the batch
-    ddp = {"gather_across_devices": True} if _world_size() > 1 else {}
-    if config.loss == "cached-mnrl":
-        return losses.CachedMultipleNegativesRankingLoss(
-            st, scale=config.scale, mini_batch_size=config.mini_batch_size, show_progress_bar=False, **ddp
-        )
-    if config.loss == "mnrl-symmetric":  # also each passage against the batch's queries (the reverse direction)
-        return losses.MultipleNegativesSymmetricRankingLoss(st, scale=config.scale, **ddp)
-    return losses.MultipleNegativesRankingLoss(st, scale=config.scale, **ddp)
-
-
 def _world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
@@ -230,7 +210,9 @@ def build_trainer(
     if qrels is not None:
         loss = judged_masked_mnrl(st, data, qrels, scale=config.scale, use_negatives=config.use_negatives)  # type: ignore[arg-type]
     else:
-        loss = _loss(st, config)
+        loss = make_loss(
+            st, config.loss, scale=config.scale, mini_batch_size=config.mini_batch_size, ddp=_world_size() > 1
+        )
     if isinstance(evaluator, BeirDataset):
         evaluator = beir_evaluator(evaluator, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
     verbose = library_bars()  # the trainer's own bar and log dicts only at -v; synthneg's bar otherwise

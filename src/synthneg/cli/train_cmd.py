@@ -47,7 +47,8 @@ def train_options(
 ) -> TrainConfig:
     """The trainer's hyper-parameters (synthneg.train.TrainConfig)."""
     from synthneg.errors import SynthnegError
-    from synthneg.train import LOSSES, TrainConfig
+    from synthneg.losses import LOSSES
+    from synthneg.train import TrainConfig
 
     if loss not in LOSSES:
         raise SynthnegError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from synthneg.data.io import read_text_strict
 from synthneg.errors import DataError
 from synthneg.experiment.arms import ARMS, DEFAULT_ARMS, control_arms
-from synthneg.train import LossName
+from synthneg.losses import LossName
 
 
 def _known_arm(name: str) -> str:

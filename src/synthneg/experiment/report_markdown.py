@@ -15,7 +15,7 @@ from synthneg.experiment.arms import control_arms
 from synthneg.experiment.config import ExperimentConfig, dataset_label
 from synthneg.experiment.query_report import quality_lines
 from synthneg.experiment.report_types import Summary
-from synthneg.train import LOSS_CLASSES
+from synthneg.losses import LOSS_CLASSES
 
 METRICS = ("nDCG@10", "P@10", "R@100")
 
