@@ -125,7 +125,7 @@ class BM25Index:
 
     def all_scores_many(self, texts: Sequence[str]) -> Iterator[np.ndarray]:
         """:meth:`all_scores` of each text, the texts tokenized in one call (the round trip over 4,988 queries of
-        SciFact's corpus: 4.7 s with a tokenizer call per text, 3.3 s so)."""
+        SciFact's corpus: 4.7 s with a tokenizer call per text, 3.3 s with one)."""
         import bm25s
 
         vocab = self._retriever.vocab_dict
