@@ -182,15 +182,8 @@ class LlamaCppGenerator(Generator):
             self._restore_prefix(req)
         elif self.reuse_prefix == "none":
             self.llm.reset()
-        resp = self.llm.create_chat_completion(
-            messages=req.messages_as_dicts(),
-            temperature=s.temperature,
-            top_p=s.top_p,
-            top_k=s.top_k,
-            min_p=s.min_p,
-            max_tokens=s.max_tokens,
-            seed=s.seed,
-        )
+        # every sampling field by its llama-cpp-python name (min_p 0 explicitly: it would add its own 0.05)
+        resp = self.llm.create_chat_completion(messages=req.messages_as_dicts(), **s.to_dict())
         latency = time.perf_counter() - t0
         choice = resp["choices"][0]
         usage = resp.get("usage") or {}
