@@ -375,6 +375,20 @@ def test_train_precision_keys_fp32_unchanged_bf16_apart() -> None:
         TrainSettings(precision="fp16")  # autocast fp16 is a GPU feature; not offered on the CPU runner
 
 
+def test_train_max_steps_keys_only_when_set_and_reaches_the_trainer() -> None:
+    """train.max_steps: unset, the keys are those of the runs made before it existed; set, the fine-tunes get their
+    own key and the trainer stops there."""
+    from synthneg.experiment.config import TrainSettings
+
+    unset, capped = TrainSettings(), TrainSettings(max_steps=30)
+    assert "max_steps" not in unset.key_fields()
+    assert capped.key_fields() == {**unset.key_fields(), "max_steps": 30}
+    assert capped.train_config(seed=0, use_negatives=False).max_steps == 30
+    assert unset.train_config(seed=0, use_negatives=False).max_steps is None
+    with pytest.raises(ValueError, match="max_steps"):
+        TrainSettings(max_steps=0)
+
+
 def test_status_lists_every_stage_and_runs_nothing(tmp_path: Path) -> None:
     """--status: done and pending stages after a partial run, an estimate from its medians, no side effects."""
     from typer.testing import CliRunner

@@ -135,3 +135,7 @@ def test_the_training_line_names_the_runs_loss() -> None:
         config = point_config(load_config(ROOT / "experiments" / f"scifact-indomain-curve-cpu-{name}.yaml"), 500)
         text = render_markdown(_committed_summary(config), config, None)
         assert line.format(loss) in text.splitlines()
+    # a step cap (train.max_steps) is stated beside the epochs
+    capped = config.model_copy(update={"train": config.train.model_copy(update={"max_steps": 30})})
+    text = render_markdown(_committed_summary(capped), capped, None)
+    assert "- Training: 1.0 epoch(s), at most 30 steps, batch 32, lr 2e-05," in text

@@ -170,6 +170,11 @@ class TrainSettings(_Strict):
     batch_size: int = Field(default=32, ge=2)
     learning_rate: float = Field(default=2e-5, gt=0)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    max_steps: int | None = Field(
+        default=None,
+        ge=1,
+        description="stop every fine-tune after this many optimizer steps (overrides epochs; the schedule decays over them)",
+    )
     max_seq_length: int | None = Field(default=256, ge=8)
     loss: LossName = "mnrl"
     query_prefix: str = ""
@@ -180,8 +185,10 @@ class TrainSettings(_Strict):
     )
 
     def key_fields(self) -> dict[str, Any]:
-        """The settings a trained model depends on; ``precision`` only when not fp32, so fp32 keys never change."""
-        return self.model_dump(exclude={"precision"} if self.precision == "fp32" else None)
+        """The settings a trained model depends on; ``precision`` only when not fp32 and ``max_steps`` only when
+        set, so the keys of the runs made before either existed never change."""
+        unset = {"precision"} if self.precision == "fp32" else set()
+        return self.model_dump(exclude=unset | ({"max_steps"} if self.max_steps is None else set()))
 
     def train_config(self, *, seed: int, use_negatives: bool) -> Any:
         """The trainer's :class:`~synthneg.train.TrainConfig` with these settings (every field has the same name)."""

@@ -61,7 +61,9 @@ def _header(summary: Summary, config: ExperimentConfig) -> list[str]:
             else ""
         )
         + f", output rules revision {config.rules_revision}; base model `{config.base_model}`.",
-        f"- Training: {config.train.epochs} epoch(s), batch {config.train.batch_size}, lr {config.train.learning_rate}, "
+        f"- Training: {config.train.epochs} epoch(s)"
+        + (f", at most {config.train.max_steps} steps" if config.train.max_steps else "")
+        + f", batch {config.train.batch_size}, lr {config.train.learning_rate}, "
         f"max_seq_length {config.train.max_seq_length}, {LOSS_CLASSES[config.train.loss]}, NO_DUPLICATES"
         + (f", {config.train.precision} mixed precision" if config.train.precision != "fp32" else "")
         + f"; seeds {config.seeds}.",
