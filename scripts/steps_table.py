@@ -29,6 +29,11 @@ def _mean(results: dict, arm: str, dataset: str) -> tuple[float, float, int] | N
     return statistics.fmean(values), sd, len(values)
 
 
+def _rows(rows: int, seen: int) -> str:
+    """The training rows, and how many a step budget (``train.max_steps``) reached when it cut the epoch short."""
+    return f"{min(rows, seen)} of {rows}" if seen < rows else str(rows)
+
+
 def rows(run: Path, zero_shot: float | None, labeled: float | None) -> list[list[str]]:
     """The table rows of one run folder (one per trained arm with an evaluation)."""
     config = json.loads((run / "config.json").read_text(encoding="utf-8"))
@@ -52,7 +57,7 @@ def rows(run: Path, zero_shot: float | None, labeled: float | None) -> list[list
             [
                 f"{run.parent.name}/{run.name}",
                 arm,
-                str(runs[0]["rows"]),
+                _rows(runs[0]["rows"], steps * train["batch_size"]),
                 str(steps),
                 f"{lr:g}",
                 train.get("loss", "mnrl"),
