@@ -4,6 +4,7 @@ NO_DUPLICATES batches, prefixes, the CLI and a 2-process torchrun launch."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -178,16 +179,20 @@ def test_no_duplicates_batch_sampler(tiny_model: str, tmp_path: Path) -> None:
         assert len(anchors) == len(set(anchors))
 
 
-def test_prefixes_and_cached_loss(tiny_model: str, tmp_path: Path) -> None:
+def test_prefixes_and_cached_loss(tiny_model: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cfg = TrainConfig(
         loss="cached-mnrl", mini_batch_size=4, query_prefix="query: ", passage_prefix="passage: ", max_steps=1, **FAST
     )
     trainer = build_trainer(triples(1), model=tiny_model, out=tmp_path / "m", config=cfg)
     assert type(trainer.loss).__name__ == "CachedMultipleNegativesRankingLoss"
     assert trainer.args.prompts == {"anchor": "query: ", "positive": "passage: ", "negative": "passage: "}
-    result = train(triples(1), model=tiny_model, out=tmp_path / "m", config=cfg)
+    with caplog.at_level(logging.INFO, logger="synthneg"):
+        result = train(triples(2), model=tiny_model, out=tmp_path / "m", config=cfg)  # 2 batches an epoch
     saved = json.loads((result.path / "config_sentence_transformers.json").read_text())
     assert saved["prompts"]["query"] == "query: " and saved["prompts"]["document"] == "passage: "
+    # max_steps stops the fine-tune there, and the start line says so
+    assert result.summary["global_step"] == 1
+    assert "NO_DUPLICATES sampler, at most 1 steps" in caplog.text
 
 
 def test_symmetric_loss_adds_the_passage_to_query_direction(tiny_model: str, tmp_path: Path) -> None:

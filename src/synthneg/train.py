@@ -220,12 +220,13 @@ def build_trainer(
         config, Path(out), has_negative="negative" in columns, evaluate=evaluator is not None, verbose=verbose
     )
     logger.info(
-        "training %s on %d rows (%s), loss=%s, batch %d, NO_DUPLICATES sampler",
+        "training %s on %d rows (%s), loss=%s, batch %d, NO_DUPLICATES sampler%s",
         model if isinstance(model, str) else type(model).__name__,
         rows,
         describe_columns(dataset),
         config.loss + (" (judged candidates masked)" if qrels is not None else ""),
         config.batch_size,
+        f", at most {config.max_steps} steps" if config.max_steps else "",
     )
     trainer = _rank_zero_saving(SentenceTransformerTrainer)(
         model=st,
