@@ -49,8 +49,8 @@ def main() -> None:
     docs, _ = encoder.encode_corpus(corpus)  # cached zero-shot embeddings after the first call
     docs = docs / np.linalg.norm(docs, axis=1, keepdims=True)
     position = {d: i for i, d in enumerate(corpus.ids)}
-    rng = random.Random(args.seed)
     for path in args.queries:
+        rng = random.Random(args.seed)  # each file's batches drawn alike, whatever the files before it
         rows = _rows(path, args.only_suffix)
         q = encoder.encode_queries([r["query"] for r in rows])
         q = q / np.linalg.norm(q, axis=1, keepdims=True)

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 
 
 def _mean(results: dict, arm: str, dataset: str) -> tuple[float, float, int] | None:
+    """An arm's nDCG@10 mean, sd and seed count as ``results.json`` records them."""
     cell = results.get("arms", {}).get(arm, {}).get(dataset)
     if not cell:
         return None
-    values = cell["nDCG@10"]["values"]
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return statistics.fmean(values), sd, len(values)
+    ndcg = cell["nDCG@10"]
+    return ndcg["mean"], ndcg["sd"], len(ndcg["values"])
 
 
 def _rows(rows: int, seen: int) -> str:
