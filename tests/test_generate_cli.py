@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,3 +108,68 @@ def test_relative_margin_without_a_judge_is_refused_before_any_call(server, tmp_
     r = CliRunner().invoke(app, [*args, "--relative-margin", "0.05", "--backend", "openai", "--base-url", server])
     assert isinstance(r.exception, SynthnegError) and "give --judge too" in str(r.exception)  # the CLI: exit 2
     assert _Fake.posts == before and not (tmp_path / "neg").exists()
+
+
+class _Gated(_Fake):
+    """Answers the first ``open_for`` chat requests at once and holds the rest until ``gate`` is set."""
+
+    open_for = 2
+    arrived = 0
+    gate = threading.Event()
+
+    def do_POST(self) -> None:
+        type(self).arrived += 1
+        if type(self).arrived > self.open_for:
+            self.gate.wait(30)
+        with contextlib.suppress(BrokenPipeError):  # the held request of the interrupted client
+            super().do_POST()
+
+
+def test_ctrl_c_keeps_the_finished_calls_says_so_and_the_rerun_pays_only_the_rest(tmp_path):
+    """SIGINT in the middle of a generation run: exit code 130 at once, one line (console and the run's log) saying
+    what is kept, no traceback, every finished call in the store; the rerun pays only for the calls not finished."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from synthneg.generate.store import CallStore
+
+    from llm_support import subprocess_env
+
+    _Gated.posts, _Gated.arrived, _Gated.gate = 0, 0, threading.Event()
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Gated)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    passages = tmp_path / "p.csv"
+    passages.write_text("id,title,text\n" + "".join(f"p{i},Heat {i},Heat flows in sheet {i} at the edges.\n"
+                                                     for i in range(4)), encoding="utf-8")  # fmt: skip
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "synthneg", "queries", str(passages), "--out", str(out), "--no-progress",
+           "--backend", "openai", "--model", "fake", "--base-url", f"http://127.0.0.1:{srv.server_port}/v1",
+           "--concurrency", "1"]  # fmt: skip
+    env = subprocess_env(tmp_path / "cache")
+    store = out / "queries.calls.jsonl"
+    try:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None and _Gated.arrived < 3:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1][-800:]
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends (a script's background job ignores it: use SIGTERM)
+        _, err = proc.communicate(timeout=15)
+        assert proc.returncode == 130, err[-800:]
+        assert "interrupted: every finished LLM call and stage is kept" in err and "Traceback" not in err
+        assert "interrupted:" in (out / "synthneg.log").read_text(encoding="utf-8")
+        kept = CallStore(store)
+        assert len(kept) == 2  # the two answered calls, none torn
+        kept.close()
+
+        _Gated.gate.set()
+        arrived = _Gated.arrived
+        rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert rerun.returncode == 0, rerun.stderr[-800:]
+        assert _Gated.arrived - arrived == 2  # only the two unfinished passages are asked again
+        assert len(read_query_records(out / "queries.jsonl")) == 4
+    finally:
+        _Gated.gate.set()
+        srv.shutdown()

@@ -93,6 +93,9 @@ def _quiet_transformers() -> None:
         disable_progress_bars()
 
 
+INTERRUPTED = "interrupted: every finished LLM call and stage is kept; rerun the same command to resume"
+
+
 class _FolderLog(logging.FileHandler):
     """The run folder's log file; if it cannot be written (disk full), it says so once and stops, instead of
     logging's traceback per record. The run itself goes on (the console still shows its lines)."""
@@ -137,6 +140,9 @@ def log_to_folder(folder: str | Path, name: str = "synthneg.log") -> Iterator[Pa
     syn.setLevel(logging.DEBUG)
     try:
         yield path
+    except KeyboardInterrupt:  # the console's line is the entry point's (cli.main); the file gets its own
+        handler.handle(syn.makeRecord(syn.name, logging.WARNING, __file__, 0, INTERRUPTED, None, None))
+        raise
     finally:
         root.removeHandler(handler)
         handler.close()

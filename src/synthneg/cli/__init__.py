@@ -82,18 +82,34 @@ _register_all()
 
 def main() -> None:
     """Console entry point: user errors print one clear line and exit with code 2 (usage errors too,
-    as click reports them); so do a full disk, a read-only or forbidden output folder."""
+    as click reports them); so do a full disk, a read-only or forbidden output folder. Ctrl-C (SIGINT)
+    logs one line saying what is kept and exits with code 130."""
     from synthneg.errors import storage_error
 
     try:
-        app()  # standalone: click prints usage errors and exits 2
+        app()  # standalone: click prints usage errors and exits 2; typer turns Ctrl-C into exit code 130
     except SynthnegError as exc:
         _fail(str(exc))
+    except SystemExit as exc:
+        if exc.code == 130 and _by_ctrl_c(exc):
+            from synthneg.console import INTERRUPTED
+
+            logging.getLogger("synthneg").warning(INTERRUPTED)
+        raise
     except Exception as exc:
         message = storage_error(exc)
         if message is None:
             raise
         _fail(message)
+
+
+def _by_ctrl_c(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__context__
+    return False
 
 
 def _fail(message: str) -> None:
