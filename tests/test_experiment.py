@@ -892,6 +892,9 @@ def test_title_arm_is_the_free_baseline(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (out / "triples" / "title.jsonl").read_text().splitlines()]
     assert len(rows) == 6 and all(r["method"] == "title" and r["negative_id"] != r["positive_id"] for r in rows)
     assert rows[0]["query"] == "How photosynthesis work in nature" and "Photosynthesis" not in rows[0]["positive"]
+    # negatives are shown as positives are, without their titles (else a title would mark every negative)
+    by_id = {p["id"]: p for p in long_titles}
+    assert all(r["negative"] == by_id[r["negative_id"]]["text"] for r in rows)
     log = json.loads((out / "stages.json").read_text())
     assert log["negatives:title"]["title_queries"] == {"kept": 6, "skipped_without_title": 6}
     summary = json.loads((out / "results.json").read_text())
@@ -907,6 +910,20 @@ def test_title_arm_is_the_free_baseline(tmp_path: Path) -> None:
     )
     assert len(summary["title_gain"]) == 1  # its paired test against in-batch, on the one dataset
     assert "The titles' gain" in (out / "report.md").read_text()
+
+
+def test_title_negatives_with_their_titles_key_as_the_runs_made_before() -> None:
+    """The default title arm (negatives without titles) keys apart from `title_negatives: with-title`, the committed
+    runs' behaviour, whose keys test_committed_runs checks against their markers; in-batch-title, which mines no
+    negative, keeps its key either way."""
+    from synthneg.experiment.config import ExperimentConfig
+    from synthneg.experiment.runner import ExperimentRunner
+
+    base = {"passages": {"beir": "scifact", "sample": 5}, "arms": ["zero-shot", "title", "in-batch-title"]}
+    new, old = (ExperimentRunner(ExperimentConfig(**base, title_negatives=v)) for v in ("text", "with-title"))
+    assert old.negatives_key("title") != new.negatives_key("title")
+    assert ExperimentConfig(**base).title_negatives == "text"
+    assert old.negatives_key("in-batch-title") == new.negatives_key("in-batch-title")
 
 
 def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:

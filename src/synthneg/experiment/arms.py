@@ -219,20 +219,30 @@ def _labeled_key(runner: ExperimentRunner) -> dict[str, Any]:
 
 
 def _title(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
-    from synthneg.generate.title_queries import title_records
+    from synthneg.generate.title_queries import title_records, untitled_text
     from synthneg.mine.bm25 import mine_bm25
 
     titled, skipped = title_records(runner.passages.documents)
     info["title_queries"] = {"kept": len(titled), "skipped_without_title": skipped}
     if not titled:
         raise SynthnegError(f"{arm}: no passage has a title of 4 or more words")
-    return [replace(t, method=arm) for t in mine_bm25(titled, runner.passages, show_progress=runner.show_progress)]
+    triples = mine_bm25(titled, runner.passages, show_progress=runner.show_progress)
+    if runner.config.title_negatives == "with-title":
+        return [replace(t, method=arm) for t in triples]
+    corpus = runner.passages
+    return [replace(t, method=arm, negative=untitled_text(corpus[t.negative_id])) for t in triples]
 
 
 def _title_key(runner: ExperimentRunner) -> dict[str, Any]:
     from synthneg.generate.title_queries import MIN_TITLE_WORDS
 
     return {"passages": runner.passages.fingerprint, "min_title_words": MIN_TITLE_WORDS}
+
+
+def _title_negatives_key(runner: ExperimentRunner) -> dict[str, Any]:
+    """The title arm's key; ``with-title`` (the runs made before the negatives lost their titles) keys as before."""
+    with_title = runner.config.title_negatives == "with-title"
+    return {**_title_key(runner), **({} if with_title else {"negatives": "text without title"})}
 
 
 def _in_batch_title(
@@ -309,7 +319,7 @@ _SPECS = (
         default=False,
         uses_queries=False,
         make=_title,
-        key=_title_key,
+        key=_title_negatives_key,
     ),
     ArmSpec(
         "in-batch-title",

@@ -241,6 +241,12 @@ class ExperimentConfig(_Strict):
         "seeded choice; 'bm25-top', those BM25 scores highest for the query (NFCorpus judges 42.7 documents "
         "per query, and a random one is often only loosely related to it)",
     )
+    title_negatives: Literal["text", "with-title"] = Field(
+        default="text",
+        description="the title arm's BM25 negatives: 'text', without their titles, as its positives are; "
+        "'with-title', the whole passage (the runs made before 2026-12-06: every negative but no positive opens "
+        "with a title, a shortcut the model learns; on all of SciFact it fell below zero-shot)",
+    )
     labeled_mask_judged: bool = Field(
         default=False,
         description="train the 'labeled' arm with its qrels masking in-batch candidates judged relevant to a "
