@@ -150,7 +150,11 @@ def test_ctrl_c_keeps_the_finished_calls_says_so_and_the_rerun_pays_only_the_res
     env = subprocess_env(tmp_path / "cache")
     store = out / "queries.calls.jsonl"
     try:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # as from a terminal: an xdist worker ignores SIGINT, and its child would inherit that (Python keeps it)
+        interruptible = "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        interruptible += "runpy.run_module('synthneg', run_name='__main__')"
+        argv = [sys.executable, "-c", interruptible, *cmd[3:]]
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 60
         while time.time() < deadline and proc.poll() is None and _Gated.arrived < 3:
             time.sleep(0.05)
