@@ -230,7 +230,9 @@ def _title(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info:
     if runner.config.title_negatives == "with-title":
         return [replace(t, method=arm) for t in triples]
     corpus = runner.passages
-    return [replace(t, method=arm, negative=untitled_text(corpus[t.negative_id])) for t in triples]
+    # a passage with a title and no text is shown as its title (a title arm's positive always has text)
+    untitled = {t.negative_id: untitled_text(corpus[t.negative_id]) or corpus[t.negative_id].title for t in triples}
+    return [replace(t, method=arm, negative=untitled[t.negative_id]) for t in triples]
 
 
 def _title_key(runner: ExperimentRunner) -> dict[str, Any]:

@@ -244,8 +244,8 @@ class ExperimentConfig(_Strict):
     title_negatives: Literal["text", "with-title"] = Field(
         default="text",
         description="the title arm's BM25 negatives: 'text', without their titles, as its positives are; "
-        "'with-title', the whole passage (the runs made before 2026-12-06: every negative but no positive opens "
-        "with a title, a shortcut the model learns; on all of SciFact it fell below zero-shot)",
+        "'with-title', the whole passage (every negative but no positive then opens with a title, a cue the model "
+        "can learn instead of the topic; kept for the runs made with it)",
     )
     labeled_mask_judged: bool = Field(
         default=False,

@@ -4,7 +4,7 @@ Scientific and encyclopedic collections usually have titles, and a title is a sh
 about: the cheapest query there is. Every LLM-query arm should beat it at the same number of passages, or the LLM is
 not earning its cost. The positive is the passage's text without its title (with the title the pair would be a copy),
 and so is a mined negative (:func:`untitled_text`): with its title left in, every negative but no positive would
-open with a title, and the model learns that shortcut instead of the topic.
+open with a title, a cue the model can learn instead of the topic.
 """
 
 from __future__ import annotations
