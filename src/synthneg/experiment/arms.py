@@ -231,8 +231,10 @@ def _title(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info:
         return [replace(t, method=arm) for t in triples]
     corpus = runner.passages
     # a passage with a title and no text is shown as its title (a title arm's positive always has text)
-    untitled = {t.negative_id: untitled_text(corpus[t.negative_id]) or corpus[t.negative_id].title for t in triples}
-    return [replace(t, method=arm, negative=untitled[t.negative_id]) for t in triples]
+    return [
+        replace(t, method=arm, negative=untitled_text(corpus[t.negative_id]) or corpus[t.negative_id].title)
+        for t in triples
+    ]
 
 
 def _title_key(runner: ExperimentRunner) -> dict[str, Any]:
