@@ -135,8 +135,9 @@ def copies_a_sentence(query: str, passage: str, threshold: float = 0.8) -> bool:
 def _passage_words(passage: str) -> tuple[str, tuple[frozenset[str], ...]]:
     """A passage's words (space-joined, padded) and the word sets of its sentences of 4 words or more: each
     passage is checked against every attempt, candidate and sibling query (a replay re-checks thousands)."""
-    sentences = (frozenset(words(sent)) for sent in _SENT.split(passage))
-    return " " + " ".join(words(passage)) + " ", tuple(s for s in sentences if len(s) >= 4)
+    per_sentence = [words(sent) for sent in _SENT.split(passage)]  # the split drops only whitespace: no word lost
+    joined = " ".join(w for sent in per_sentence for w in sent)
+    return f" {joined} ", tuple(s for s in map(frozenset, per_sentence) if len(s) >= 4)
 
 
 _MARKUP = re.compile(r"[$_{}^\\]")
