@@ -926,6 +926,48 @@ def test_title_negatives_with_their_titles_key_as_the_runs_made_before() -> None
     assert old.negatives_key("in-batch-title") == new.negatives_key("in-batch-title")
 
 
+def test_llm_positives_text_shows_the_llm_arms_positives_without_their_titles(tmp_path: Path) -> None:
+    """`llm_positives: text`: an arm whose negatives the LLM writes (they never open with a title) gets its positives
+    as their passages' text without the title, keyed apart from the default; the mined arms keep the whole passage."""
+    from synthneg.experiment.runner import ExperimentRunner
+    from synthneg.llm.base import Generator
+    from synthneg.llm.types import GenerationResult
+
+    class Writer(Generator):  # a negative of 30 distinct words per request, never the query
+        model_id = "writer"
+
+        def generate(self, requests, on_result=None):  # type: ignore[no-untyped-def]
+            out = []
+            for i, _ in enumerate(requests):
+                text = " ".join(f"w{i}x{j}" for j in range(29)) + " ends."
+                out.append(GenerationResult(text, "stop", completion_tokens=30))
+                if on_result is not None:
+                    on_result(i, out[-1])
+            return out
+
+    runners = []
+    for shown in ("text", "with-title"):
+        (tmp_path / shown).mkdir()
+        cfg = load_config(_setup(tmp_path / shown, ["llm-query", "bm25"], [0], extra=f"llm_positives: {shown}\n"))
+        runner = ExperimentRunner(cfg)
+        runner.use_generators(Writer())
+        runners.append(runner)
+    text, titled = runners
+    records = text.queries()
+    titled.queries()
+    by_id = {p["id"]: p for p in PASSAGES}
+    rows = [json.loads(line) for line in text.negatives("llm-query", records).read_text().splitlines()]
+    assert len(rows) == len(QUERIES) and all(r["positive"] == by_id[r["positive_id"]]["text"] for r in rows)
+    kept = [json.loads(line) for line in titled.negatives("llm-query", records).read_text().splitlines()]
+    assert [r["positive"] for r in kept] == [
+        f"{by_id[r['positive_id']]['title']} {by_id[r['positive_id']]['text']}" for r in kept
+    ]
+    assert text.negatives_key("llm-query") != titled.negatives_key("llm-query")
+    assert text.negatives_key("bm25") == titled.negatives_key("bm25")  # BM25's negatives have titles: no change
+    mined = [json.loads(line) for line in text.negatives("bm25", records).read_text().splitlines()]
+    assert all(r["positive"].startswith(by_id[r["positive_id"]]["title"]) for r in mined)
+
+
 def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """`llm-near-miss` is an arm of the registry: keyed apart from `llm-query`, and by its rewrite model, K, step 2's
     LLM and the swap rewrite; the encoder's relative margin keys the verified arm only (the defaults keep the key of

@@ -48,6 +48,8 @@ class ArmSpec:
     controls: str | None = None
     # the arm whose negatives it trains on (made first; its LLM calls count in this arm's costs too)
     builds_on: str | None = None
+    # an LLM writes its negatives (without a title): config.llm_positives says how its positives are shown
+    writes_negatives: bool = False
 
     @property
     def has_negatives(self) -> bool:
@@ -160,7 +162,13 @@ def _bm25_control(name: str, short: str, queries: str, target: str) -> ArmSpec:
 def _llm_arm(name: str, short: str, label: str, mode: str) -> ArmSpec:
     """An arm of the paper's corpus-free negatives, written from the query (``mode``) by the run's LLM."""
     return ArmSpec(
-        name, short, label, store=f"negatives-{name}.calls.jsonl", make=partial(llm_negatives, mode=mode), key=llm_key
+        name,
+        short,
+        label,
+        store=f"negatives-{name}.calls.jsonl",
+        make=partial(llm_negatives, mode=mode),
+        key=llm_key,
+        writes_negatives=True,
     )
 
 
@@ -174,6 +182,7 @@ def _near_miss_arm(name: str, short: str, label: str) -> ArmSpec:
         store="negatives-llm-near-miss.calls.jsonl",
         make=near_miss_negatives,
         key=partial(near_miss_key, arm=name),
+        writes_negatives=True,
     )
 
 
@@ -296,6 +305,7 @@ _SPECS = (
         make=_verified_mixed,
         key=_verified_mixed_key,
         builds_on=VERIFIED,
+        writes_negatives=True,
     ),
     ArmSpec("in-batch", "in-batch only", "in-batch negatives only", pairs="queries.jsonl"),
     ArmSpec(

@@ -247,6 +247,11 @@ class ExperimentConfig(_Strict):
         "'with-title', the whole passage (every negative but no positive then opens with a title, a cue the model "
         "can learn instead of the topic; kept for the runs made with it)",
     )
+    llm_positives: Literal["with-title", "text"] = Field(
+        default="with-title",
+        description="how the arms with LLM-written negatives (which never open with a title) show their positives: "
+        "'with-title', title and text as the queries stage wrote them; 'text', without the title, as the negatives",
+    )
     labeled_mask_judged: bool = Field(
         default=False,
         description="train the 'labeled' arm with its qrels masking in-batch candidates judged relevant to a "

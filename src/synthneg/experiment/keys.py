@@ -59,6 +59,8 @@ def negatives_key(runner: ExperimentRunner, arm: str) -> str | None:
     extra = spec.key(runner) if spec.key is not None else {}
     if extra is None:
         return None
+    if spec.writes_negatives and runner.config.llm_positives == "text":  # 'with-title': the keys of old
+        parts["positives"] = "text without title"
     return runner.config.digest({**parts, **extra})
 
 

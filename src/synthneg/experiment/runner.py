@@ -190,10 +190,15 @@ class ExperimentRunner:
     def _make_negatives(
         self, arm: str, records: list[QueryRecord], info: dict[str, Any]
     ) -> list[Triple] | list[Triple | QueryRecord]:
-        make = ARMS[arm].make
-        if make is None:
+        spec = ARMS[arm]
+        if spec.make is None:
             raise DataError(f"arm {arm!r} has no negatives stage")
-        return make(self, arm, records, info)
+        rows = spec.make(self, arm, records, info)
+        if spec.writes_negatives and self.config.llm_positives == "text":
+            from synthneg.generate.title_queries import untitled_positives
+
+            return untitled_positives(rows, self.passages)
+        return rows
 
     def labeled_triples(self) -> list[Triple]:
         """The ceiling: the dataset's own labeled train pairs, with BM25 negatives (synthneg.experiment.labeled)."""

@@ -9,10 +9,12 @@ open with a title, a cue the model can learn instead of the topic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
-from synthneg.data.beir import Document
-from synthneg.data.triples import QueryRecord
+from synthneg.data.beir import Corpus, Document
+from synthneg.data.triples import QueryRecord, Triple
+from synthneg.errors import DataError
 
 #: titles shorter than this (in words) are too generic to be a query ("Introduction", "Results")
 MIN_TITLE_WORDS = 4
@@ -21,6 +23,19 @@ MIN_TITLE_WORDS = 4
 def untitled_text(doc: Document) -> str:
     """A passage's text without its title, whitespace normalised: how the title arm shows positives and negatives."""
     return " ".join(doc.text.split())
+
+
+def untitled_positives(rows: Sequence[Triple | QueryRecord], corpus: Corpus) -> list[Triple | QueryRecord]:
+    """``rows`` (triples or query records) with each positive shown as its passage's text without the title
+    (:func:`untitled_text`; a passage with a title and no text keeps its title): for arms whose negatives, written
+    by an LLM, never open with a title, so that the title is not what tells a positive from a negative."""
+    shown: list[Triple | QueryRecord] = []
+    for row in rows:
+        doc = corpus.get(row.positive_id)
+        if doc is None:
+            raise DataError(f"positive {row.positive_id!r} of query {row.query_id!r} is not among the passages")
+        shown.append(replace(row, positive=untitled_text(doc) or doc.title))
+    return shown
 
 
 def title_records(documents: Iterable[Document], *, min_words: int = MIN_TITLE_WORDS) -> tuple[list[QueryRecord], int]:
