@@ -753,15 +753,25 @@ def test_share_of_labeled_gain_only_when_the_ceiling_gains(tmp_path: Path) -> No
 
 
 def test_report_keeps_each_arms_diagnostics_until_its_data_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Triples are git-ignored: a run that rebuilds only some arms (a fresh clone, --arm) must not drop the
-    other arms' diagnostics from the committed report, nor encode them again."""
+    other arms' diagnostics from the committed report, nor encode them again. Encoding them is said (minutes on
+    a CPU for thousands of triples, after the last evaluation)."""
+    import logging
+
     from synthneg.experiment import write_report
     from synthneg.search import dense
 
     cfg = load_config(_setup(tmp_path, ["zero-shot", "bm25", "random"], [0]))
+    caplog.set_level(logging.INFO, logger="synthneg.experiment.report_diagnostics")
     out = run_experiment(cfg, show_progress=False)
+    said = [r.getMessage() for r in caplog.records if r.name == "synthneg.experiment.report_diagnostics"]
+    assert [m.split(" (")[0] for m in said if "encoding" in m] == [
+        "diagnostics of bm25: encoding its 6 triples with the base model",
+        "diagnostics of random: encoding its 6 triples with the base model",
+    ]
+    caplog.clear()
     diag = (out / "report.md").read_text().split("## Diagnostics of each arm's negatives")[1]
     assert "| bm25 | 6 |" in diag and "| random | 6 |" in diag and "**random** · query" in diag
     assert sorted(p.name for p in (out / "diagnostics").iterdir()) == ["bm25.json", "random.json"]
@@ -776,6 +786,7 @@ def test_report_keeps_each_arms_diagnostics_until_its_data_changes(
 
     monkeypatch.setattr(dense, "DenseEncoder", no_encoder)
     write_report(out, cfg)
+    assert not [r for r in caplog.records if r.name == "synthneg.experiment.report_diagnostics"]  # nothing encoded
     assert (out / "report.md").read_text().split("## Diagnostics of each arm's negatives")[1] == diag
     assert json.loads((out / "results.json").read_text())["diagnostics"] == machine  # kept, not recomputed
 

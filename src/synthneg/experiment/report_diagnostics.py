@@ -6,6 +6,8 @@ digest, so that a run that rebuilds only some arms neither drops nor re-encodes 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,8 @@ from synthneg.experiment.stages import file_digest, write_json
 if TYPE_CHECKING:
     from synthneg.diagnostics import MethodReport
     from synthneg.search.dense import DenseEncoder
+
+logger = logging.getLogger(__name__)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -49,7 +53,13 @@ def _arm_diagnostics(out: Path, arm: str, encoder: Callable[[], DenseEncoder]) -
     triples = read_triples(path, skip_pairs=True)
     if not triples:
         return None  # a mixed arm whose source kept no negative: nothing to diagnose
+    # the base model encodes every query, positive and negative: minutes on a CPU for thousands of triples
+    logger.info(
+        "diagnostics of %s: encoding its %d triples with the base model (once; kept in %s)", arm, len(triples), cache
+    )
+    t0 = time.perf_counter()
     reports = inspect_triples(triples, encoder=encoder(), n_examples=1)
+    logger.info("diagnostics of %s done in %.0f s", arm, time.perf_counter() - t0)
     part = {
         "digest": digest,
         "rows": [table_row(r) for r in reports],
