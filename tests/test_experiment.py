@@ -979,6 +979,22 @@ def test_llm_positives_text_shows_the_llm_arms_positives_without_their_titles(tm
     assert all(r["positive"].startswith(by_id[r["positive_id"]]["title"]) for r in mined)
 
 
+def test_untitled_positives_keep_a_title_only_passage_and_name_a_missing_one() -> None:
+    """A passage with a title and no text is shown as its title (never an empty positive); a positive that is not
+    among the passages is an error naming the query, not a silent drop."""
+    from synthneg.data.beir import Corpus, Document
+    from synthneg.data.triples import QueryRecord
+    from synthneg.generate.title_queries import untitled_positives
+
+    corpus = Corpus.from_documents(
+        [Document("a", "Heat flow in films", "Phonons  scatter."), Document("b", "Only", "")]
+    )
+    rows = [QueryRecord("q1", "heat", "a", "Heat flow in films Phonons scatter."), QueryRecord("q2", "x", "b", "Only")]
+    assert [r.positive for r in untitled_positives(rows, corpus)] == ["Phonons scatter.", "Only"]
+    with pytest.raises(DataError, match="'zz' of query 'q3'"):
+        untitled_positives([QueryRecord("q3", "x", "zz", "gone")], corpus)
+
+
 def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """`llm-near-miss` is an arm of the registry: keyed apart from `llm-query`, and by its rewrite model, K, step 2's
     LLM and the swap rewrite; the encoder's relative margin keys the verified arm only (the defaults keep the key of

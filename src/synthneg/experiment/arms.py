@@ -228,7 +228,7 @@ def _labeled_key(runner: ExperimentRunner) -> dict[str, Any]:
 
 
 def _title(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
-    from synthneg.generate.title_queries import title_records, untitled_text
+    from synthneg.generate.title_queries import shown_untitled, title_records
     from synthneg.mine.bm25 import mine_bm25
 
     titled, skipped = title_records(runner.passages.documents)
@@ -238,12 +238,8 @@ def _title(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info:
     triples = mine_bm25(titled, runner.passages, show_progress=runner.show_progress)
     if runner.config.title_negatives == "with-title":
         return [replace(t, method=arm) for t in triples]
-    corpus = runner.passages
-    # a passage with a title and no text is shown as its title (a title arm's positive always has text)
-    return [
-        replace(t, method=arm, negative=untitled_text(corpus[t.negative_id]) or corpus[t.negative_id].title)
-        for t in triples
-    ]
+    corpus = runner.passages  # (a title arm's positive always has text; a negative may have a title only)
+    return [replace(t, method=arm, negative=shown_untitled(corpus[t.negative_id])) for t in triples]
 
 
 def _title_key(runner: ExperimentRunner) -> dict[str, Any]:

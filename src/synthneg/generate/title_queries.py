@@ -25,16 +25,21 @@ def untitled_text(doc: Document) -> str:
     return " ".join(doc.text.split())
 
 
+def shown_untitled(doc: Document) -> str:
+    """How a passage is shown beside untitled ones: its :func:`untitled_text`, or its title when it has no text."""
+    return untitled_text(doc) or " ".join(doc.title.split())
+
+
 def untitled_positives(rows: Sequence[Triple | QueryRecord], corpus: Corpus) -> list[Triple | QueryRecord]:
     """``rows`` (triples or query records) with each positive shown as its passage's text without the title
-    (:func:`untitled_text`; a passage with a title and no text keeps its title): for arms whose negatives, written
-    by an LLM, never open with a title, so that the title is not what tells a positive from a negative."""
+    (:func:`shown_untitled`): for arms whose negatives, written by an LLM, never open with a title, so that the
+    title is not what tells a positive from a negative."""
     shown: list[Triple | QueryRecord] = []
     for row in rows:
         doc = corpus.get(row.positive_id)
         if doc is None:
             raise DataError(f"positive {row.positive_id!r} of query {row.query_id!r} is not among the passages")
-        shown.append(replace(row, positive=untitled_text(doc) or doc.title))
+        shown.append(replace(row, positive=shown_untitled(doc)))
     return shown
 
 
