@@ -13,9 +13,11 @@ store (both replay like every other stage):
 
 Each step may use its own model (``rewriter`` and ``writer``): the 1.5B rewrites well where the 0.5B often returns a
 synonym, and the long passage can stay on the cheaper model. With ``candidates=K`` each query gets K rewrites (each its
-own seeded call) and the first candidate whose two steps pass is kept; every candidate, with both verdicts, goes to
-``negatives-llm-near-miss.candidates.jsonl``. Selection among several accepted candidates by an LLM judge and the
-encoder's hardness is the next verifier (issue: verified corpus-free negatives).
+own seeded call). Every written passage is then verified without reading a corpus: an LLM ``judge`` scores it and the
+query's positive against the *original* query and refuses it when it scores within ``judge_margin`` of the positive
+(it answers the query); an optional encoder ceiling (``relative_margin``) refuses one closer to the query than the
+positive allows. Of a query's passing candidates the hardest under the encoder (the first, without one) is kept;
+every candidate, with all its verdicts, goes to ``negatives-<method>.candidates.jsonl``.
 """
 
 from __future__ import annotations
