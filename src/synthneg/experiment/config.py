@@ -10,12 +10,40 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from synthneg.data.io import read_text_strict
 from synthneg.errors import DataError
 from synthneg.experiment.arms import ARMS, DEFAULT_ARMS, control_arms
-from synthneg.losses import LossName
+from synthneg.experiment.config_sections import (
+    EvalConfig,
+    ExamplesConfig,
+    LLMConfig,
+    MiningConfig,
+    NearMissConfig,
+    PassagesConfig,
+    QueriesConfig,
+    QueryFilterConfig,
+    StrictModel,
+    TrainSettings,
+)
+
+__all__ = [
+    "ALL_ARMS",
+    "Arm",
+    "EvalConfig",
+    "ExamplesConfig",
+    "ExperimentConfig",
+    "LLMConfig",
+    "MiningConfig",
+    "NearMissConfig",
+    "PassagesConfig",
+    "QueriesConfig",
+    "QueryFilterConfig",
+    "TrainSettings",
+    "dataset_label",
+    "load_config",
+]
 
 
 def _known_arm(name: str) -> str:
@@ -29,188 +57,7 @@ Arm = Annotated[str, AfterValidator(_known_arm)]
 ALL_ARMS: tuple[str, ...] = DEFAULT_ARMS
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PassagesConfig(_Strict):
-    """Where the training passages come from: a file (``path``) or a BEIR corpus sample (``beir``)."""
-
-    path: Path | None = None
-    beir: str | None = None
-    sample: int | None = Field(default=None, ge=1, description="random sample of this many passages")
-    limit: int | None = Field(default=None, ge=1, description="the first N passages of the file")
-    seed: int = 0
-    id_field: str | None = None
-    text_field: str | None = None
-    title_field: str | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> PassagesConfig:
-        if (self.path is None) == (self.beir is None):
-            raise ValueError("give exactly one of 'path' (a passage file) or 'beir' (a BEIR corpus name)")
-        return self
-
-
-class LLMConfig(_Strict):
-    backend: Literal["llamacpp", "openai", "transformers"] = "llamacpp"
-    model: str = "qwen2.5-coder-0.5b"
-    parallel: int = Field(default=4, ge=1, description="llamacpp: sequences decoded together")
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = Field(default=8, ge=1)
-    max_attempts: int = Field(default=3, ge=1)
-
-    def generator_options(self) -> dict[str, Any]:
-        if self.backend == "llamacpp":  # loaded on the first call its store lacks: a replay needs no model
-            return {"parallel": self.parallel, "lazy": True}
-        if self.backend == "openai":
-            return {"base_url": self.base_url, "api_key_env": self.api_key_env, "concurrency": self.concurrency}
-        return {}
-
-
-class ExamplesConfig(_Strict):
-    """Few-shot example queries for the query prompt: a file (``path``), or ``n`` queries of a split of the
-    labeled set (``labeled_dataset`` or ``passages.beir``; use ``train``, never the evaluation split) drawn
-    with ``seed``, shown with their judged passage when ``passages`` is true."""
-
-    path: Path | None = None
-    split: str | None = None
-    n: int = Field(default=8, ge=1, le=8)
-    seed: int = 0
-    passages: bool = True
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ExamplesConfig:
-        if (self.path is None) == (self.split is None):
-            raise ValueError("give exactly one of 'path' (a file of example queries) or 'split' (e.g. train)")
-        return self
-
-
-class NearMissConfig(_Strict):
-    """The ``llm-near-miss`` arm: step 1 (the rewritten query) on ``rewrite_llm`` (default: the negatives' LLM),
-    step 2 (the passage) on ``passage_llm`` (default: the negatives' LLM; set it to give step 2 its own
-    ``parallel`` without touching the keys of the other LLM arms); ``candidates`` per query, the first that
-    passes both steps kept. A step with its own LLM also retries with that LLM's ``max_attempts``."""
-
-    rewrite_llm: LLMConfig | None = None
-    passage_llm: LLMConfig | None = None
-    candidates: int = Field(default=2, ge=1, le=8)
-    min_changed_terms: int = Field(default=1, ge=1)
-    rewrite: Literal["free", "swap"] = Field(
-        default="free",
-        description="step 1: 'free' (the LLM rewrites the query) or 'swap' (it names 'term => sibling', substituted)",
-    )
-    judge: str = Field(
-        default="llm",
-        description="llm-query-verified: the judge that refuses a negative answering the original query "
-        "('llm', 'llm:<name>' or a CrossEncoder)",
-    )
-    judge_margin: float = Field(default=0.0, description="refuse when judge(negative) >= judge(positive) - margin")
-    relative_margin: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="llm-query-verified: also refuse a negative whose cosine to the query under the base encoder "
-        "exceeds positive - margin * |positive| (NV-Retriever's positive-aware ceiling: 0.05; null: off)",
-    )
-
-
-class QueryFilterConfig(_Strict):
-    """Filters applied to the run's queries before any arm uses them (synthneg.generate.query_filters): the round
-    trip (the query's own passage in the top ``round_trip_k`` of the run's passages; null: off), the content-word
-    rule, the lead-copy rule (``max_lead_overlap``: refuse a query that shares at least this share of its terms with
-    its passage's title or first sentence; null: off), the sibling rule (``max_sibling_overlap``: refuse a query whose
-    terms overlap a kept query of the same passage by at least this Jaccard share; null: off) and a minimum passage
-    length. No label is read."""
-
-    round_trip_k: int | None = Field(default=1, ge=1)
-    retriever: Literal["bm25", "dense"] = "bm25"
-    require_content_word: bool = True
-    min_passage_words: int = Field(default=0, ge=0)
-    max_lead_overlap: float | None = Field(default=None, gt=0, le=1)
-    max_sibling_overlap: float | None = Field(default=None, gt=0, le=1)
-
-    def key_fields(self) -> dict[str, Any]:
-        """The settings the filtered queries depend on; the optional rules only when set, so earlier keys never
-        change."""
-        unset = {name for name in ("max_lead_overlap", "max_sibling_overlap") if getattr(self, name) is None}
-        return self.model_dump(exclude=unset or None)
-
-
-class QueriesConfig(_Strict):
-    """LLM queries (``k`` per passage), or an existing file of query records (``path``: JSONL with
-    ``query_id, query, positive_id, positive``) that every arm then shares. ``examples``: few-shot
-    example queries in the prompt (style ``auto`` takes their form)."""
-
-    k: int = Field(default=1, ge=1)
-    path: Path | None = None
-    styles: list[Literal["keyword", "question", "claim", "title", "auto"]] = ["question"]
-    examples: ExamplesConfig | None = None
-    filter: QueryFilterConfig | None = None
-
-    def key_fields(self) -> dict[str, Any]:
-        """The settings the queries depend on; ``examples`` and ``filter`` only when set, so earlier keys never
-        change (the examples themselves enter the key by content, in the runner)."""
-        unset = {name for name in ("examples", "filter") if getattr(self, name) is None}
-        fields = self.model_dump(exclude=unset or None)
-        if self.filter is not None:
-            fields["filter"] = self.filter.key_fields()
-        return fields
-
-
-class MiningConfig(_Strict):
-    ce_scorer: str = Field(default="llm:qwen2.5-coder-0.5b", description="'llm:<gguf>' or a CrossEncoder name/path")
-    ce_candidates: int = Field(default=20, ge=1)
-    ce_first_stage: Literal["bm25", "dense"] = "bm25"
-
-
-class TrainSettings(_Strict):
-    epochs: float = Field(default=1.0, gt=0)
-    batch_size: int = Field(default=32, ge=2)
-    learning_rate: float = Field(default=2e-5, gt=0)
-    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
-    max_steps: int | None = Field(
-        default=None,
-        ge=1,
-        description="stop every fine-tune after this many optimizer steps (overrides epochs; the schedule decays over them)",
-    )
-    max_seq_length: int | None = Field(default=256, ge=8)
-    loss: LossName = "mnrl"
-    query_prefix: str = ""
-    passage_prefix: str = ""
-    precision: Literal["fp32", "bf16"] = Field(
-        default="fp32",
-        description="mixed precision of every fine-tune of the run (bf16 autocast; faster on AVX512-BF16 CPUs)",
-    )
-
-    def key_fields(self) -> dict[str, Any]:
-        """The settings a trained model depends on; ``precision`` only when not fp32 and ``max_steps`` only when
-        set, so the keys of the runs made before either existed never change."""
-        unset = {"precision"} if self.precision == "fp32" else set()
-        return self.model_dump(exclude=unset | ({"max_steps"} if self.max_steps is None else set()))
-
-    def train_config(self, *, seed: int, use_negatives: bool) -> Any:
-        """The trainer's :class:`~synthneg.train.TrainConfig` with these settings (every field has the same name)."""
-        from synthneg.train import TrainConfig
-
-        return TrainConfig(**self.model_dump(), seed=seed, use_negatives=use_negatives)
-
-
-class EvalConfig(_Strict):
-    """BEIR evaluation. ``corpus_sample`` (quick runs only) keeps every judged document plus a seeded
-    sample of the others up to that many documents; numbers are then not comparable to published ones."""
-
-    datasets: list[str] = ["scifact", "nfcorpus"]
-    split: str = "test"
-    data_dir: Path | None = None
-    corpus_sample: int | None = Field(default=None, ge=1)
-    precision: Literal["fp32", "bf16"] = Field(
-        default="fp32", description="encoder precision for every evaluation of the run (bf16: faster on AVX512-BF16)"
-    )
-
-
-class ExperimentConfig(_Strict):
+class ExperimentConfig(StrictModel):
     """One experiment: passages -> queries -> negatives per arm -> fine-tuning per seed -> BEIR evaluation."""
 
     name: str = "experiment"
