@@ -80,7 +80,9 @@ def _two_steps(
         assert len(kept) == 1 and kept[0]["passage"]["text"] == t.negative
     stores = [tmp_path / f"{REWRITE_STEM}.calls.jsonl", tmp_path / "negatives-llm-near-miss.calls.jsonl"]
     before = [p.read_bytes() for p in stores]
-    assert all(before), "both steps store their calls"
+    assert before[0], "step 1 stores its calls"
+    # step 2 runs (and stores its calls) exactly for the rewrites that passed the drift check
+    assert bool(before[1]) == any(r["rewrite"]["reason"] is None for r in rows), "step 2 stores its calls"
     again = generate_near_miss_negatives(records, gen, gen, tmp_path, **kwargs)
     assert again.ledger.calls == 0  # step 2 paid nothing; step 1 neither (its ledger below)
     assert json.loads((tmp_path / f"{REWRITE_STEM}.cost.json").read_text())["calls"] > 0  # the paying run's
@@ -95,8 +97,16 @@ def test_two_steps_with_the_embedded_model_store_and_replay(records: list[QueryR
     try:
         # passages cut at 72 tokens (trimmed to their last full sentence) instead of 256: a quarter of the decoding
         short = replace(PASSAGE_SAMPLING, max_tokens=72)
-        triples, _ = _two_steps(records[1:2], gen, encoder.encode, tmp_path, passage_sampling=short)
-        assert triples  # this record at these seeds keeps a near-miss negative: every check in _two_steps binds
+        # one record at a time until one keeps a near-miss negative, so that every check in _two_steps binds: which
+        # record's rewrites pass the drift check at these seeds depends on the CPU's kernels (record 1 on an AVX2
+        # EPYC; on an AVX512 one both of its rewrites were paraphrases), and a record whose rewrites all fail costs
+        # only its two short rewrite calls
+        triples: list[Any] = []
+        for record in [records[1], records[0], *records[2:]]:
+            triples, _ = _two_steps([record], gen, encoder.encode, tmp_path / record.query_id, passage_sampling=short)
+            if triples:
+                break
+        assert triples, "no record of four kept a near-miss negative at these seeds"
     finally:
         gen.close()
 
