@@ -99,14 +99,16 @@ def test_cli_queries_then_negatives(server, tmp_path):
 
 
 def test_relative_margin_without_a_judge_is_refused_before_any_call(server, tmp_path):
-    """The encoder's ceiling verifies beside the judge: alone it is a usage error, and no request reaches the LLM."""
+    """The encoder's ceiling and the drift floor verify beside the judge: alone it is a usage error, and no request reaches the LLM."""
     queries = tmp_path / "q.jsonl"
     queries.write_text(json.dumps({"query_id": "q1", "query": "heat in graphene", "positive_id": "d1",
                                    "positive": "Graphene conducts heat well."}) + "\n")  # fmt: skip
     before = _Fake.posts
     args = ["negatives", "llm", "--queries", str(queries), "--out", str(tmp_path / "neg"), "--strategy", "near-miss"]
-    r = CliRunner().invoke(app, [*args, "--relative-margin", "0.05", "--backend", "openai", "--base-url", server])
-    assert isinstance(r.exception, SynthnegError) and "give --judge too" in str(r.exception)  # the CLI: exit 2
+    for option in ("--relative-margin", "--drift-floor"):
+        r = CliRunner().invoke(app, [*args, option, "0.05", "--backend", "openai", "--base-url", server])
+        assert isinstance(r.exception, SynthnegError) and "give --judge too" in str(r.exception)  # the CLI: exit 2
+        assert option in str(r.exception)
     assert _Fake.posts == before and not (tmp_path / "neg").exists()
 
 

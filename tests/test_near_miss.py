@@ -421,6 +421,51 @@ def test_relative_margin_refuses_a_negative_closer_to_the_query_than_its_positiv
         generate_near_miss_negatives(recs, Scripted(answers), Scripted(answers), tmp_path, relative_margin=0.05)
 
 
+def test_drift_floor_refuses_a_rewrite_about_something_else_and_writes_no_passage_for_it(tmp_path: Path) -> None:
+    """``DriftRules.min_similarity``: a rewrite whose cosine to its query is below the floor is off topic (an easy
+    negative, not a near miss): recorded as ``drift_off_topic``, no step-2 call, never kept; off by default, when the
+    triples' provenance is what it was before the floor existed."""
+    recs = TWO_RECORDS
+    answers = {
+        "STING": "IFI16 interferes with cGAS phosphorylation.",  # q1: a near miss (cosine 0.80 below)
+        "stroke": "Solar panels lower energy bills in homes.",  # q2: about something else (cosine 0.10)
+        "cGAS": "IFI16 reduces cGAS phosphorylation in fibroblasts." + FILLER,
+        "Solar": "Solar panels cut household energy bills by a third." + FILLER,
+    }
+    drift = {"IFI16 interferes with cGAS phosphorylation.": 0.80, "Solar panels lower energy bills in homes.": 0.10}
+
+    def cosines(a: list[str], b: list[str]) -> np.ndarray:  # the rewrite's drift, else a passage's hardness (0.5)
+        return np.array([drift.get(y, 0.5) for y in b])
+
+    def run(out: Path, floor: float | None) -> tuple[dict[str, dict], Scripted]:
+        writer = Scripted(answers)
+        generate_near_miss_negatives(
+            recs, Scripted(answers), writer, out, cosines=cosines, drift=DriftRules(min_similarity=floor),
+            method="llm-query-verified", show_progress=False,
+        )  # fmt: skip
+        rows = map(json.loads, (out / "negatives-llm-query-verified.candidates.jsonl").open())
+        return {r["query_id"]: r for r in rows}, writer
+
+    rows, writer = run(tmp_path / "on", 0.35)
+    assert rows["q2"]["rewrite"]["reason"] == "drift_off_topic" and rows["q2"]["rewrite"]["similarity"] == 0.1
+    assert "passage" not in rows["q2"] and not rows["q2"]["kept"] and writer.turn["Solar"] == 0  # no step 2
+    assert rows["q1"]["kept"] and not rows["q1"]["rewrite"]["reason"]
+    kept = read_triples(tmp_path / "on" / "negatives-llm-query-verified.jsonl")
+    assert [t.query_id for t in kept] == ["q1"] and kept[0].provenance["drift"]["min_similarity"] == 0.35
+    rates = candidate_rates(list(rows.values()))
+    assert rates["rewrites_accepted"] == 1 and rates["acceptance_rate"] == 0.5
+    off, writer = run(tmp_path / "off", None)
+    assert all(r["kept"] for r in off.values()) and writer.turn["Solar"] == 1
+    assert read_triples(tmp_path / "off" / "negatives-llm-query-verified.jsonl")[0].provenance["drift"] == {
+        "min_changed_terms": 1,
+        "max_similarity": None,
+    }
+    with pytest.raises(SynthnegError, match="give an encoder"):
+        generate_near_miss_negatives(
+            recs, Scripted(answers), Scripted(answers), tmp_path, drift=DriftRules(min_similarity=0.35)
+        )
+
+
 class Judge:
     """A pair scorer (the judge's interface): a fixed score per passage word, the positive scoring 1.0."""
 

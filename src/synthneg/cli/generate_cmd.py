@@ -20,17 +20,17 @@ def _near_miss(
     rewriter: Any,
     writer: Any,
     out: Path,
-    verify: tuple[str | None, float, float | None],
+    verify: Verify,
     candidates: int,
     run: RunOptions,
     max_tokens: int,
     rewrite: str,
 ) -> Any:
     """``negatives llm --strategy near-miss``: with ``--judge``, the judge and MiniLM's hardness verify the candidates
-    (``verify``: the judge, its margin, and the encoder's relative margin)."""
-    from synthneg.generate.near_miss import REWRITE_SAMPLING, generate_near_miss_negatives
+    (``verify``: the judge, its margin, the encoder's relative margin and the drift's floor)."""
+    from synthneg.generate.near_miss import REWRITE_SAMPLING, DriftRules, generate_near_miss_negatives
 
-    judge, judge_margin, relative_margin = verify
+    judge, judge_margin, relative_margin, drift_floor = verify
     scorer, encode = None, None
     if judge is not None:
         from synthneg.mine.cross_encoder import load_scorer
@@ -45,6 +45,7 @@ def _near_miss(
             writer,
             out,
             candidates=candidates,
+            drift=DriftRules(min_similarity=drift_floor),
             judge=scorer,
             judge_margin=judge_margin,
             relative_margin=relative_margin,
@@ -78,7 +79,15 @@ RELATIVE_MARGIN_HELP = (
 )
 
 
-def _check_strategy(strategy: str, mode: str, rewrite: str, verify: tuple[str | None, float, float | None]) -> None:
+DRIFT_FLOOR_HELP = (
+    "With --judge: also refuse a rewrite whose MiniLM cosine to the query is below this floor (about something else "
+    "altogether, not a near miss; 0.35 refuses 0.6% of the committed runs' rewrites, docs/generation.md)."
+)
+#: the verification options: the judge, its margin, the encoder's relative margin, the drift's similarity floor
+Verify = tuple[str | None, float, float | None, float | None]
+
+
+def _check_strategy(strategy: str, mode: str, rewrite: str, verify: Verify) -> None:
     from synthneg.errors import SynthnegError
     from synthneg.generate.near_miss_rewrite import REWRITES
 
@@ -89,9 +98,11 @@ def _check_strategy(strategy: str, mode: str, rewrite: str, verify: tuple[str | 
         raise SynthnegError(f"--strategy must be 'direct' or 'near-miss', got {strategy!r}")
     if strategy == "near-miss" and mode != "query":
         raise SynthnegError("--strategy near-miss writes from the query alone: use it with --mode query")
-    judge, _, relative_margin = verify
+    judge, _, relative_margin, drift_floor = verify
     if relative_margin is not None and judge is None:
         raise SynthnegError("--relative-margin verifies with MiniLM beside the judge: give --judge too")
+    if drift_floor is not None and judge is None:
+        raise SynthnegError("--drift-floor verifies with MiniLM beside the judge: give --judge too")
 
 
 def _summary(res: Any) -> None:
@@ -167,6 +178,7 @@ def negatives_llm(
     relative_margin: float | None = typer.Option(
         None, "--relative-margin", min=0.0, max=1.0, help=RELATIVE_MARGIN_HELP
     ),
+    drift_floor: float | None = typer.Option(None, "--drift-floor", min=-1.0, max=1.0, help=DRIFT_FLOOR_HELP),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N queries."),
     template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
     max_tokens: int = typer.Option(256, "--max-tokens"),
@@ -183,7 +195,7 @@ def negatives_llm(
     from synthneg.data.triples import read_query_records
     from synthneg.generate import generate_negatives
 
-    verify = (judge, judge_margin, relative_margin)
+    verify = (judge, judge_margin, relative_margin, drift_floor)
     _check_strategy(strategy, mode, rewrite, verify)
     records = read_query_records(queries)[:limit]
     with exclusive_folder(out), log_to_folder(out), llm.generator() as gen:

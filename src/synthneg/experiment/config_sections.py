@@ -98,6 +98,14 @@ class NearMissConfig(StrictModel):
         description="llm-query-verified: also refuse a negative whose cosine to the query under the base encoder "
         "exceeds positive - margin * |positive| (NV-Retriever's positive-aware ceiling: 0.05; null: off)",
     )
+    min_similarity: float | None = Field(
+        default=None,
+        ge=-1,
+        le=1,
+        description="llm-query-verified: refuse a rewrite whose cosine to the query under the base encoder is below "
+        "this floor (about something else altogether, not a near miss: 0.35 refuses 0.6% of the committed runs' "
+        "rewrites; null: off)",
+    )
 
 
 class QueryFilterConfig(StrictModel):

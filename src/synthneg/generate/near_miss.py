@@ -7,7 +7,8 @@ store (both replay like every other stage):
 1. **rewrite** (template ``near-miss-query``): the query with one key term (gene, protein, drug, disease, population,
    organism, method, outcome) replaced by a related one of the same kind. The ``drift`` check rejects a rewrite that
    changes no content term (a paraphrase) and retries with the next seed; with an encoder it also records the cosine
-   similarity of the two queries (and, when ``DriftRules.max_similarity`` is set, refuses rewrites above it).
+   similarity of the two queries (and refuses rewrites above ``DriftRules.max_similarity`` or below
+   ``DriftRules.min_similarity`` when those are set: too close to the query, or about something else altogether).
 2. **passage** (template ``passage-for-query``): a passage that answers the rewritten query, validated like any negative
    (length, code, repetition, near-copy of the positive, a copy of the query).
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -156,16 +157,17 @@ class _NearMiss:
         sims = _similarities(cfg, [self.record(t).query for t in ids], [self.rewrites[t].verdict.text for t in ids])
         if sims is not None:
             self.similarity = {t: float(x) for t, x in zip(ids, sims, strict=True)}
-        ceiling = cfg.drift.max_similarity
+        ceiling, floor = cfg.drift.max_similarity, cfg.drift.min_similarity
         self.too_close = {t for t, x in self.similarity.items() if ceiling is not None and x > ceiling}
+        self.off_topic = {t for t, x in self.similarity.items() if floor is not None and x < floor}
 
     def write_passages(self) -> None:
-        """Step 2: a passage answering each accepted near-miss query (not those over the similarity ceiling)."""
+        """Step 2: a passage answering each accepted near-miss query (not those outside the similarity bounds)."""
         cfg = self.cfg
         self.tpl2 = load_template("passage-for-query")
         tasks = []
         for tid, acc in self.rewrites.items():
-            if tid in self.too_close:
+            if tid in self.too_close or tid in self.off_topic:
                 continue
             rec = self.record(tid)
 
@@ -210,6 +212,8 @@ class _NearMiss:
             row["rewrite"]["similarity"] = round(self.similarity[tid], 4)
         if tid in self.too_close:
             row["rewrite"]["reason"] = "drift_similarity"
+        if tid in self.off_topic:
+            row["rewrite"]["reason"] = "drift_off_topic"
         o2 = self.passages.get(tid)
         if o2 is None:
             return row, False
@@ -254,7 +258,7 @@ class _NearMiss:
             near_miss_query=self.rewrites[tid].verdict.text,
             rewrite_call=self.rewrites[tid].key,
             rewrite_model=cfg.rewriter.model_id,
-            drift=asdict(cfg.drift),
+            drift=cfg.drift.provenance(),
             **extra,
         )
         return Triple(
@@ -360,6 +364,11 @@ def generate_near_miss_negatives(
         raise SynthnegError(f"unknown rewrite {rewrite!r}: use {' or '.join(REWRITES)}")
     if relative_margin is not None and not (encode is not None or cosines is not None):
         raise SynthnegError("relative_margin compares encoder similarities: give an encoder (encode or cosines)")
+    bounds = (drift.min_similarity, drift.max_similarity)
+    if bounds != (None, None) and not (encode is not None or cosines is not None):
+        raise SynthnegError(
+            "the drift's similarity bounds compare encoder similarities: give an encoder (encode or cosines)"
+        )
     if relative_margin is not None and not 0.0 <= relative_margin <= 1.0:
         raise SynthnegError(f"relative_margin must be in [0, 1], got {relative_margin}")
     out = Path(out_dir)
