@@ -316,6 +316,21 @@ def candidate_rates(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _check_options(
+    candidates: int, rewrite: str, drift: DriftRules, relative_margin: float | None, *, encoder: bool
+) -> None:
+    if candidates < 1:
+        raise SynthnegError(f"candidates must be at least 1, got {candidates}")
+    if rewrite not in REWRITES:
+        raise SynthnegError(f"unknown rewrite {rewrite!r}: use {' or '.join(REWRITES)}")
+    if relative_margin is not None and not encoder:
+        raise SynthnegError("relative_margin compares encoder similarities: give an encoder (encode or cosines)")
+    if (drift.min_similarity, drift.max_similarity) != (None, None) and not encoder:
+        raise SynthnegError("the drift's similarity bounds compare encoder similarities: give an encoder")
+    if relative_margin is not None and not 0.0 <= relative_margin <= 1.0:
+        raise SynthnegError(f"relative_margin must be in [0, 1], got {relative_margin}")
+
+
 def generate_near_miss_negatives(
     records: Sequence[QueryRecord],
     rewriter: Generator,
@@ -358,19 +373,7 @@ def generate_near_miss_negatives(
     ``max_attempts`` bounds the tries per task of both steps; ``rewrite_max_attempts`` / ``passage_max_attempts``
     give one step its own bound.
     """
-    if candidates < 1:
-        raise SynthnegError(f"candidates must be at least 1, got {candidates}")
-    if rewrite not in REWRITES:
-        raise SynthnegError(f"unknown rewrite {rewrite!r}: use {' or '.join(REWRITES)}")
-    if relative_margin is not None and not (encode is not None or cosines is not None):
-        raise SynthnegError("relative_margin compares encoder similarities: give an encoder (encode or cosines)")
-    bounds = (drift.min_similarity, drift.max_similarity)
-    if bounds != (None, None) and not (encode is not None or cosines is not None):
-        raise SynthnegError(
-            "the drift's similarity bounds compare encoder similarities: give an encoder (encode or cosines)"
-        )
-    if relative_margin is not None and not 0.0 <= relative_margin <= 1.0:
-        raise SynthnegError(f"relative_margin must be in [0, 1], got {relative_margin}")
+    _check_options(candidates, rewrite, drift, relative_margin, encoder=encode is not None or cosines is not None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # every keyword of this function but the records and the folder is a field of the settings, by the same name
