@@ -923,6 +923,29 @@ def test_title_arm_is_the_free_baseline(tmp_path: Path) -> None:
     assert "The titles' gain" in (out / "report.md").read_text()
 
 
+def test_dense_arm_mines_the_base_encoders_hardest_passage_below_the_positive(tmp_path: Path) -> None:
+    """The `dense` arm: the base model's top passage for each query, skipping the positive and any candidate
+    scoring above 95% of it (TopK-PercPos); keyed by its margin, which the `ce` arm's key ignores."""
+    from synthneg.experiment.runner import ExperimentRunner
+
+    cfg_path = _setup(tmp_path, ["zero-shot", "dense"], [0])
+    out = run_experiment(load_config(cfg_path), show_progress=False)
+    rows = [json.loads(line) for line in (out / "triples" / "dense.jsonl").read_text().splitlines()]
+    assert rows and all(r["method"] == "dense" and r["negative_id"] != r["positive_id"] for r in rows)
+    assert all(r["scores"]["negative"] <= 0.95 * r["scores"]["positive"] + 1e-6 for r in rows)
+    assert all(r["provenance"]["parameters"]["relative_margin"] == 0.05 for r in rows)
+    log = json.loads((out / "stages.json").read_text())
+    assert log["negatives:dense"]["dense"]["triples"] == len(rows)
+    assert "dense" in json.loads((out / "results.json").read_text())["arms"]
+
+    default = ExperimentRunner(load_config(cfg_path))
+    keys = default.negatives_key("dense"), default.negatives_key("ce")
+    tighter = ExperimentRunner(
+        load_config(_setup(tmp_path, ["dense", "ce"], [0], "mining:\n  dense_relative_margin: 0.1\n"))
+    )
+    assert None not in keys and tighter.negatives_key("dense") != keys[0] and tighter.negatives_key("ce") == keys[1]
+
+
 def test_title_negatives_with_their_titles_key_as_the_runs_made_before() -> None:
     """The default title arm (negatives without titles) keys apart from `title_negatives: with-title`, the committed
     runs' behaviour, whose keys test_committed_runs checks against their markers; in-batch-title, which mines no

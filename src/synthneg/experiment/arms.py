@@ -88,6 +88,50 @@ def _ce(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: di
             close()
 
 
+def _dense(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
+    from synthneg.mine.dense import mine_dense
+    from synthneg.mine.filters import SelectionConfig
+
+    margin = runner.config.mining.dense_relative_margin
+    triples = mine_dense(
+        records,
+        runner.passages,
+        SelectionConfig(relative_margin=margin),
+        encoder=_base_encoder(runner),
+        show_progress=runner.show_progress,
+    )
+    info["dense"] = {"relative_margin": margin, "triples": len(triples), "queries": len({r.query_id for r in records})}
+    return triples
+
+
+def _base_encoder(runner: ExperimentRunner) -> Any:
+    """The base model as a bi-encoder, with the training prefixes, in fp32 (its corpus embeddings cached on disk)."""
+    from synthneg.search.dense import DenseEncoder
+
+    cfg = runner.config
+    return DenseEncoder(
+        cfg.base_model,
+        query_prefix=cfg.train.query_prefix,
+        passage_prefix=cfg.train.passage_prefix,
+        max_seq_length=cfg.train.max_seq_length,
+        show_progress=runner.show_progress,
+    )
+
+
+def _dense_key(runner: ExperimentRunner) -> dict[str, Any]:
+    from synthneg.models import model_identity, resolve_bi_encoder
+
+    cfg = runner.config
+    return {
+        "dense": {
+            "model": model_identity(resolve_bi_encoder(cfg.base_model)),
+            "relative_margin": cfg.mining.dense_relative_margin,
+            "prefixes": [cfg.train.query_prefix, cfg.train.passage_prefix],
+            "max_seq_length": cfg.train.max_seq_length,
+        }
+    }
+
+
 def _random(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
     from synthneg.mine.random_negatives import random_negatives
 
@@ -267,7 +311,7 @@ def _in_batch_title(
 
 
 def _mining_key(runner: ExperimentRunner) -> dict[str, Any]:
-    return {"mining": runner.config.mining.model_dump()}
+    return {"mining": runner.config.mining.ce_key_fields()}
 
 
 _SPECS = (
@@ -310,6 +354,15 @@ _SPECS = (
         "in-batch negatives only, every query (before queries.filter)",
         default=False,
         pairs="queries.all.jsonl",
+    ),
+    ArmSpec(
+        "dense",
+        "dense neg.",
+        "dense negatives: the base encoder's top passage below 95% of the positive's score (TopK-PercPos)",
+        reads_corpus=True,
+        default=False,
+        make=_dense,
+        key=_dense_key,
     ),
     ArmSpec("random", "random neg.", "random passage as negative", reads_corpus=True, make=_random),
     ArmSpec(

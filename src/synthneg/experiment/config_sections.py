@@ -155,6 +155,17 @@ class MiningConfig(StrictModel):
     ce_scorer: str = Field(default="llm:qwen2.5-coder-0.5b", description="'llm:<gguf>' or a CrossEncoder name/path")
     ce_candidates: int = Field(default=20, ge=1)
     ce_first_stage: Literal["bm25", "dense"] = "bm25"
+    dense_relative_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="the dense arm's false-negative filter (TopK-PercPos, NV-Retriever): a candidate scoring above "
+        "(1 - margin) x the positive's score under the base encoder is skipped",
+    )
+
+    def ce_key_fields(self) -> dict[str, Any]:
+        """The settings the ``ce`` arm's negatives depend on (the dense arm's margin is not one of them)."""
+        return self.model_dump(exclude={"dense_relative_margin"})
 
 
 class TrainSettings(StrictModel):

@@ -12,7 +12,8 @@ added later enters a key **only when it is set to something other than its old b
   :class:`~synthneg.experiment.arms.ArmSpec` ``key`` adds (LLM arms: the negatives' LLM, ``rules_revision`` when not
   1; near-miss arms: ``near_miss``, its ``passage_llm``, ``rewrite`` and ``relative_margin`` only when set, the
   last for ``llm-query-verified`` only;
-  ``labeled``: ``per_query`` and ``positive`` only when set; ``ce``: the mining settings; ``bm25-matched``: the
+  ``labeled``: ``per_query`` and ``positive`` only when set; ``ce``: the mining settings (the
+  dense margin apart); ``dense``: the base model's content, its margin, prefixes and sequence length; ``bm25-matched``: the
   matched arm's triples);
 - training: the base model's content, the training settings (``precision`` only when not fp32), the data's digest,
   the seed, the arm, and ``mask-judged`` only for a masked labeled ceiling;
