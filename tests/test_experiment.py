@@ -946,6 +946,29 @@ def test_dense_arm_mines_the_base_encoders_hardest_passage_below_the_positive(tm
     assert None not in keys and tighter.negatives_key("dense") != keys[0] and tighter.negatives_key("ce") == keys[1]
 
 
+def test_mining_pool_collection_mines_beyond_the_sampled_passages_and_keys_apart(tmp_path: Path) -> None:
+    """`mining.pool: collection`: the mining arms find negatives in the whole collection the passages are sampled
+    from (no LLM call for the rest); their keys change, the in-batch arm's does not."""
+    from synthneg.experiment.runner import ExperimentRunner
+
+    cfg_path = _setup(tmp_path, ["zero-shot", "in-batch", "bm25"], [0])
+    sampled = cfg_path.read_text().replace("  path: passages.jsonl\n", "  path: passages.jsonl\n  sample: 4\n")
+    cfg_path.write_text(sampled)
+    pooled = tmp_path / "pooled.yaml"
+    pooled.write_text(sampled.replace("output_dir: out", "output_dir: out-pooled") + "mining:\n  pool: collection\n")
+    own, whole = ExperimentRunner(load_config(cfg_path)), ExperimentRunner(load_config(pooled))
+    assert len(own.mining_pool) == 4 and len(whole.mining_pool) == len(PASSAGES) and len(whole.passages) == 4
+    run_experiment(load_config(pooled), show_progress=False, report=False, only_arms=["bm25"])
+    run_experiment(load_config(cfg_path), show_progress=False, report=False, only_arms=["bm25"])
+    sample_ids = set(own.passages.ids)
+    for runner, inside in ((own, True), (whole, False)):
+        rows = (runner.layout.triples("bm25")).read_text().splitlines()
+        negatives = {json.loads(line)["negative_id"] for line in rows}
+        assert (negatives <= sample_ids) is inside, negatives
+    assert own.negatives_key("bm25") != whole.negatives_key("bm25")
+    assert own.negatives_key("in-batch") == whole.negatives_key("in-batch") is not None
+
+
 def test_title_negatives_with_their_titles_key_as_the_runs_made_before() -> None:
     """The default title arm (negatives without titles) keys apart from `title_negatives: with-title`, the committed
     runs' behaviour, whose keys test_committed_runs checks against their markers; in-batch-title, which mines no

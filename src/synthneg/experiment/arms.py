@@ -38,6 +38,7 @@ class ArmSpec:
     title: str  # the report's label
     trained: bool = True
     reads_corpus: bool = False  # its negatives come from the passage collection (the corpus-free arms do not)
+    mines: bool = False  # its negatives are mined from the mining pool (mining.pool: the passages or the collection)
     default: bool = True  # among a config's arms when it lists none
     uses_queries: bool = True  # trains on the run's generated queries
     store: str | None = None  # its generation store under generation/, whose progress --status shows
@@ -60,7 +61,7 @@ class ArmSpec:
 def _bm25(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
     from synthneg.mine.bm25 import mine_bm25
 
-    return mine_bm25(records, runner.passages, show_progress=runner.show_progress)
+    return mine_bm25(records, runner.mining_pool, show_progress=runner.show_progress)
 
 
 def _ce(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
@@ -74,7 +75,7 @@ def _ce(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: di
     try:
         return mine_ce(
             records,
-            runner.passages,
+            runner.mining_pool,
             scorer,
             first_stage=cfg.mining.ce_first_stage,
             candidates=cfg.mining.ce_candidates,
@@ -95,7 +96,7 @@ def _dense(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info:
     margin = runner.config.mining.dense_relative_margin
     triples = mine_dense(
         records,
-        runner.passages,
+        runner.mining_pool,
         SelectionConfig(relative_margin=margin),
         encoder=_base_encoder(runner),
         show_progress=runner.show_progress,
@@ -135,7 +136,7 @@ def _dense_key(runner: ExperimentRunner) -> dict[str, Any]:
 def _random(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
     from synthneg.mine.random_negatives import random_negatives
 
-    return random_negatives(records, runner.passages, seed=0)
+    return random_negatives(records, runner.mining_pool, seed=0)
 
 
 #: :attr:`ArmSpec.controls` of ``bm25-matched``: the arm it matches is the config's ``matched_arm``
@@ -164,7 +165,7 @@ def _bm25_matched(runner: ExperimentRunner, arm: str, records: list[QueryRecord]
     info["matched"] = {"arm": matched_arm, "queries": len(subset), "of": len(records)}
     return [
         replace(t, method=arm, provenance={**t.provenance, "matched_to": matched_arm})
-        for t in mine_bm25(subset, runner.passages, show_progress=runner.show_progress)
+        for t in mine_bm25(subset, runner.mining_pool, show_progress=runner.show_progress)
     ]
 
 
@@ -196,6 +197,7 @@ def _bm25_control(name: str, short: str, queries: str, target: str) -> ArmSpec:
         short,
         f"control: BM25 negatives, {queries}",
         reads_corpus=True,
+        mines=True,
         default=False,
         make=_bm25_matched,
         key=partial(_bm25_matched_key, arm=name),
@@ -279,10 +281,10 @@ def _title(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info:
     info["title_queries"] = {"kept": len(titled), "skipped_without_title": skipped}
     if not titled:
         raise SynthnegError(f"{arm}: no passage has a title of 4 or more words")
-    triples = mine_bm25(titled, runner.passages, show_progress=runner.show_progress)
+    triples = mine_bm25(titled, runner.mining_pool, show_progress=runner.show_progress)
     if runner.config.title_negatives == "with-title":
         return [replace(t, method=arm) for t in triples]
-    corpus = runner.passages  # (a title arm's positive always has text; a negative may have a title only)
+    corpus = runner.mining_pool  # (a title arm's positive always has text; a negative may have a title only)
     return [replace(t, method=arm, negative=shown_untitled(corpus[t.negative_id])) for t in triples]
 
 
@@ -326,7 +328,7 @@ _SPECS = (
         make=_labeled,
         key=_labeled_key,
     ),
-    ArmSpec("bm25", "BM25 neg.", "BM25 negatives", reads_corpus=True, make=_bm25),
+    ArmSpec("bm25", "BM25 neg.", "BM25 negatives", reads_corpus=True, mines=True, make=_bm25),
     _llm_arm("llm-query", "LLM neg. (query)", "LLM negatives from the query alone (the paper's method)", "query"),
     _llm_arm("llm-query-positive", "LLM neg. (query+pos.)", "LLM negatives from query + positive", "query+positive"),
     _near_miss_arm(
@@ -360,16 +362,18 @@ _SPECS = (
         "dense neg.",
         "dense negatives: the base encoder's top passage below 95% of the positive's score (TopK-PercPos)",
         reads_corpus=True,
+        mines=True,
         default=False,
         make=_dense,
         key=_dense_key,
     ),
-    ArmSpec("random", "random neg.", "random passage as negative", reads_corpus=True, make=_random),
+    ArmSpec("random", "random neg.", "random passage as negative", reads_corpus=True, mines=True, make=_random),
     ArmSpec(
         "ce",
         "CE neg.",
         "CE negatives (LLM reranker)",
         reads_corpus=True,
+        mines=True,
         store="negatives-ce.scores.jsonl",
         make=_ce,
         key=_mining_key,
@@ -379,6 +383,7 @@ _SPECS = (
         "title as query",
         "free baseline: each passage's title as its query, BM25 negatives (no LLM)",
         reads_corpus=True,
+        mines=True,
         default=False,
         uses_queries=False,
         make=_title,

@@ -163,9 +163,15 @@ class MiningConfig(StrictModel):
         "(1 - margin) x the positive's score under the base encoder is skipped",
     )
 
+    pool: Literal["passages", "collection"] = Field(
+        default="passages",
+        description="where bm25, dense, random, ce and title find negatives: the passages that get queries, or the "
+        "whole collection they are sampled from (passages.sample; no LLM call for the rest)",
+    )
+
     def ce_key_fields(self) -> dict[str, Any]:
-        """The settings the ``ce`` arm's negatives depend on (the dense arm's margin is not one of them)."""
-        return self.model_dump(exclude={"dense_relative_margin"})
+        """The settings the ``ce`` arm's negatives depend on (the dense margin and the pool enter keys apart)."""
+        return self.model_dump(exclude={"dense_relative_margin", "pool"})
 
 
 class TrainSettings(StrictModel):

@@ -15,6 +15,8 @@ added later enters a key **only when it is set to something other than its old b
   ``labeled``: ``per_query`` and ``positive`` only when set; ``ce``: the mining settings (the
   dense margin apart); ``dense``: the base model's content, its margin, prefixes and sequence length; ``bm25-matched``: the
   matched arm's triples);
+- the arms that mine their negatives (bm25, dense, random, ce, title, the BM25 controls) add the mining pool's
+  fingerprint when ``mining.pool`` is ``collection``;
 - training: the base model's content, the training settings (``precision`` only when not fp32), the data's digest,
   the seed, the arm, and ``mask-judged`` only for a masked labeled ceiling;
 - evaluation: the model, the dataset, ``corpus_sample`` and ``precision`` only when set, the split and prefixes.
@@ -60,6 +62,8 @@ def negatives_key(runner: ExperimentRunner, arm: str) -> str | None:
     extra = spec.key(runner) if spec.key is not None else {}
     if extra is None:
         return None
+    if spec.mines and runner.config.mining.pool != "passages":  # the passages: the keys of old
+        parts["pool"] = runner.mining_pool.fingerprint
     if spec.writes_negatives and runner.config.llm_positives == "text":  # 'with-title': the keys of old
         parts["positives"] = "text without title"
     return runner.config.digest({**parts, **extra})

@@ -72,6 +72,14 @@ class ExperimentRunner:
     def passages(self) -> Corpus:
         return load_training_passages(self.config)
 
+    @cached_property
+    def mining_pool(self) -> Corpus:
+        """Where the mining arms find their negatives: the passages, or (``mining.pool: collection``) the whole
+        collection they are sampled from, which costs no LLM call."""
+        if self.config.mining.pool == "passages":
+            return self.passages
+        return load_training_passages(self.config, sample=False)
+
     def use_generators(self, queries: Generator, negatives: Generator | None = None) -> None:
         """Use these LLMs instead of loading ``llm`` / ``negatives_llm`` (a server client already open, or a stand-in
         that only replays a committed store); ``negatives`` defaults to the queries' one."""
