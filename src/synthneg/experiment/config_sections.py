@@ -162,7 +162,6 @@ class MiningConfig(StrictModel):
         description="the dense arm's false-negative filter (TopK-PercPos, NV-Retriever): a candidate scoring above "
         "(1 - margin) x the positive's score under the base encoder is skipped",
     )
-
     pool: Literal["passages", "collection"] = Field(
         default="passages",
         description="where bm25, dense, random, ce and title find negatives: the passages that get queries, or the "
