@@ -1,6 +1,5 @@
-"""The experiment runner: passages -> LLM queries -> negatives per arm -> fine-tuning per seed ->
-BEIR evaluation -> report. Every stage is cached on disk and keyed by its inputs, so a rerun after a
-crash, or with one more arm or seed, redoes nothing that finished."""
+"""The experiment runner: passages -> LLM queries -> negatives per arm -> fine-tuning per seed -> BEIR evaluation ->
+report. Every stage is cached and keyed by its inputs: a rerun (after a crash, one more arm or seed) redoes no work."""
 
 from __future__ import annotations
 
@@ -74,11 +73,9 @@ class ExperimentRunner:
 
     @cached_property
     def mining_pool(self) -> Corpus:
-        """Where the mining arms find their negatives: the passages, or (``mining.pool: collection``) the whole
-        collection they are sampled from, which costs no LLM call."""
-        if self.config.mining.pool == "passages":
-            return self.passages
-        return load_training_passages(self.config, sample=False)
+        """Where the mining arms find negatives: the passages, or the whole collection they are sampled from."""
+        collection = self.config.mining.pool == "collection"
+        return load_training_passages(self.config, sample=False) if collection else self.passages
 
     def use_generators(self, queries: Generator, negatives: Generator | None = None) -> None:
         """Use these LLMs instead of loading ``llm`` / ``negatives_llm`` (a server client already open, or a stand-in
