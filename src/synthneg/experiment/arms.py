@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from synthneg.errors import DataError, SynthnegError
 from synthneg.experiment.llm_arms import llm_key, llm_negatives, near_miss_key, near_miss_negatives
+from synthneg.experiment.mining_arms import bm25_negatives, ce_negatives, dense_key, dense_negatives, random_negatives
 
 if TYPE_CHECKING:
     from synthneg.data.triples import QueryRecord, Triple
@@ -56,87 +57,6 @@ class ArmSpec:
     def has_negatives(self) -> bool:
         """Whether the arm has a negatives stage (a triples file) before training."""
         return self.make is not None
-
-
-def _bm25(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
-    from synthneg.mine.bm25 import mine_bm25
-
-    return mine_bm25(records, runner.mining_pool, show_progress=runner.show_progress)
-
-
-def _ce(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
-    from synthneg.mine.cross_encoder import load_scorer, mine_ce
-
-    cfg = runner.config
-    # the reranker's scores live with the run (hashes only, committed with the call stores), so a resumed run on
-    # another machine pays for no scored pair twice
-    scores = runner.layout.store("negatives-ce.scores.jsonl")
-    scorer = load_scorer(cfg.mining.ce_scorer, show_progress=runner.show_progress, cache=scores)
-    try:
-        return mine_ce(
-            records,
-            runner.mining_pool,
-            scorer,
-            first_stage=cfg.mining.ce_first_stage,
-            candidates=cfg.mining.ce_candidates,
-            show_progress=runner.show_progress,
-        )
-    finally:
-        if hasattr(scorer, "pairs_scored"):  # the LLM reranker: pairs paid now vs reused from the store
-            info["ledger"] = {"pairs_scored": scorer.pairs_scored, "pairs_cached": scorer.pairs_cached}
-        close = getattr(scorer, "close", None)
-        if callable(close):
-            close()
-
-
-def _dense(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
-    from synthneg.mine.dense import mine_dense
-    from synthneg.mine.filters import SelectionConfig
-
-    margin = runner.config.mining.dense_relative_margin
-    triples = mine_dense(
-        records,
-        runner.mining_pool,
-        SelectionConfig(relative_margin=margin),
-        encoder=_base_encoder(runner),
-        show_progress=runner.show_progress,
-    )
-    info["dense"] = {"relative_margin": margin, "triples": len(triples), "queries": len({r.query_id for r in records})}
-    return triples
-
-
-def _base_encoder(runner: ExperimentRunner) -> Any:
-    """The base model as a bi-encoder, with the training prefixes, in fp32 (its corpus embeddings cached on disk)."""
-    from synthneg.search.dense import DenseEncoder
-
-    cfg = runner.config
-    return DenseEncoder(
-        cfg.base_model,
-        query_prefix=cfg.train.query_prefix,
-        passage_prefix=cfg.train.passage_prefix,
-        max_seq_length=cfg.train.max_seq_length,
-        show_progress=runner.show_progress,
-    )
-
-
-def _dense_key(runner: ExperimentRunner) -> dict[str, Any]:
-    from synthneg.models import model_identity, resolve_bi_encoder
-
-    cfg = runner.config
-    return {
-        "dense": {
-            "model": model_identity(resolve_bi_encoder(cfg.base_model)),
-            "relative_margin": cfg.mining.dense_relative_margin,
-            "prefixes": [cfg.train.query_prefix, cfg.train.passage_prefix],
-            "max_seq_length": cfg.train.max_seq_length,
-        }
-    }
-
-
-def _random(runner: ExperimentRunner, arm: str, records: list[QueryRecord], info: dict[str, Any]) -> list[Triple]:
-    from synthneg.mine.random_negatives import random_negatives
-
-    return random_negatives(records, runner.mining_pool, seed=0)
 
 
 #: :attr:`ArmSpec.controls` of ``bm25-matched``: the arm it matches is the config's ``matched_arm``
@@ -328,7 +248,7 @@ _SPECS = (
         make=_labeled,
         key=_labeled_key,
     ),
-    ArmSpec("bm25", "BM25 neg.", "BM25 negatives", reads_corpus=True, mines=True, make=_bm25),
+    ArmSpec("bm25", "BM25 neg.", "BM25 negatives", reads_corpus=True, mines=True, make=bm25_negatives),
     _llm_arm("llm-query", "LLM neg. (query)", "LLM negatives from the query alone (the paper's method)", "query"),
     _llm_arm("llm-query-positive", "LLM neg. (query+pos.)", "LLM negatives from query + positive", "query+positive"),
     _near_miss_arm(
@@ -364,10 +284,12 @@ _SPECS = (
         reads_corpus=True,
         mines=True,
         default=False,
-        make=_dense,
-        key=_dense_key,
+        make=dense_negatives,
+        key=dense_key,
     ),
-    ArmSpec("random", "random neg.", "random passage as negative", reads_corpus=True, mines=True, make=_random),
+    ArmSpec(
+        "random", "random neg.", "random passage as negative", reads_corpus=True, mines=True, make=random_negatives
+    ),
     ArmSpec(
         "ce",
         "CE neg.",
@@ -375,7 +297,7 @@ _SPECS = (
         reads_corpus=True,
         mines=True,
         store="negatives-ce.scores.jsonl",
-        make=_ce,
+        make=ce_negatives,
         key=_mining_key,
     ),
     ArmSpec(
