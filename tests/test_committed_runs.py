@@ -58,7 +58,12 @@ def _reuse_queries_stage(folder: Path, share: tuple[str, str]) -> None:
 
 @pytest.mark.parametrize(("config", "point"), RUNS, ids=[c.stem + (f"-n{n}" if n else "") for c, n in RUNS])
 def test_committed_run_replays_from_its_stores(
-    config: Path, point: int | None, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    config: Path,
+    point: int | None,
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     import synthneg.llm.llamacpp
     import synthneg.llm.llamacpp_load
@@ -123,6 +128,8 @@ def test_committed_run_replays_from_its_stores(
         on_queries = ARMS[arm].pairs is not None  # in-batch, in-batch-unfiltered: the queries stage's files
         if ("queries" if on_queries else f"negatives:{arm}") not in logged:
             continue  # this arm's data is not finished yet
+        if arm == "dense" and "not slow" in (request.config.getoption("markexpr") or ""):
+            continue  # it encodes a whole corpus (7 min on 2 cores for SciFact's): `make test-slow` replays it
         with monkeypatch.context() as m:
             if arm == "dense":
                 m.setattr(synthneg.search.dense.DenseEncoder, "encode", encode)
