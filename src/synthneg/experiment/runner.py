@@ -74,7 +74,7 @@ class ExperimentRunner:
     @cached_property
     def mining_pool(self) -> Corpus:
         """Where the mining arms find negatives: the passages, or the whole collection they are sampled from."""
-        collection = self.config.mining.pool == "collection"
+        collection = self.config.mining.pool == "collection" and self.config.passages.sample is not None
         return load_training_passages(self.config, sample=False) if collection else self.passages
 
     def use_generators(self, queries: Generator, negatives: Generator | None = None) -> None:
