@@ -63,7 +63,6 @@ def test_committed_run_replays_from_its_stores(
     shared_data: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
 ) -> None:
     import synthneg.llm.llamacpp
     import synthneg.llm.llamacpp_load
@@ -96,10 +95,8 @@ def test_committed_run_replays_from_its_stores(
     def no_encoding(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the replay encoded text: the run's similarity store lacks a pair it needs")
 
-    # nothing but the dense arm encodes: the verified arm's cosines come from their store; the dense arm mines with
-    # the base model, which every clone has (the embedded MiniLM), so it may encode (its cached corpus embeddings
-    # make its replay exact on the machine that made it; on another CPU its floats may differ: a known gap)
-    encode = synthneg.search.dense.DenseEncoder.encode
+    # nothing encodes: the verified arm's cosines and the dense arm's rankings come from their stores (an encoder's
+    # floats differ between CPUs; stored, the replay is exact on any machine)
     monkeypatch.setattr(synthneg.search.dense.DenseEncoder, "encode", no_encoding)
     tracked_copy(run, tmp_path)
     if not (tmp_path / "stages.json").is_file():
@@ -128,12 +125,7 @@ def test_committed_run_replays_from_its_stores(
         on_queries = ARMS[arm].pairs is not None  # in-batch, in-batch-unfiltered: the queries stage's files
         if ("queries" if on_queries else f"negatives:{arm}") not in logged:
             continue  # this arm's data is not finished yet
-        if arm == "dense" and "not slow" in (request.config.getoption("markexpr") or ""):
-            continue  # it encodes a whole corpus (7 min on 2 cores for SciFact's): `make test-slow` replays it
-        with monkeypatch.context() as m:
-            if arm == "dense":
-                m.setattr(synthneg.search.dense.DenseEncoder, "encode", encode)
-            data = runner.negatives(arm, records if arm != "labeled" else [])
+        data = runner.negatives(arm, records if arm != "labeled" else [])
         # what the committed marker recorded (read before the rebuild rewrote it) is what a fresh clone's
         # --status keys the fine-tunes by: it must be the rebuilt file's digest (in-batch-unfiltered's file has
         # no marker: its fine-tunes' keys below check it)

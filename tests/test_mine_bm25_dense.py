@@ -135,6 +135,44 @@ def test_dense_margins_and_cache(tmp_path, monkeypatch):
     assert [t.negative_id for t in again] == [t.negative_id for t in triples]
 
 
+def test_dense_rankings_store_replays_without_encoding_and_is_what_decides(tmp_path, monkeypatch):
+    import json
+
+    from synthneg.search.dense import DenseEncoder
+
+    store = tmp_path / "run" / "negatives-dense.scores.jsonl"
+    cfg = SelectionConfig(relative_margin=0.05)
+    first = mine_dense(TINY_RECORDS, TINY, cfg, encoder=DenseEncoder(show_progress=False, cache_root=tmp_path / "a"))
+    assert not store.exists()  # no store given: none written
+    triples = mine_dense(
+        TINY_RECORDS, TINY, cfg, encoder=DenseEncoder(show_progress=False, cache_root=tmp_path / "b"), store=store
+    )
+    assert [t.to_dict() for t in triples] == [t.to_dict() for t in first]  # the store changes no triple
+    lines = [json.loads(line) for line in store.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 3 and all(set(r["ranking"]) == {"ids", "scores", "positives"} for r in lines)
+    assert "glucose" not in store.read_text(encoding="utf-8")  # ids and scores only, no text
+
+    # a fresh machine (no embedding cache) with the store: nothing encoded, the same triples byte for byte
+    monkeypatch.setattr(DenseEncoder, "encode", lambda *a, **k: pytest.fail("encoded despite the rankings store"))
+    fresh = DenseEncoder(show_progress=False, cache_root=tmp_path / "c")
+    again = mine_dense(TINY_RECORDS, TINY, cfg, encoder=fresh, store=store)
+    assert [t.to_dict() for t in again] == [t.to_dict() for t in triples]
+
+    # the stored scores are what picks: lift q1's hardest candidate above the margin and the next one is chosen
+    q1 = next(t for t in triples if t.query_id == "q1")
+    for row in lines:
+        ranking = row["ranking"]
+        if q1.negative_id in ranking["ids"] and "d1" in ranking["positives"]:
+            ranking["scores"][ranking["ids"].index(q1.negative_id)] = ranking["positives"]["d1"]
+    store.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    moved = mine_dense(TINY_RECORDS, TINY, cfg, encoder=fresh, store=store)
+    assert next(t for t in moved if t.query_id == "q1").negative_id != q1.negative_id
+
+    # another search space (a deeper window) is not served from these rankings: it encodes
+    with pytest.raises(pytest.fail.Exception, match="encoded despite"):
+        mine_dense(TINY_RECORDS, TINY, SelectionConfig(range_max=5), encoder=fresh, store=store)
+
+
 def test_top_k_numpy_matches_brute_force():
     rng = np.random.default_rng(0)
     q, d = rng.normal(size=(7, 8)).astype(np.float32), rng.normal(size=(50, 8)).astype(np.float32)

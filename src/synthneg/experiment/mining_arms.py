@@ -51,12 +51,15 @@ def dense_negatives(
     from synthneg.mine.filters import SelectionConfig
 
     margin = runner.config.mining.dense_relative_margin
+    # the rankings live with the run (ids and scores, committed with the call stores): a rebuild on any machine
+    # picks the same negatives and encodes nothing
     triples = mine_dense(
         records,
         runner.mining_pool,
         SelectionConfig(relative_margin=margin),
         encoder=_base_encoder(runner),
         show_progress=runner.show_progress,
+        store=runner.layout.store("negatives-dense.scores.jsonl"),
     )
     info["dense"] = {"relative_margin": margin, "triples": len(triples), "queries": len({r.query_id for r in records})}
     return triples

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -18,6 +19,7 @@ from synthneg.data.triples import QueryRecord, Triple
 from synthneg.mine.common import QueryGroup, build_triples, group_records, progress
 from synthneg.mine.filters import SelectionConfig, SelectionStats, select_negatives
 from synthneg.search.dense import DenseEncoder, top_k_faiss
+from synthneg.search.stored_rankings import Ranking, StoredRankings
 
 logger = logging.getLogger(__name__)
 
@@ -60,25 +62,31 @@ def mine_dense(
     encoder: DenseEncoder | None = None,
     backend: DenseBackend = "exact",
     show_progress: bool = False,
+    store: Path | None = None,
 ) -> list[Triple]:
     """Mine dense negatives (method ``dense``) with a bi-encoder (default: the embedded MiniLM).
 
     ``scores`` per triple: ``negative`` and ``positive`` (similarities under the encoder) and
-    ``rank``. Corpus and query embeddings are cached on disk unless ``encoder.cache`` is off.
+    ``rank``. Corpus and query embeddings are cached on disk unless ``encoder.cache`` is off. With ``store`` (a
+    JSONL file, see :mod:`synthneg.search.stored_rankings`) every query's ranking is kept there, and when the store
+    holds them all, mining encodes nothing and picks the same negatives on any machine.
     """
     config = config or SelectionConfig()
     encoder = encoder or DenseEncoder(show_progress=show_progress)
     groups = group_records(records)
-    t0 = time.perf_counter()
-    doc_emb, corpus_cached = encoder.encode_corpus(corpus)
-    q_emb, queries_cached = encode_queries_cached(encoder, [g.query for g in groups])
-    t1 = time.perf_counter()
     depth = config.depth(max(len(g.records) for g in groups))
-    if backend == "faiss":
-        positions, scores = top_k_faiss(q_emb, doc_emb, depth)
+    queries = [g.query for g in groups]
+    stored = None
+    if store is not None:
+        space = {"embeddings": encoder.cache_key(corpus), "query_prefix": encoder.query_prefix, "depth": depth}
+        stored = StoredRankings(store, {**space, "search": backend})
+    rankings = stored.lookup(queries, [g.positive_ids for g in groups]) if stored is not None else None
+    if rankings is None:
+        rankings = _rank(groups, corpus, encoder, depth, backend)
+        if stored is not None:
+            stored.save(queries, rankings)
     else:
-        positions, scores = top_k_numpy(q_emb, doc_emb, depth)
-    t2 = time.perf_counter()
+        logger.info("dense: the rankings of %d queries from %s (nothing encoded)", len(groups), store)
     provenance = {
         "method": "dense",
         "model": encoder.model,
@@ -92,48 +100,66 @@ def mine_dense(
         "parameters": config.to_dict(),
         "seed": config.seed,
     }
-    triples = _select_all(groups, corpus, doc_emb, q_emb, positions, scores, config, provenance, show_progress, encoder)
+    triples = _select_all(groups, corpus, rankings, config, provenance, show_progress)
+    logger.info("dense: %d triples for %d queries", len(triples), len(groups))
+    return triples
+
+
+def _rank(
+    groups: list[QueryGroup], corpus: Corpus, encoder: DenseEncoder, depth: int, backend: DenseBackend
+) -> list[Ranking]:
+    """Each query's top-``depth`` candidates and its positives' scores under ``encoder``."""
+    t0 = time.perf_counter()
+    doc_emb, corpus_cached = encoder.encode_corpus(corpus)
+    q_emb, queries_cached = encode_queries_cached(encoder, [g.query for g in groups])
+    t1 = time.perf_counter()
+    if backend == "faiss":
+        positions, scores = top_k_faiss(q_emb, doc_emb, depth)
+    else:
+        positions, scores = top_k_numpy(q_emb, doc_emb, depth)
     logger.info(
-        "dense: %d triples for %d queries (embeddings %.2fs, corpus cached: %s, queries cached: %s; search %.2fs)",
-        len(triples),
-        len(groups),
+        "dense: embeddings %.2fs (corpus cached: %s, queries cached: %s; search %.2fs)",
         t1 - t0,
         corpus_cached,
         queries_cached,
-        t2 - t1,
+        time.perf_counter() - t1,
     )
-    return triples
+    ids = corpus.ids
+    rankings = []
+    for gi, group in enumerate(groups):
+        positives: dict[str, float] = {}
+        for record in group.records:
+            if record.positive_id in corpus:
+                positives[record.positive_id] = float(q_emb[gi] @ doc_emb[corpus.position(record.positive_id)])
+            else:
+                emb = encoder.encode([record.positive], prefix=encoder.passage_prefix)[0]
+                positives[record.positive_id] = float(q_emb[gi] @ emb)
+        valid = positions[gi] >= 0
+        hits = tuple(ids[int(p)] for p in positions[gi][valid])
+        rankings.append(Ranking(hits, tuple(float(x) for x in scores[gi][valid]), positives))
+    return rankings
 
 
 def _select_all(
     groups: list[QueryGroup],
     corpus: Corpus,
-    doc_emb: np.ndarray,
-    q_emb: np.ndarray,
-    positions: np.ndarray,
-    scores: np.ndarray,
+    rankings: list[Ranking],
     config: SelectionConfig,
     provenance: dict[str, object],
     show_progress: bool,
-    encoder: DenseEncoder,
 ) -> list[Triple]:
-    ids = corpus.ids
     texts = corpus.texts()
     stats = SelectionStats()
     triples: list[Triple] = []
-    for gi, group in enumerate(progress(groups, desc="dense select", enabled=show_progress)):
-        valid = positions[gi] >= 0
-        cand_pos = positions[gi][valid]
-        cand_ids = [ids[int(p)] for p in cand_pos]
-        cand_texts = [texts[int(p)] for p in cand_pos]
+    pairs = list(zip(groups, rankings, strict=True))
+    for group, ranking in progress(pairs, desc="dense select", enabled=show_progress):
+        cand_pos = [corpus.position(i) for i in ranking.ids]
+        cand_texts = [texts[p] for p in cand_pos]
         for record in group.records:
-            if record.positive_id in corpus:
-                pos_score = float(q_emb[gi] @ doc_emb[corpus.position(record.positive_id)])
-            else:
-                pos_score = float(q_emb[gi] @ encoder.encode([record.positive], prefix=encoder.passage_prefix)[0])
+            pos_score = ranking.positives[record.positive_id]
             chosen = select_negatives(
-                cand_ids,
-                scores[gi][valid],
+                ranking.ids,
+                ranking.scores,
                 query_id=record.query_id,
                 exclude_ids=group.positive_ids,
                 exclude_texts=group.positive_texts,

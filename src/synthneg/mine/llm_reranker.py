@@ -11,9 +11,7 @@ passage), so a crashed or repeated run never pays twice.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +23,7 @@ import numpy as np
 
 from synthneg.data.locate import cache_dir
 from synthneg.errors import ModelError
+from synthneg.jsonl_store import JsonlStore
 
 logger = logging.getLogger(__name__)
 
@@ -63,50 +62,15 @@ class ScoreCache:
         self._db.close()
 
 
-class JsonlScoreCache:
+class JsonlScoreCache(JsonlStore):
     """The same ``key -> float`` store as :class:`ScoreCache`, as append-only JSONL lines
     ``{"key": ..., "score": ...}``: text that diffs and merges in git, and holds hashes only (no
     query or passage text). A torn last line (a crash mid-write) is skipped on load and rewritten."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._scores: dict[str, float] = {}
-        if path.is_file():
-            with path.open(encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        row = json.loads(line)
-                        self._scores[str(row["key"])] = float(row["score"])
-                    except (ValueError, KeyError, TypeError):
-                        logger.warning("%s: skipping an unreadable line (an interrupted write?)", path)
-            if _last_byte(path) not in (b"", b"\n"):
-                with path.open("a", encoding="utf-8") as fh:
-                    fh.write("\n")  # close the torn line so that new records start on their own line
+    field = "score"
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, float]:
-        return {k: self._scores[k] for k in keys if k in self._scores}
-
-    def put_many(self, items: dict[str, float]) -> None:
-        new = {k: v for k, v in items.items() if self._scores.get(k) != v}
-        if not new:
-            return
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.writelines(json.dumps({"key": k, "score": v}) + "\n" for k, v in new.items())
-            fh.flush()
-            os.fsync(fh.fileno())
-        self._scores.update(new)
-
-    def close(self) -> None:
-        pass
-
-
-def _last_byte(path: Path) -> bytes:
-    with path.open("rb") as fh:
-        if fh.seek(0, os.SEEK_END) == 0:
-            return b""
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1)
+    def decode(self, value: Any) -> float:
+        return float(value)
 
 
 def _gguf_identity(model: str, path: Callable[[], Path]) -> str:
