@@ -389,6 +389,22 @@ def test_train_max_steps_keys_only_when_set_and_reaches_the_trainer() -> None:
         TrainSettings(max_steps=0)
 
 
+def test_train_mini_batch_size_keys_only_with_cached_mnrl_and_reaches_the_trainer() -> None:
+    """train.mini_batch_size (the GradCache chunk): with another loss it changes nothing, so the keys stay those of
+    the runs made before it existed; with cached-mnrl each chunk size trains its own model."""
+    from synthneg.experiment.config import TrainSettings
+
+    default = TrainSettings()
+    assert "mini_batch_size" not in default.key_fields()
+    assert TrainSettings(mini_batch_size=8).key_fields() == default.key_fields()  # mnrl: no chunk to set
+    cached = TrainSettings(loss="cached-mnrl", mini_batch_size=8)
+    assert cached.key_fields()["mini_batch_size"] == 8
+    assert cached.key_fields() != TrainSettings(loss="cached-mnrl").key_fields()
+    assert cached.train_config(seed=0, use_negatives=True).mini_batch_size == 8
+    with pytest.raises(ValueError, match="mini_batch_size"):
+        TrainSettings(mini_batch_size=0)
+
+
 def test_status_lists_every_stage_and_runs_nothing(tmp_path: Path) -> None:
     """--status: done and pending stages after a partial run, an estimate from its medians, no side effects."""
     from typer.testing import CliRunner
