@@ -173,6 +173,31 @@ def test_dense_rankings_store_replays_without_encoding_and_is_what_decides(tmp_p
         mine_dense(TINY_RECORDS, TINY, SelectionConfig(range_max=5), encoder=fresh, store=store)
 
 
+def test_mine_dense_cli_rankings_store_makes_a_rerun_encode_nothing(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from synthneg.cli import app
+    from synthneg.search.dense import DenseEncoder
+
+    corpus = tmp_path / "passages.jsonl"
+    corpus.write_text(
+        "".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}) + "\n" for d in TINY.documents)
+    )
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text("".join(json.dumps(r.__dict__) + "\n" for r in TINY_RECORDS))
+    store = tmp_path / "rankings.jsonl"
+    argv = ["mine", "dense", "-q", str(queries), "-c", str(corpus), "--rankings", str(store), "--no-cache"]
+    first = CliRunner().invoke(app, [*argv, "-o", str(tmp_path / "a.jsonl")])
+    assert first.exit_code == 0, first.output
+    assert len(store.read_text().splitlines()) == len(TINY_RECORDS)
+    monkeypatch.setattr(DenseEncoder, "encode", lambda *a, **k: pytest.fail("encoded despite --rankings"))
+    again = CliRunner().invoke(app, [*argv, "-o", str(tmp_path / "b.jsonl")])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "b.jsonl").read_bytes() == (tmp_path / "a.jsonl").read_bytes()
+
+
 def test_top_k_numpy_matches_brute_force():
     rng = np.random.default_rng(0)
     q, d = rng.normal(size=(7, 8)).astype(np.float32), rng.normal(size=(50, 8)).astype(np.float32)

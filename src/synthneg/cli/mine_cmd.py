@@ -64,6 +64,14 @@ def dense_command(
     model: Annotated[
         str, typer.Option("--model", "-m", help="'minilm' (embedded) or a sentence-transformers name/path.")
     ] = "minilm",
+    rankings: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="JSONL",
+            help="Keep each query's ranking (ids and scores, no text) in this store: a rerun, on any machine, "
+            "encodes nothing and picks the same negatives.",
+        ),
+    ] = None,
     id_field: IdField = None,
     text_field: TextField = None,
 ) -> None:
@@ -84,7 +92,13 @@ def dense_command(
     check_writable(out)
     corp = load_corpus_spec(corpus, id_field, text_field)
     triples = mine_dense(
-        read_query_records(queries), corp, selection, encoder=encoder, backend=enc.backend, show_progress=True
+        read_query_records(queries),
+        corp,
+        selection,
+        encoder=encoder,
+        backend=enc.backend,
+        show_progress=True,
+        store=rankings,
     )
     _done(triples, out)
 
