@@ -25,6 +25,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from synthneg.llm.llama_log import route_llama_log
+
 logger = logging.getLogger(__name__)
 _PATCH_LOCK = threading.Lock()
 
@@ -92,10 +94,12 @@ def _warn_amx_once() -> None:
 
 
 def load_llama(model_path: str | Path, **kwargs: Any) -> Any:
-    """``llama_cpp.Llama(model_path, **kwargs)``, without the AMX weight buffer (module docstring)."""
+    """``llama_cpp.Llama(model_path, **kwargs)``, without the AMX weight buffer (module docstring); llama.cpp's log
+    goes to the ``synthneg.llama_cpp`` logger at its real levels (:mod:`synthneg.llm.llama_log`)."""
     import llama_cpp
     import llama_cpp.llama as llama_module
 
+    route_llama_log()
     if use_extra_buffers():
         return llama_cpp.Llama(model_path=str(model_path), **kwargs)
     if "AMX" in cpu_extra_buffer_types():
