@@ -10,6 +10,7 @@ per context) are dropped, and the warnings listed in ``_EXPECTED`` are logged at
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import re
@@ -47,7 +48,11 @@ def _emit(level: int, line: str) -> None:
 
 
 def _on_log(level: int, text: bytes | None, _user_data: Any) -> None:
-    chunk = (text or b"").decode("utf-8", errors="replace")
+    with contextlib.suppress(Exception):  # never raise into llama.cpp (a late line at interpreter exit, say)
+        _collect(level, (text or b"").decode("utf-8", errors="replace"))
+
+
+def _collect(level: int, chunk: str) -> None:
     with _lock:
         if level != _CONT:
             if _state["pending"]:
