@@ -139,3 +139,21 @@ def test_the_training_line_names_the_runs_loss() -> None:
     capped = config.model_copy(update={"train": config.train.model_copy(update={"max_steps": 30})})
     text = render_markdown(_committed_summary(capped), capped, None)
     assert "- Training: 1.0 epoch(s), at most 30 steps, batch 32, lr 2e-05," in text
+
+
+def test_the_cost_table_gives_llm_calls_and_tokens_per_triple_from_the_committed_stages() -> None:
+    """The margin run: the verified arm's 2,968 calls (queries, rewrites, passages) over its 166 triples, beside its
+    BM25 control's 533 query calls over the same 166 queries; in-batch has no triple, so no figure."""
+    from synthneg.experiment.report import costs
+
+    config = load_config(ROOT / "experiments" / "scifact-indomain-500-verified-margin.yaml")
+    stages = json.loads((config.output_dir / "stages.json").read_text(encoding="utf-8"))
+    summary = _committed_summary(config)
+    summary["costs"] = costs(stages, config)
+    verified, control = summary["costs"]["llm-query-verified"], summary["costs"]["bm25-matched-verified"]
+    assert verified["triples"] == control["triples"] == stages["negatives:llm-query-verified"]["triples"] == 166
+    text = render_markdown(summary, config, None)
+    per = f"{verified['llm_calls'] / 166:.1f} / {verified['llm_tokens'] / 166:,.0f}"
+    assert f"| llm-query-verified | {verified['llm_calls']} | {verified['llm_tokens']} | {per} |" in text
+    assert f"| bm25-matched-verified | 533 | {control['llm_tokens']} | {533 / 166:.1f} / " in text
+    assert f"| in-batch | 533 | {control['llm_tokens']} | - |" in text

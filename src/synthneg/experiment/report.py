@@ -331,6 +331,8 @@ def costs(stages: dict[str, Any], config: ExperimentConfig) -> dict[str, ArmCost
             "data_pending": spec.has_negatives and key not in stages,
             "note": "CE scores pairs with the LLM reranker; its cost is in data_cpu_s" if arm == "ce" else "",
         }
+        if key in stages and "triples" in stages[key]:
+            entry["triples"] = stages[key]["triples"]
         if "judge" in neg:
             j = neg["judge"]
             entry["note"] = (

@@ -274,8 +274,9 @@ def _costs(summary: Summary, config: ExperimentConfig) -> list[str]:
     lines += [
         "## Cost per arm",
         "",
-        "| arm | LLM calls | LLM tokens | data CPU s | data wall s | train CPU s / seed | reads the corpus |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| arm | LLM calls | LLM tokens | calls / tokens per triple | data CPU s | data wall s | train CPU s / seed "
+        "| reads the corpus |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     estimated = False
     for arm, c in summary["costs"].items():
@@ -287,8 +288,10 @@ def _costs(summary: Summary, config: ExperimentConfig) -> list[str]:
             wall += f" (≈{est_wall:.0f}*)" if est_wall is not None else " (?*)"
         if c.get("data_pending"):
             cpu, wall = f"{cpu} + pending", f"{wall} + pending"
+        triples = c.get("triples")
+        per = f"{c['llm_calls'] / triples:.1f} / {c['llm_tokens'] / triples:,.0f}" if triples else "-"
         lines.append(
-            f"| {arm} | {c['llm_calls']} | {c['llm_tokens']} | {cpu} | {wall} | "
+            f"| {arm} | {c['llm_calls']} | {c['llm_tokens']} | {per} | {cpu} | {wall} | "
             f"{c['train_cpu_s_per_seed'] if c['train_cpu_s_per_seed'] is not None else '-'} | "
             f"{'yes' if c['reads_corpus'] else 'no'} |"
         )
@@ -296,7 +299,8 @@ def _costs(summary: Summary, config: ExperimentConfig) -> list[str]:
     lines += [f"- `{arm}`: {c['note']}" for arm, c in summary["costs"].items() if c.get("note")]
     lines.append(
         "Data columns: the queries stage (shared by every arm but `labeled`) plus the arm's own negatives stage. "
-        "'+ pending': the arm's negatives are not made yet."
+        "'+ pending': the arm's negatives are not made yet. Per triple: the arm's LLM calls and tokens over the "
+        "(query, positive, negative) rows it trains on, the queries' cost included (every query call, kept or not)."
     )
     if estimated:
         lines.append(

@@ -30,6 +30,7 @@ class ArmCost(TypedDict):
     train_cpu_s_per_seed: float | None
     reads_corpus: bool
     data_wall_s: NotRequired[float]
+    triples: NotRequired[int]
     data_pending: NotRequired[bool]
     note: NotRequired[str]
     data_cpu_s_est: NotRequired[float | None]
