@@ -517,3 +517,21 @@ def test_verified_refuses_what_answers_the_query_and_keeps_the_hardest_passing_c
     assert kept["q2"].provenance["judge"] == "scripted-judge" and kept["q2"].provenance["candidates"] == 2
     rates = candidate_rates(rows)
     assert (rates["judged"], rates["kept"], rates["judge_answers_query"]) == (4, 2, 0.25)
+
+    # with the encoder's ceiling (positives at 0.8 under the encoder: above 0.76 is too close) the judge reads only
+    # what the ceiling lets through: cGAS (0.9) is refused by the encoder, unjudged; the same triples come out
+    def with_positive(a: list[str], b: list[str]) -> np.ndarray:
+        pos = {r.positive for r in recs}
+        return np.where([text in pos for text in b], 0.8, cosines(a, b))
+
+    ceiling = Judge(judge.scores)
+    res = generate_near_miss_negatives(
+        recs, Scripted(rewrites), Scripted(passages), tmp_path / "ceiling", candidates=2, cosines=with_positive,
+        judge=ceiling, relative_margin=0.05, method="llm-query-verified", show_progress=False,
+    )  # fmt: skip
+    assert ceiling.pairs == 3 + 3
+    rows = [json.loads(x) for x in (tmp_path / "ceiling" / "negatives-llm-query-verified.candidates.jsonl").open()]
+    cgas = next(r for r in rows if "cGAS" in r["passage"]["text"])
+    assert cgas["encoder"]["too_close"] and "judge" not in cgas and not cgas["kept"]
+    assert {t.query_id: t.negative for t in read_triples(res.output)} == {k: t.negative for k, t in kept.items()}
+    assert candidate_rates(rows)["judged"] == 3

@@ -17,7 +17,7 @@ synonym, and the long passage can stay on the cheaper model. With ``candidates=K
 own seeded call). Every written passage is then verified without reading a corpus: an LLM ``judge`` scores it and the
 query's positive against the *original* query and refuses it when it scores within ``judge_margin`` of the positive
 (it answers the query); an optional encoder ceiling (``relative_margin``) refuses one closer to the query than the
-positive allows. Of a query's passing candidates the hardest under the encoder (the first, without one) is kept;
+positive allows, before the judge reads it (the judge then scores only what the ceiling lets through). Of a query's passing candidates the hardest under the encoder (the first, without one) is kept;
 every candidate, with all its verdicts, goes to ``negatives-<method>.candidates.jsonl``.
 """
 
@@ -183,17 +183,13 @@ class _NearMiss:
         self.passages = {o.task.task_id: o for o in self.outcomes2}
 
     def verify(self) -> None:
-        """The judge's scores (negative and positive against the original query) and the encoder's hardness."""
+        """The encoder's hardness (and ceiling), then the judge's scores (negative and positive against the original
+        query) for the candidates the ceiling lets through: the encoder costs milliseconds a pair, the judge seconds."""
         cfg = self.cfg
         accepted = [t for t, o in self.passages.items() if o.accepted is not None]
-        texts = [self.passages[t].accepted.verdict.text for t in accepted]  # type: ignore[union-attr]
+        texts = {t: self.passages[t].accepted.verdict.text for t in accepted}  # type: ignore[union-attr]
         queries = [self.record(t) for t in accepted]
-        if cfg.judge is not None and accepted:
-            pairs = [(r.query, text) for r, text in zip(queries, texts, strict=True)]
-            scores = cfg.judge.score(pairs + [(r.query, r.positive) for r in queries])
-            n = len(accepted)
-            self.judged = {t: (float(scores[i]), float(scores[n + i])) for i, t in enumerate(accepted)}
-        sims = _similarities(cfg, [r.query for r in queries], texts)
+        sims = _similarities(cfg, [r.query for r in queries], list(texts.values()))
         if sims is not None:
             self.hardness = {t: float(x) for t, x in zip(accepted, sims, strict=True)}
         if cfg.relative_margin is not None and accepted:
@@ -202,6 +198,21 @@ class _NearMiss:
             assert pos is not None  # generate_near_miss_negatives checked that an encoder is given
             by_query = {q: float(x) for q, x in zip(recs, pos, strict=True)}
             self.positive_similarity = {t: by_query[r.query_id] for t, r in zip(accepted, queries, strict=True)}
+        to_judge = [t for t in accepted if not self.too_close_to_query(t)]
+        if cfg.judge is not None and to_judge:
+            recs_j = [self.record(t) for t in to_judge]
+            pairs = [(r.query, texts[t]) for r, t in zip(recs_j, to_judge, strict=True)]
+            scores = cfg.judge.score(pairs + [(r.query, r.positive) for r in recs_j])
+            n = len(to_judge)
+            self.judged = {t: (float(scores[i]), float(scores[n + i])) for i, t in enumerate(to_judge)}
+
+    def too_close_to_query(self, tid: str) -> bool:
+        """NV-Retriever's positive-aware ceiling, as in mining: closer to the query than the positive allows
+        (always False without ``relative_margin``)."""
+        if self.cfg.relative_margin is None or tid not in self.positive_similarity:
+            return False
+        pos = self.positive_similarity[tid]
+        return self.hardness[tid] > pos - self.cfg.relative_margin * abs(pos)
 
     def candidate_row(self, c: int, tid: str) -> tuple[dict[str, Any], bool]:
         """The candidates-file row of candidate ``c`` (task ``tid``), and whether it passed every check."""
@@ -227,10 +238,8 @@ class _NearMiss:
         if tid in self.hardness:
             row["hardness"] = round(self.hardness[tid], 4)
         if tid in self.positive_similarity and self.cfg.relative_margin is not None:
-            pos = self.positive_similarity[tid]
-            # NV-Retriever's positive-aware ceiling, as in mining: closer to the query than the positive allows
-            too_close = self.hardness[tid] > pos - self.cfg.relative_margin * abs(pos)
-            row["encoder"] = {"positive": round(pos, 4), "too_close": too_close}
+            too_close = self.too_close_to_query(tid)
+            row["encoder"] = {"positive": round(self.positive_similarity[tid], 4), "too_close": too_close}
             ok = ok and not too_close
         return row, ok
 
@@ -368,7 +377,7 @@ def generate_near_miss_negatives(
     ``cosines`` (pairs -> cosines, e.g. :class:`~synthneg.search.stored_cosines.StoredCosines`) replaces ``encode``.
     ``relative_margin`` (needs ``encode`` or ``cosines``) also refuses a candidate closer to the query than
     ``positive - relative_margin * |positive|`` under the encoder (``encoder.too_close``; NV-Retriever's
-    positive-aware ceiling, 0.05 there, as ``mine dense --relative-margin``).
+    positive-aware ceiling, 0.05 there, as ``mine dense --relative-margin``); the judge does not score those.
     ``rewrite="swap"`` asks step 1 for ``term => sibling`` only and substitutes it (:mod:`near_miss_rewrite`).
     ``max_attempts`` bounds the tries per task of both steps; ``rewrite_max_attempts`` / ``passage_max_attempts``
     give one step its own bound.
