@@ -17,8 +17,9 @@ synonym, and the long passage can stay on the cheaper model. With ``candidates=K
 own seeded call). Every written passage is then verified without reading a corpus: an LLM ``judge`` scores it and the
 query's positive against the *original* query and refuses it when it scores within ``judge_margin`` of the positive
 (it answers the query); an optional encoder ceiling (``relative_margin``) refuses one closer to the query than the
-positive allows, before the judge reads it (the judge then scores only what the ceiling lets through). Of a query's passing candidates the hardest under the encoder (the first, without one) is kept;
-every candidate, with all its verdicts, goes to ``negatives-<method>.candidates.jsonl``.
+positive allows, before the judge reads it (the judge then scores only what the ceiling lets through). Of a query's
+passing candidates the hardest under the encoder (the first, without one) is kept; every candidate, with all its
+verdicts, goes to ``negatives-<method>.candidates.jsonl``.
 """
 
 from __future__ import annotations
