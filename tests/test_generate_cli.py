@@ -105,7 +105,7 @@ def test_relative_margin_without_a_judge_is_refused_before_any_call(server, tmp_
                                    "positive": "Graphene conducts heat well."}) + "\n")  # fmt: skip
     before = _Fake.posts
     args = ["negatives", "llm", "--queries", str(queries), "--out", str(tmp_path / "neg"), "--strategy", "near-miss"]
-    for option in ("--relative-margin", "--drift-floor"):
+    for option in ("--relative-margin", "--drift-floor", "--drift-ceiling"):
         r = CliRunner().invoke(app, [*args, option, "0.05", "--backend", "openai", "--base-url", server])
         assert isinstance(r.exception, SynthnegError) and "give --judge too" in str(r.exception)  # the CLI: exit 2
         assert option in str(r.exception)

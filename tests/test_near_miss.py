@@ -466,6 +466,45 @@ def test_drift_floor_refuses_a_rewrite_about_something_else_and_writes_no_passag
         )
 
 
+def test_drift_ceiling_refuses_the_same_question_reworded_and_writes_no_passage_for_it(tmp_path: Path) -> None:
+    """``DriftRules.max_similarity``: a rewrite whose cosine to its query is above the ceiling asks the same question
+    (a synonym, a broader term: "hepatocellular carcinoma" -> "liver cancer"), recorded as ``drift_similarity``, no
+    step-2 call, never kept; the ceiling goes into the kept triples' provenance."""
+    recs = TWO_RECORDS
+    answers = {
+        "STING": "IFI16 interferes with cGAS phosphorylation.",  # q1: a near miss (cosine 0.80 below)
+        "stroke": "Aspirin prevents a second brain attack in older adults.",  # q2: the same question (0.95)
+        "cGAS": "IFI16 reduces cGAS phosphorylation in fibroblasts." + FILLER,
+        "brain": "Aspirin lowers the risk of a second brain attack by a fifth." + FILLER,
+    }
+    drift = {answers["STING"]: 0.80, answers["stroke"]: 0.95}
+
+    def cosines(a: list[str], b: list[str]) -> np.ndarray:  # the rewrite's drift, else a passage's hardness (0.5)
+        return np.array([drift.get(y, 0.5) for y in b])
+
+    def run(out: Path, ceiling: float | None) -> tuple[dict[str, dict], Scripted]:
+        writer = Scripted(answers)
+        generate_near_miss_negatives(
+            recs, Scripted(answers), writer, out, cosines=cosines, drift=DriftRules(max_similarity=ceiling),
+            method="llm-query-verified", show_progress=False,
+        )  # fmt: skip
+        rows = map(json.loads, (out / "negatives-llm-query-verified.candidates.jsonl").open())
+        return {r["query_id"]: r for r in rows}, writer
+
+    rows, writer = run(tmp_path / "on", 0.90)
+    assert rows["q2"]["rewrite"]["reason"] == "drift_similarity" and rows["q2"]["rewrite"]["similarity"] == 0.95
+    assert "passage" not in rows["q2"] and not rows["q2"]["kept"] and writer.turn["brain"] == 0  # no step 2
+    assert rows["q1"]["kept"] and not rows["q1"]["rewrite"]["reason"]
+    kept = read_triples(tmp_path / "on" / "negatives-llm-query-verified.jsonl")
+    assert [t.query_id for t in kept] == ["q1"] and kept[0].provenance["drift"]["max_similarity"] == 0.90
+    off, writer = run(tmp_path / "off", None)
+    assert all(r["kept"] for r in off.values()) and writer.turn["brain"] == 1
+    with pytest.raises(SynthnegError, match="give an encoder"):
+        generate_near_miss_negatives(
+            recs, Scripted(answers), Scripted(answers), tmp_path, drift=DriftRules(max_similarity=0.9)
+        )
+
+
 class Judge:
     """A pair scorer (the judge's interface): a fixed score per passage word, the positive scoring 1.0."""
 

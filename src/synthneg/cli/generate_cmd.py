@@ -27,10 +27,10 @@ def _near_miss(
     rewrite: str,
 ) -> Any:
     """``negatives llm --strategy near-miss``: with ``--judge``, the judge and MiniLM's hardness verify the candidates
-    (``verify``: the judge, its margin, the encoder's relative margin and the drift's floor)."""
+    (``verify``: the judge, its margin, the encoder's relative margin and the drift's floor and ceiling)."""
     from synthneg.generate.near_miss import REWRITE_SAMPLING, DriftRules, generate_near_miss_negatives
 
-    judge, judge_margin, relative_margin, drift_floor = verify
+    judge, judge_margin, relative_margin, drift_floor, drift_ceiling = verify
     scorer, encode = None, None
     if judge is not None:
         from synthneg.mine.cross_encoder import load_scorer
@@ -45,7 +45,7 @@ def _near_miss(
             writer,
             out,
             candidates=candidates,
-            drift=DriftRules(min_similarity=drift_floor),
+            drift=DriftRules(min_similarity=drift_floor, max_similarity=drift_ceiling),
             judge=scorer,
             judge_margin=judge_margin,
             relative_margin=relative_margin,
@@ -83,8 +83,12 @@ DRIFT_FLOOR_HELP = (
     "With --judge: also refuse a rewrite whose MiniLM cosine to the query is below this floor (about something else "
     "altogether, not a near miss; 0.35 refuses 0.6% of the committed runs' rewrites, docs/generation.md)."
 )
-#: the verification options: the judge, its margin, the encoder's relative margin, the drift's similarity floor
-Verify = tuple[str | None, float, float | None, float | None]
+DRIFT_CEILING_HELP = (
+    "With --judge: also refuse a rewrite whose MiniLM cosine to the query is above this ceiling (a synonym, a broader "
+    "or a narrower term: the same question; 0.90, docs/generation.md)."
+)
+#: the verification options: the judge, its margin, the encoder's relative margin, the drift's similarity bounds
+Verify = tuple[str | None, float, float | None, float | None, float | None]
 
 
 def _check_strategy(strategy: str, mode: str, rewrite: str, verify: Verify) -> None:
@@ -98,11 +102,10 @@ def _check_strategy(strategy: str, mode: str, rewrite: str, verify: Verify) -> N
         raise SynthnegError(f"--strategy must be 'direct' or 'near-miss', got {strategy!r}")
     if strategy == "near-miss" and mode != "query":
         raise SynthnegError("--strategy near-miss writes from the query alone: use it with --mode query")
-    judge, _, relative_margin, drift_floor = verify
-    if relative_margin is not None and judge is None:
-        raise SynthnegError("--relative-margin verifies with MiniLM beside the judge: give --judge too")
-    if drift_floor is not None and judge is None:
-        raise SynthnegError("--drift-floor verifies with MiniLM beside the judge: give --judge too")
+    judge, _, *encoder_checks = verify
+    for option, value in zip(("--relative-margin", "--drift-floor", "--drift-ceiling"), encoder_checks, strict=True):
+        if value is not None and judge is None:
+            raise SynthnegError(f"{option} verifies with MiniLM beside the judge: give --judge too")
 
 
 def _summary(res: Any) -> None:
@@ -179,6 +182,7 @@ def negatives_llm(
         None, "--relative-margin", min=0.0, max=1.0, help=RELATIVE_MARGIN_HELP
     ),
     drift_floor: float | None = typer.Option(None, "--drift-floor", min=-1.0, max=1.0, help=DRIFT_FLOOR_HELP),
+    drift_ceiling: float | None = typer.Option(None, "--drift-ceiling", min=-1.0, max=1.0, help=DRIFT_CEILING_HELP),
     limit: int | None = typer.Option(None, "--limit", help="Only the first N queries."),
     template: str | None = typer.Option(None, "--template", help="Prompt template file (default: built-in)."),
     max_tokens: int = typer.Option(256, "--max-tokens"),
@@ -195,7 +199,7 @@ def negatives_llm(
     from synthneg.data.triples import read_query_records
     from synthneg.generate import generate_negatives
 
-    verify = (judge, judge_margin, relative_margin, drift_floor)
+    verify = (judge, judge_margin, relative_margin, drift_floor, drift_ceiling)
     _check_strategy(strategy, mode, rewrite, verify)
     records = read_query_records(queries)[:limit]
     with exclusive_folder(out), log_to_folder(out), llm.generator() as gen:

@@ -106,6 +106,14 @@ class NearMissConfig(StrictModel):
         "this floor (about something else altogether, not a near miss: 0.35 refuses 0.6% of the committed runs' "
         "rewrites; null: off)",
     )
+    max_similarity: float | None = Field(
+        default=None,
+        ge=-1,
+        le=1,
+        description="llm-query-verified: refuse a rewrite whose cosine to the query under the base encoder is above "
+        "this ceiling (a synonym, a broader or a narrower term: the same question asked again, whose passage the "
+        "judge often lets through; 0.90 on the committed SciFact and NFCorpus runs, docs/generation.md; null: off)",
+    )
 
 
 class QueryFilterConfig(StrictModel):

@@ -86,7 +86,9 @@ def near_miss_negatives(
             runner.layout.generation,
             candidates=nm.candidates,
             drift=DriftRules(
-                min_changed_terms=nm.min_changed_terms, min_similarity=nm.min_similarity if verified else None
+                min_changed_terms=nm.min_changed_terms,
+                min_similarity=nm.min_similarity if verified else None,
+                max_similarity=nm.max_similarity if verified else None,
             ),
             judge=judge,
             judge_margin=nm.judge_margin,
@@ -128,17 +130,17 @@ def _record_near_miss_costs(runner: ExperimentRunner, ledger: dict[str, Any], ju
 
 
 def near_miss_key(runner: ExperimentRunner, arm: str = "llm-near-miss") -> dict[str, Any]:
-    """The near-miss settings of ``arm``'s key; ``relative_margin`` and ``min_similarity`` (encoder checks of the
-    verified arm) only for ``llm-query-verified``. (The judge's settings stay in the unverified arm's key too: the
-    committed runs' keys.)"""
+    """The near-miss settings of ``arm``'s key; ``relative_margin``, ``min_similarity`` and ``max_similarity`` (encoder
+    checks of the verified arm) only for ``llm-query-verified``. (The judge's settings stay in the unverified arm's key
+    too: the committed runs' keys.)"""
     near_miss = runner.config.near_miss.model_dump()
     if arm != "llm-query-verified":  # the unverified arm keeps every candidate: the ceiling does not change it
-        near_miss["relative_margin"] = near_miss["min_similarity"] = None
+        near_miss["relative_margin"] = near_miss["min_similarity"] = near_miss["max_similarity"] = None
     if near_miss["passage_llm"] is None:  # added later: unset, the key is what it was before
         del near_miss["passage_llm"]
     if near_miss["rewrite"] == "free":  # likewise
         del near_miss["rewrite"]
-    for late in ("relative_margin", "min_similarity"):  # likewise
+    for late in ("relative_margin", "min_similarity", "max_similarity"):  # likewise
         if near_miss[late] is None:
             del near_miss[late]
     return {**llm_key(runner), "near_miss": near_miss}
