@@ -3,10 +3,11 @@ its query (cosine under MiniLM by default), per run, with the lowest ones to rea
 
 Reads the committed call stores only (``generation/queries.calls.jsonl`` and
 ``generation/negatives-near-miss-rewrite.calls.jsonl``), so it needs no LLM; it is how the default-off drift
-floor (``DriftRules.min_similarity``, docs/generation.md) was measured:
+floor and ceiling (``DriftRules.min_similarity``, ``max_similarity``; docs/generation.md) were measured:
 
     python scripts/drift_similarities.py docs/results/scifact-indomain-500-verified-relative \
         docs/results/nfcorpus-indomain-500-verified --floor 0.35 --show 20
+    python scripts/drift_similarities.py docs/results/scifact-indomain-500-verified-k4-relative --ceiling 0.90 --show 0
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path, help="experiment run folders (with generation/)")
     ap.add_argument("--model", default="minilm", help="bi-encoder (default: the embedded MiniLM)")
     ap.add_argument("--floor", type=float, default=0.35, help="count and show the rewrites below this cosine")
+    ap.add_argument("--ceiling", type=float, default=0.90, help="count the rewrites above this cosine")
     ap.add_argument("--show", type=int, default=20, help="print this many of the lowest rewrites")
     args = ap.parse_args()
     encoder = DenseEncoder(args.model, show_progress=False)
@@ -61,9 +63,12 @@ def main() -> None:
             print(f"{run}: no rewrite calls")
             continue
         sims = np.sum(encoder.encode([q for _, q, _ in rows]) * encoder.encode([r for _, _, r in rows]), axis=1)
-        pct = np.percentile(sims, [1, 5, 10, 50]).round(3).tolist()
-        below = int((sims < args.floor).sum())
-        print(f"{run.name}: {len(rows)} rewrites; percentiles 1/5/10/50 {pct}; below {args.floor}: {below}")
+        pct = np.percentile(sims, [1, 5, 10, 50, 90]).round(3).tolist()
+        below, above = int((sims < args.floor).sum()), int((sims > args.ceiling).sum())
+        print(
+            f"{run.name}: {len(rows)} rewrites; percentiles 1/5/10/50/90 {pct}; below {args.floor}: {below}; "
+            f"above {args.ceiling}: {above}"
+        )
         low += [(float(s), run.name, *row) for s, row in zip(sims, rows, strict=True)]
     for sim, name, task_id, query, rewrite in sorted(low)[: args.show]:
         print(f"\n{sim:.3f}  {name}  {task_id}\n  query:   {query}\n  rewrite: {rewrite}")
