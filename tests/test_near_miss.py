@@ -421,87 +421,60 @@ def test_relative_margin_refuses_a_negative_closer_to_the_query_than_its_positiv
         generate_near_miss_negatives(recs, Scripted(answers), Scripted(answers), tmp_path, relative_margin=0.05)
 
 
-def test_drift_floor_refuses_a_rewrite_about_something_else_and_writes_no_passage_for_it(tmp_path: Path) -> None:
-    """``DriftRules.min_similarity``: a rewrite whose cosine to its query is below the floor is off topic (an easy
-    negative, not a near miss): recorded as ``drift_off_topic``, no step-2 call, never kept; off by default, when the
-    triples' provenance is what it was before the floor existed."""
+@pytest.mark.parametrize(
+    ("bound", "value", "q2_rewrite", "q2_cosine", "reason"),
+    [
+        # a rewrite about something else altogether: an easy negative, not a near miss
+        ("min_similarity", 0.35, "Solar panels lower energy bills in homes.", 0.10, "drift_off_topic"),
+        # the same question reworded ("hepatocellular carcinoma" -> "liver cancer"): its passage answers the query
+        ("max_similarity", 0.90, "Aspirin prevents a second brain attack in older adults.", 0.95, "drift_similarity"),
+    ],
+)
+def test_drift_bounds_refuse_a_rewrite_and_write_no_passage_for_it(
+    tmp_path: Path, bound: str, value: float, q2_rewrite: str, q2_cosine: float, reason: str
+) -> None:
+    """``DriftRules.min_similarity`` / ``max_similarity``: a rewrite whose cosine to its query is below the floor or
+    above the ceiling is recorded with its ``reason`` and similarity, gets no step-2 call and is never kept; the bound
+    goes into the kept triples' provenance; off by default, when the provenance is what it was before either existed."""
     recs = TWO_RECORDS
+    q2_passage = q2_rewrite.split()[1]  # the step-2 answer's key: a word of q2's rewrite that q1's prompts lack
     answers = {
         "STING": "IFI16 interferes with cGAS phosphorylation.",  # q1: a near miss (cosine 0.80 below)
-        "stroke": "Solar panels lower energy bills in homes.",  # q2: about something else (cosine 0.10)
+        "stroke": q2_rewrite,
         "cGAS": "IFI16 reduces cGAS phosphorylation in fibroblasts." + FILLER,
-        "Solar": "Solar panels cut household energy bills by a third." + FILLER,
+        q2_passage: q2_rewrite.replace(".", ", a third less often.") + FILLER,
     }
-    drift = {"IFI16 interferes with cGAS phosphorylation.": 0.80, "Solar panels lower energy bills in homes.": 0.10}
+    drift = {answers["STING"]: 0.80, q2_rewrite: q2_cosine}
 
     def cosines(a: list[str], b: list[str]) -> np.ndarray:  # the rewrite's drift, else a passage's hardness (0.5)
         return np.array([drift.get(y, 0.5) for y in b])
 
-    def run(out: Path, floor: float | None) -> tuple[dict[str, dict], Scripted]:
+    def run(out: Path, rules: DriftRules) -> tuple[dict[str, dict], Scripted]:
         writer = Scripted(answers)
         generate_near_miss_negatives(
-            recs, Scripted(answers), writer, out, cosines=cosines, drift=DriftRules(min_similarity=floor),
+            recs, Scripted(answers), writer, out, cosines=cosines, drift=rules,
             method="llm-query-verified", show_progress=False,
         )  # fmt: skip
         rows = map(json.loads, (out / "negatives-llm-query-verified.candidates.jsonl").open())
         return {r["query_id"]: r for r in rows}, writer
 
-    rows, writer = run(tmp_path / "on", 0.35)
-    assert rows["q2"]["rewrite"]["reason"] == "drift_off_topic" and rows["q2"]["rewrite"]["similarity"] == 0.1
-    assert "passage" not in rows["q2"] and not rows["q2"]["kept"] and writer.turn["Solar"] == 0  # no step 2
+    rows, writer = run(tmp_path / "on", DriftRules(**{bound: value}))
+    assert rows["q2"]["rewrite"]["reason"] == reason and rows["q2"]["rewrite"]["similarity"] == q2_cosine
+    assert "passage" not in rows["q2"] and not rows["q2"]["kept"] and writer.turn[q2_passage] == 0  # no step 2
     assert rows["q1"]["kept"] and not rows["q1"]["rewrite"]["reason"]
     kept = read_triples(tmp_path / "on" / "negatives-llm-query-verified.jsonl")
-    assert [t.query_id for t in kept] == ["q1"] and kept[0].provenance["drift"]["min_similarity"] == 0.35
+    assert [t.query_id for t in kept] == ["q1"] and kept[0].provenance["drift"][bound] == value
     rates = candidate_rates(list(rows.values()))
     assert rates["rewrites_accepted"] == 1 and rates["acceptance_rate"] == 0.5
-    off, writer = run(tmp_path / "off", None)
-    assert all(r["kept"] for r in off.values()) and writer.turn["Solar"] == 1
+    off, writer = run(tmp_path / "off", DriftRules())
+    assert all(r["kept"] for r in off.values()) and writer.turn[q2_passage] == 1
     assert read_triples(tmp_path / "off" / "negatives-llm-query-verified.jsonl")[0].provenance["drift"] == {
         "min_changed_terms": 1,
         "max_similarity": None,
     }
     with pytest.raises(SynthnegError, match="give an encoder"):
         generate_near_miss_negatives(
-            recs, Scripted(answers), Scripted(answers), tmp_path, drift=DriftRules(min_similarity=0.35)
-        )
-
-
-def test_drift_ceiling_refuses_the_same_question_reworded_and_writes_no_passage_for_it(tmp_path: Path) -> None:
-    """``DriftRules.max_similarity``: a rewrite whose cosine to its query is above the ceiling asks the same question
-    (a synonym, a broader term: "hepatocellular carcinoma" -> "liver cancer"), recorded as ``drift_similarity``, no
-    step-2 call, never kept; the ceiling goes into the kept triples' provenance."""
-    recs = TWO_RECORDS
-    answers = {
-        "STING": "IFI16 interferes with cGAS phosphorylation.",  # q1: a near miss (cosine 0.80 below)
-        "stroke": "Aspirin prevents a second brain attack in older adults.",  # q2: the same question (0.95)
-        "cGAS": "IFI16 reduces cGAS phosphorylation in fibroblasts." + FILLER,
-        "brain": "Aspirin lowers the risk of a second brain attack by a fifth." + FILLER,
-    }
-    drift = {answers["STING"]: 0.80, answers["stroke"]: 0.95}
-
-    def cosines(a: list[str], b: list[str]) -> np.ndarray:  # the rewrite's drift, else a passage's hardness (0.5)
-        return np.array([drift.get(y, 0.5) for y in b])
-
-    def run(out: Path, ceiling: float | None) -> tuple[dict[str, dict], Scripted]:
-        writer = Scripted(answers)
-        generate_near_miss_negatives(
-            recs, Scripted(answers), writer, out, cosines=cosines, drift=DriftRules(max_similarity=ceiling),
-            method="llm-query-verified", show_progress=False,
-        )  # fmt: skip
-        rows = map(json.loads, (out / "negatives-llm-query-verified.candidates.jsonl").open())
-        return {r["query_id"]: r for r in rows}, writer
-
-    rows, writer = run(tmp_path / "on", 0.90)
-    assert rows["q2"]["rewrite"]["reason"] == "drift_similarity" and rows["q2"]["rewrite"]["similarity"] == 0.95
-    assert "passage" not in rows["q2"] and not rows["q2"]["kept"] and writer.turn["brain"] == 0  # no step 2
-    assert rows["q1"]["kept"] and not rows["q1"]["rewrite"]["reason"]
-    kept = read_triples(tmp_path / "on" / "negatives-llm-query-verified.jsonl")
-    assert [t.query_id for t in kept] == ["q1"] and kept[0].provenance["drift"]["max_similarity"] == 0.90
-    off, writer = run(tmp_path / "off", None)
-    assert all(r["kept"] for r in off.values()) and writer.turn["brain"] == 1
-    with pytest.raises(SynthnegError, match="give an encoder"):
-        generate_near_miss_negatives(
-            recs, Scripted(answers), Scripted(answers), tmp_path, drift=DriftRules(max_similarity=0.9)
+            recs, Scripted(answers), Scripted(answers), tmp_path, drift=DriftRules(**{bound: value})
         )
 
 
