@@ -1059,7 +1059,7 @@ def test_untitled_positives_keep_a_title_only_passage_and_name_a_missing_one() -
 
 def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """`llm-near-miss` is an arm of the registry: keyed apart from `llm-query`, and by its rewrite model, K, step 2's
-    LLM and the swap rewrite; the encoder's relative margin and drift bounds key the verified arm only (the defaults keep the key of
+    LLM and the swap or neutral rewrite; the encoder's relative margin and drift bounds key the verified arm only (the defaults keep the key of
     the runs made before the options)."""
     from synthneg.experiment.config import ExperimentConfig
     from synthneg.experiment.runner import ExperimentRunner
@@ -1078,16 +1078,18 @@ def test_near_miss_arm_is_keyed_by_its_settings(monkeypatch: pytest.MonkeyPatch)
         ExperimentRunner(ExperimentConfig(**base, near_miss={"min_similarity": None})),  # the default, spelt out
         ExperimentRunner(ExperimentConfig(**base, near_miss={"max_similarity": 0.9})),
         ExperimentRunner(ExperimentConfig(**base, near_miss={"max_similarity": None})),  # the default, spelt out
+        ExperimentRunner(ExperimentConfig(**base, near_miss={"rewrite": "neutral"})),
     ]
     for runner in runners:
         monkeypatch.setattr(runner, "data_digest", lambda arm: "q" if arm == "in-batch" else None)
     keys = [r.negatives_key("llm-near-miss") for r in runners]
-    assert len(set(keys)) == 5 and keys[0] != runners[0].negatives_key("llm-query") and keys[5] == keys[0]
+    assert len(set(keys)) == 6 and keys[0] != runners[0].negatives_key("llm-query") and keys[5] == keys[0]
     assert keys[0] == keys[6] == keys[7] == keys[8] == keys[9] == keys[10] == keys[11]  # the verified arm's only
     verified = [r.negatives_key("llm-query-verified") for r in runners]
     assert verified[6] not in verified[:6] and verified[7] == verified[0] and verified[0] not in keys
     assert verified[8] not in verified[:8] and verified[9] == verified[0]
     assert verified[10] not in verified[:10] and verified[11] == verified[0]
+    assert keys[12] not in keys[:12] and verified[12] not in verified[:12]  # the neutral template: both arms
     # step 1's or step 2's own LLM leaves the other LLM arms' keys alone
     assert {r.negatives_key("llm-query") for r in runners} == {runners[0].negatives_key("llm-query")}
 

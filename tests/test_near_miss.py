@@ -547,3 +547,54 @@ def test_verified_refuses_what_answers_the_query_and_keeps_the_hardest_passing_c
     assert cgas["encoder"]["too_close"] and "judge" not in cgas and not cgas["kept"]
     assert {t.query_id: t.negative for t in read_triples(res.output)} == {k: t.negative for k, t in kept.items()}
     assert candidate_rates(rows)["judged"] == 3
+
+
+class Recorder(Generator):
+    """Step 1: answers every rewrite with the same text (a real answer of the 1.5B to the neutral template on an arXiv
+    query) and keeps each prompt it was sent."""
+
+    model_id = "recorder"
+
+    def __init__(self, answer: str) -> None:
+        self.answer, self.prompts = answer, []
+
+    def generate(self, requests, on_result=None):  # type: ignore[no-untyped-def]
+        out = []
+        for i, req in enumerate(requests):
+            self.prompts.append(req.messages[-1].content)
+            out.append(GenerationResult(self.answer, "stop", completion_tokens=len(self.answer.split())))
+            if on_result is not None:
+                on_result(i, out[-1])
+        return out
+
+
+def test_neutral_rewrite_asks_for_a_term_of_the_querys_own_field_and_is_paid_apart(tmp_path: Path) -> None:
+    """``rewrite="neutral"``: step 1's prompt names no biomedical kind of term and asks for one from the query's own
+    field; the rewrite goes through the same drift rules and step 2; its calls are stored apart from ``free``'s, so
+    switching the template in a folder pays for the new prompts instead of reusing the old answers."""
+    query = "Do you know the mass of the black hole in A0620-00?"
+    recs = [QueryRecord("q1", query, "d1", "We measure the black hole mass in the X-ray binary A0620-00.")]
+    passage = (
+        "Neutron stars in low-mass X-ray binaries are weighed from the radial velocity curve of the donor star and the "
+        "inclination of the orbit. For the transient source studied here the companion's mass function and the "
+        "ellipsoidal light curve give a neutron star of 1.6 solar masses."
+    )
+    free, neutral = (
+        Recorder("Do you know the mass of the black hole in A0620-01?"),
+        Recorder("Do you know the mass of the neutron star in A0620-00?"),
+    )
+    generate_near_miss_negatives(recs, free, Recorder(passage), tmp_path, candidates=1, show_progress=False)
+    writer = Recorder(passage)
+    res = generate_near_miss_negatives(
+        recs, neutral, writer, tmp_path, candidates=1, rewrite="neutral", show_progress=False
+    )
+    assert "gene" in free.prompts[0] and "from the same field" not in free.prompts[0]
+    assert len(neutral.prompts) == 1 and query in neutral.prompts[0]  # a new call, not free's stored answer
+    assert "from the same field" in neutral.prompts[0] and not {"gene", "protein", "disease"} & set(
+        neutral.prompts[0].replace(",", " ").split()
+    )
+    rows = {r["query_id"]: r for r in map(json.loads, (tmp_path / "negatives-llm-near-miss.candidates.jsonl").open())}
+    assert rows["q1"]["rewrite"]["text"] == "Do you know the mass of the neutron star in A0620-00?"
+    assert "added ['neutron', 'star']" in rows["q1"]["rewrite"]["detail"]
+    assert len(writer.prompts) == 1 and "neutron star" in writer.prompts[0]  # step 2 wrote for the new query
+    assert res.ledger.tasks == 1

@@ -66,8 +66,9 @@ def _near_miss(
 
 
 REWRITE_HELP = (
-    "near-miss step 1: free (the LLM rewrites the query) or swap (it names 'term => sibling' and the term is "
-    "replaced in the query, the rest kept word for word)."
+    "near-miss step 1: free (the LLM rewrites the query, replacing a gene, drug, disease ... term), neutral (the "
+    "same for any field: a related term from the query's own field) or swap (it names 'term => sibling' and the "
+    "term is replaced in the query, the rest kept word for word)."
 )
 JUDGE_HELP = (
     "near-miss: verify with this judge ('llm', 'llm:<name>' or a CrossEncoder): a candidate it finds answering the "

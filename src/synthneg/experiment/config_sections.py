@@ -81,9 +81,10 @@ class NearMissConfig(StrictModel):
     passage_llm: LLMConfig | None = None
     candidates: int = Field(default=2, ge=1, le=8)
     min_changed_terms: int = Field(default=1, ge=1)
-    rewrite: Literal["free", "swap"] = Field(
+    rewrite: Literal["free", "swap", "neutral"] = Field(
         default="free",
-        description="step 1: 'free' (the LLM rewrites the query) or 'swap' (it names 'term => sibling', substituted)",
+        description="step 1: 'free' (the LLM rewrites the query; biomedical kinds of term), 'neutral' (the same for "
+        "any field: a related term from the query's own field) or 'swap' (it names 'term => sibling', substituted)",
     )
     judge: str = Field(
         default="llm",

@@ -12,7 +12,13 @@ Two ways to get it (``rewrite``):
   content term (a term taken from elsewhere in the same query, ``dynein => microtubule`` in a query about
   microtubules).
 
-Either way the ``drift`` rules then require a changed content term (not a paraphrase).
+- ``neutral`` (template ``near-miss-query-neutral``): ``free`` for any field. ``free``'s template lists biomedical kinds
+  of term (gene, protein, drug, disease, organism); read on arXiv abstracts, 13 of 30 kept negatives swapped a physics
+  or maths term for a biological one ("quark-antiquark annihilation" -> "gene expression"), easy negatives from
+  another field. This template asks for a closely related term of the same kind *from the same field*
+  (docs/generation.md).
+
+Whichever way, the ``drift`` rules then require a changed content term (not a paraphrase).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from dataclasses import asdict, dataclass
 from synthneg.llm.parse import QueryRules, Verdict, reject, validate_query
 
 #: step 1's ways to rewrite, and their built-in templates
-REWRITES = {"free": "near-miss-query", "swap": "near-miss-swap"}
+REWRITES = {"free": "near-miss-query", "swap": "near-miss-swap", "neutral": "near-miss-query-neutral"}
 #: the longest term or sibling a swap may name, in words (longer is a phrase, not a term)
 MAX_SWAP_WORDS = 8
 _ARROW = re.compile(r"\s*(?:=>|->|\u2192|\u21d2)\s*")

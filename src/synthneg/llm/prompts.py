@@ -22,6 +22,7 @@ BUILTIN_TEMPLATES = {
     "negative-query": "negative_from_query.txt",
     "negative-query-positive": "negative_from_query_positive.txt",
     "near-miss-query": "near_miss_query.txt",  # near-miss strategy, step 1: a query about something different
+    "near-miss-query-neutral": "near_miss_query_neutral.txt",  # the same, any field: a term from the query's own field
     "near-miss-swap": "near_miss_swap.txt",  # near-miss step 1, swap: only "term => sibling", substituted in code
     "passage-for-query": "passage_for_query.txt",  # near-miss strategy, step 2: a passage answering it
 }
