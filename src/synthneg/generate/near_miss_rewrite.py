@@ -12,11 +12,10 @@ Two ways to get it (``rewrite``):
   content term (a term taken from elsewhere in the same query, ``dynein => microtubule`` in a query about
   microtubules).
 
-- ``neutral`` (template ``near-miss-query-neutral``): ``free`` for any field. ``free``'s template lists biomedical kinds
-  of term (gene, protein, drug, disease, organism); read on arXiv abstracts, 13 of 30 kept negatives swapped a physics
-  or maths term for a biological one ("quark-antiquark annihilation" -> "gene expression"), easy negatives from
-  another field. This template asks for a closely related term of the same kind *from the same field*
-  (docs/generation.md).
+- ``neutral`` (template ``near-miss-query-neutral``): ``free`` for any field. ``free``'s template names biomedical kinds
+  of term (gene, protein, drug, disease, organism); this one asks for a closely related term of the same kind from the
+  query's own field, so that a collection outside biomedicine does not get easy negatives from another field
+  (docs/generation.md, "Any field").
 
 Whichever way, the ``drift`` rules then require a changed content term (not a paraphrase).
 """
