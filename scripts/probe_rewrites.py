@@ -6,6 +6,10 @@ check, and prints one JSON line per query: the query, the new rewrite, its verdi
 eye before paying for a whole run, e.g. (docs/generation.md, "Any field")::
 
     python scripts/probe_rewrites.py docs/results/arxiv-500-verified near-miss-query-neutral --n 24 --seed 7
+
+The calls run as one batch of ``--parallel`` sequences, and llama.cpp's batched decode makes a call's text depend on
+the batch it ran in: another ``--n`` or ``--parallel`` gives other rewrites for the same queries (``--n 2`` above
+rewrites the first query "compact Hermitian manifold" where ``--n 24`` wrote "compact complex manifold").
 """
 
 from __future__ import annotations
