@@ -42,7 +42,7 @@ def test_parse_retry_after():
 class FaultProxy(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream: str, stall_s: float = TIMEOUT + 2, faults: dict[int, str] = FAULTS) -> None:
+    def __init__(self, upstream: str, stall_s: float = 2.5, faults: dict[int, str] = FAULTS) -> None:
         self.upstream = upstream
         self.stall_s = stall_s
         self.faults = faults
@@ -228,7 +228,7 @@ def test_retries_against_a_fake_server_fast(tmp_path, monkeypatch, caplog):
 
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), _FakeLLM)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    proxy = FaultProxy(f"http://127.0.0.1:{upstream.server_port}", stall_s=2.5)
+    proxy = FaultProxy(f"http://127.0.0.1:{upstream.server_port}")  # stalls 2.5 s, past the 1 s timeout
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     monkeypatch.setenv("SYNTHNEG_TEST_KEY", SECRET)
     caplog.set_level(logging.DEBUG)
