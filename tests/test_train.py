@@ -179,6 +179,31 @@ def test_no_duplicates_batch_sampler(tiny_model: str, tmp_path: Path) -> None:
         assert len(anchors) == len(set(anchors))
 
 
+def test_no_progress_reaches_the_trainer(
+    tiny_model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``show_progress=False`` (``--no-progress``) turns the step bar off, and with it the line a heartbeat that
+    stands in for the bar where standard error is a file, as it does for every other stage."""
+    import io
+
+    from rich.console import Console
+
+    from synthneg import console as con
+
+    monkeypatch.setitem(con._state, "library_bars", False)  # the CLI's default: synthneg's bar, not the trainer's
+    monkeypatch.setenv("SYNTHNEG_HEARTBEAT_S", "0")
+    monkeypatch.setattr(con, "stderr_console", lambda: Console(file=io.StringIO(), force_terminal=False))
+
+    def beats(show: bool) -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="synthneg.console"):
+            train(pairs(), model=tiny_model, out=tmp_path / f"m{show}", config=TrainConfig(**FAST), show_progress=show)
+        return [r.getMessage() for r in caplog.records if r.name == "synthneg.console"]
+
+    assert any(m.startswith("training: 1 of 2") for m in beats(True))
+    assert beats(False) == []
+
+
 def test_prefixes_and_cached_loss(tiny_model: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cfg = TrainConfig(
         loss="cached-mnrl", mini_batch_size=4, query_prefix="query: ", passage_prefix="passage: ", max_steps=1, **FAST

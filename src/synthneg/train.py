@@ -190,12 +190,14 @@ def build_trainer(
     config: TrainConfig | None = None,
     evaluator: BeirDataset | Any | None = None,
     qrels: Mapping[str, Mapping[str, int]] | None = None,
+    show_progress: bool = True,
 ) -> SentenceTransformerTrainer:
     """Assemble (without running) the SentenceTransformerTrainer that :func:`train` runs.
 
     ``evaluator`` is a loaded :class:`BeirDataset` split or any sentence-transformers evaluator;
     it runs every ``eval_steps`` steps (or at the end of each epoch). ``qrels`` (labeled data) masks
     the in-batch candidates judged relevant to each query out of its loss (:mod:`synthneg.losses`).
+    ``show_progress=False``: no step bar (nor its log line a minute where no bar is drawn).
     """
     from sentence_transformers import SentenceTransformerTrainer
 
@@ -239,7 +241,8 @@ def build_trainer(
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)
-        trainer.add_callback(step_bar())
+        if show_progress:
+            trainer.add_callback(step_bar())
     return trainer
 
 
@@ -314,6 +317,7 @@ def train(
     evaluator: BeirDataset | Any | None = None,
     resume: bool | str | Path = False,
     qrels: Mapping[str, Mapping[str, int]] | None = None,
+    show_progress: bool = True,
 ) -> TrainResult:
     """Fine-tune ``model`` on triples or query-positive pairs and save it to ``out``.
 
@@ -324,13 +328,16 @@ def train(
     ``resume=True`` continues from the last checkpoint there (a path picks one); with none it
     starts afresh. ``qrels`` (for labeled data with many judged documents per query) keeps the
     passages judged relevant to a query out of its in-batch negatives (:mod:`synthneg.losses`).
+    ``show_progress=False`` turns the step bar off, as ``--no-progress`` does for every other stage.
     """
     config = config or TrainConfig()
     out = Path(out)
     source = str(data) if isinstance(data, (str, Path)) else None
     rows = load_training_data(data) if isinstance(data, (str, Path)) else data
     resume_from = resume_point(out, resume)
-    trainer = build_trainer(rows, model=model, out=out, config=config, evaluator=evaluator, qrels=qrels)
+    trainer = build_trainer(
+        rows, model=model, out=out, config=config, evaluator=evaluator, qrels=qrels, show_progress=show_progress
+    )
     start_step = checkpoint_step(resume_from)  # read now: old checkpoints are rotated away while training
     if resume_from:
         logger.info("resuming from %s (step %d)", resume_from, start_step)

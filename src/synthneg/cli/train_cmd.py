@@ -101,6 +101,9 @@ def train_command(
             "in-batch negatives (loss 'mnrl', one process)."
         ),
     ] = None,
+    progress: Annotated[
+        bool, Opt("--progress/--no-progress", help="Show the step bar (a log line a minute off a terminal).")
+    ] = True,
 ) -> None:
     """Fine-tune a bi-encoder: MultipleNegativesRankingLoss, NO_DUPLICATES batches, resumable checkpoints.
 
@@ -120,7 +123,16 @@ def train_command(
 
         judged = load_qrels(qrels)
     with log_to_folder(out):
-        result = train(triples, model=model, out=out, config=config, evaluator=evaluator, resume=resume, qrels=judged)
+        result = train(
+            triples,
+            model=model,
+            out=out,
+            config=config,
+            evaluator=evaluator,
+            resume=resume,
+            qrels=judged,
+            show_progress=progress,
+        )
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, one line from rank 0
         return
     s = result.summary

@@ -228,11 +228,11 @@ class ExperimentRunner:
         tc = cfg.train.train_config(seed=seed, use_negatives=ARMS[arm].has_negatives)
         qrels = load_labeled_qrels(cfg) if arm == "labeled" and cfg.labeled_mask_judged else None
         with self.log.timed(f"train:{arm}:seed{seed}", key) as info:
-            res = train(data, model=cfg.base_model, out=out, config=tc, resume=True, qrels=qrels)
+            show = self.show_progress
+            res = train(data, model=cfg.base_model, out=out, config=tc, resume=True, qrels=qrels, show_progress=show)
             info["rows"] = res.summary.get("rows")
             info["steps"] = res.summary.get("global_step")
-            info["machine"] = machine_signature()
-            info["software"] = software_signature()
+            info.update(machine=machine_signature(), software=software_signature())
             if qrels is not None:
                 info["judged_masked"] = res.summary.get("judged_masked")
         shutil.rmtree(out / "checkpoints", ignore_errors=True)  # the final model is saved; save the disk
