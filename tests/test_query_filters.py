@@ -73,6 +73,39 @@ def test_dense_round_trip_with_the_embedded_encoder(tmp_path: Path) -> None:
     assert [r.query_id for r in result.kept] == ["good"] and result.rows[0]["rank_dense"] == 1
 
 
+def test_easy_rule_keeps_the_queries_the_zero_shot_encoder_gets_wrong(tmp_path: Path) -> None:
+    """``easy_dense_k``: a query whose passage MiniLM already ranks first is refused as easy; one that BM25 ties to its
+    passage but MiniLM ranks below another is kept. Off by default, and out of the committed runs' keys."""
+    from synthneg.experiment.config import QueriesConfig
+
+    encoder = DenseEncoder("minilm", cache_root=tmp_path, show_progress=False)
+    hard = _rec("hard", "what strong gravitational pull does the moon have on light", "d4")  # MiniLM: black holes
+    result = filter_queries([RECORDS[0], hard], CORPUS, QueryFilter(easy_dense_k=1), encoder=encoder)
+    assert [r.query_id for r in result.kept] == ["hard"] and result.counts() == {"kept": 1, "easy": 1}
+    rows = {row["query_id"]: row for row in result.rows}
+    assert rows["good"]["rank_bm25"] == rows["good"]["rank_dense"] == 1 and rows["good"]["reason"] == "easy"
+    assert rows["hard"]["rank_bm25"] == 1 and rows["hard"]["rank_dense"] > 1
+    plain = filter_queries([RECORDS[0], hard], CORPUS, QueryFilter(), encoder=encoder)
+    assert len(plain.kept) == 2 and "rank_dense" not in plain.rows[0]
+    with pytest.raises(SynthnegError, match="easy_dense_k must be at least 1"):
+        QueryFilter(easy_dense_k=0)
+    base = {"k": 1, "styles": ["claim"], "filter": {"round_trip_k": 1}}
+    old = QueriesConfig.model_validate(base).key_fields()
+    new = QueriesConfig.model_validate({**base, "filter": {"round_trip_k": 1, "easy_dense_k": 1}}).key_fields()
+    assert "easy_dense_k" not in old["filter"] and new["filter"]["easy_dense_k"] == 1
+
+    passages = tmp_path / "p.jsonl"
+    passages.write_text("".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}) + "\n" for d in DOCS))
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("".join(json.dumps(r.__dict__) + "\n" for r in (RECORDS[0], hard)))
+    out = tmp_path / "kept.jsonl"
+    argv = ["filter-queries", "-q", str(queries), "-c", str(passages), "-o", str(out), "--easy-dense-k", "1"]
+    res = CliRunner().invoke(app, argv)
+    assert res.exit_code == 0, res.output
+    assert [json.loads(line)["query_id"] for line in out.read_text().splitlines()] == ["hard"]
+    assert "kept 1 of 2 queries; rejected: easy 1" in res.output
+
+
 def test_cli_writes_kept_records_and_every_querys_scores(tmp_path: Path) -> None:
     passages = tmp_path / "p.jsonl"
     passages.write_text("".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}) + "\n" for d in DOCS))

@@ -48,11 +48,18 @@ def register(app: typer.Typer) -> None:
             "With k > 1 queries per passage: reject a query whose terms overlap a kept query of the same passage by "
             "at least this Jaccard share (e.g. 0.8)",
         ),
+        easy_dense_k: int = typer.Option(
+            0,
+            "--easy-dense-k",
+            min=0,
+            help="Reject a query whose passage the zero-shot encoder (--model) already ranks in its top k: the base "
+            "model answers it, so it teaches in-batch training little (0: off).",
+        ),
         id_field: str | None = typer.Option(None, "--id-field", help="Id field of the passage file (default: auto)."),
         text_field: str | None = typer.Option(None, "--text-field", help="Text field of the passage file."),
     ) -> None:
-        """Round-trip, generic-query, lead-copy and sibling-copy filters for generated queries; every query's scores and
-        verdict are kept."""
+        """Round-trip, generic-query, lead-copy, sibling-copy and easy-query filters for generated queries; every query's
+        scores and verdict are kept."""
         from synthneg.errors import SynthnegError
         from synthneg.generate.query_filters import QueryFilter
 
@@ -65,6 +72,7 @@ def register(app: typer.Typer) -> None:
             min_passage_words=min_passage_words,
             max_lead_overlap=max_lead_overlap or None,
             max_sibling_overlap=max_sibling_overlap or None,
+            easy_dense_k=easy_dense_k or None,
         )
         _filter(queries, (passages, id_field, text_field), out, config, model)
 
@@ -85,7 +93,7 @@ def _filter(
     check_writable(out)
     corpus = load_corpus_spec(*passages)
     encoder = None
-    if config.retriever == "dense" and config.round_trip_k:
+    if config.needs_encoder:
         from synthneg.search.dense import DenseEncoder
 
         encoder = DenseEncoder(model)

@@ -122,8 +122,9 @@ class QueryFilterConfig(StrictModel):
     trip (the query's own passage in the top ``round_trip_k`` of the run's passages; null: off), the content-word
     rule, the lead-copy rule (``max_lead_overlap``: refuse a query that shares at least this share of its terms with
     its passage's title or first sentence; null: off), the sibling rule (``max_sibling_overlap``: refuse a query whose
-    terms overlap a kept query of the same passage by at least this Jaccard share; null: off) and a minimum passage
-    length. No label is read."""
+    terms overlap a kept query of the same passage by at least this Jaccard share; null: off), the easy rule
+    (``easy_dense_k``: refuse a query whose passage the zero-shot encoder already ranks in its top k; null: off) and a
+    minimum passage length. No label is read."""
 
     round_trip_k: int | None = Field(default=1, ge=1)
     retriever: Literal["bm25", "dense"] = "bm25"
@@ -131,11 +132,17 @@ class QueryFilterConfig(StrictModel):
     min_passage_words: int = Field(default=0, ge=0)
     max_lead_overlap: float | None = Field(default=None, gt=0, le=1)
     max_sibling_overlap: float | None = Field(default=None, gt=0, le=1)
+    easy_dense_k: int | None = Field(
+        default=None,
+        ge=1,
+        description="refuse a query whose passage the zero-shot encoder ranks in its top k (null: off)",
+    )
 
     def key_fields(self) -> dict[str, Any]:
         """The settings the filtered queries depend on; the optional rules only when set, so earlier keys never
         change."""
-        unset = {name for name in ("max_lead_overlap", "max_sibling_overlap") if getattr(self, name) is None}
+        optional = ("max_lead_overlap", "max_sibling_overlap", "easy_dense_k")
+        unset = {name for name in optional if getattr(self, name) is None}
         return self.model_dump(exclude=unset or None)
 
 

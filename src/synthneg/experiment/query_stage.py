@@ -73,12 +73,13 @@ def filter_query_file(runner: ExperimentRunner, path: Path) -> dict[str, int]:
     if spec is None:
         raise ValueError("filter_query_file needs queries.filter in the config")
     records = read_query_records(path)
+    rules = QueryFilter(**spec.model_dump())
     encoder = None
-    if spec.retriever == "dense" and spec.round_trip_k is not None:
+    if rules.needs_encoder:
         from synthneg.search.dense import DenseEncoder
 
         encoder = DenseEncoder(runner.config.base_model, show_progress=runner.show_progress)
-    result = filter_queries(records, runner.passages, QueryFilter(**spec.model_dump()), encoder=encoder)
+    result = filter_queries(records, runner.passages, rules, encoder=encoder)
     write_jsonl((asdict(r) for r in records), runner.layout.store("queries.all.jsonl"))
     write_jsonl(result.rows, runner.layout.store("queries.filter.jsonl"))
     write_jsonl((asdict(r) for r in result.kept), path)
