@@ -73,18 +73,26 @@ def test_dense_round_trip_with_the_embedded_encoder(tmp_path: Path) -> None:
     assert [r.query_id for r in result.kept] == ["good"] and result.rows[0]["rank_dense"] == 1
 
 
-def test_easy_rule_keeps_the_queries_the_zero_shot_encoder_gets_wrong(tmp_path: Path) -> None:
+def test_easy_rule_keeps_the_queries_the_zero_shot_encoder_gets_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``easy_dense_k``: a query whose passage MiniLM already ranks first is refused as easy; one that BM25 ties to its
-    passage but MiniLM ranks below another is kept. Off by default, and out of the committed runs' keys."""
+    passage but MiniLM ranks below another is kept. The dense ranks are stored: a rebuild encodes nothing. Off by
+    default, and out of the committed runs' keys."""
     from synthneg.experiment.config import QueriesConfig
 
     encoder = DenseEncoder("minilm", cache_root=tmp_path, show_progress=False)
     hard = _rec("hard", "what strong gravitational pull does the moon have on light", "d4")  # MiniLM: black holes
-    result = filter_queries([RECORDS[0], hard], CORPUS, QueryFilter(easy_dense_k=1), encoder=encoder)
+    store = tmp_path / "queries.dense-ranks.scores.jsonl"
+    result = filter_queries([RECORDS[0], hard], CORPUS, QueryFilter(easy_dense_k=1), encoder=encoder, store=store)
     assert [r.query_id for r in result.kept] == ["hard"] and result.counts() == {"kept": 1, "easy": 1}
     rows = {row["query_id"]: row for row in result.rows}
     assert rows["good"]["rank_bm25"] == rows["good"]["rank_dense"] == 1 and rows["good"]["reason"] == "easy"
     assert rows["hard"]["rank_bm25"] == 1 and rows["hard"]["rank_dense"] > 1
+    with monkeypatch.context() as m:  # the rebuild of a committed run: every rank from the store
+        m.setattr(DenseEncoder, "encode", lambda *a, **k: pytest.fail("encoded despite a complete store"))
+        again = filter_queries([RECORDS[0], hard], CORPUS, QueryFilter(easy_dense_k=1), encoder=encoder, store=store)
+    assert again.rows == result.rows and len(store.read_text().splitlines()) == 2
     plain = filter_queries([RECORDS[0], hard], CORPUS, QueryFilter(), encoder=encoder)
     assert len(plain.kept) == 2 and "rank_dense" not in plain.rows[0]
     with pytest.raises(SynthnegError, match="easy_dense_k must be at least 1"):

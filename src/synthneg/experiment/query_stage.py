@@ -79,7 +79,8 @@ def filter_query_file(runner: ExperimentRunner, path: Path) -> dict[str, int]:
         from synthneg.search.dense import DenseEncoder
 
         encoder = DenseEncoder(runner.config.base_model, show_progress=runner.show_progress)
-    result = filter_queries(records, runner.passages, rules, encoder=encoder)
+    store = runner.layout.store("queries.dense-ranks.scores.jsonl") if rules.needs_encoder else None
+    result = filter_queries(records, runner.passages, rules, encoder=encoder, store=store)
     write_jsonl((asdict(r) for r in records), runner.layout.store("queries.all.jsonl"))
     write_jsonl(result.rows, runner.layout.store("queries.filter.jsonl"))
     write_jsonl((asdict(r) for r in result.kept), path)

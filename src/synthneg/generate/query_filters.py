@@ -29,10 +29,13 @@ threshold chosen afterwards without recomputing.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -110,11 +113,13 @@ def round_trip_ranks(
     *,
     retriever: Retriever = "bm25",
     encoder: Any = None,
+    store: Path | None = None,
 ) -> list[float]:
     """The rank of each record's own passage among ``corpus`` for its query (``inf`` when BM25 scores it zero).
 
     ``retriever="dense"`` needs ``encoder`` (a :class:`~synthneg.search.dense.DenseEncoder`; its corpus embeddings
-    are cached on disk).
+    are cached on disk). With ``store`` (a JSONL file beside a run) the dense ranks are kept there and read back when
+    it holds them all, so that a rebuild encodes nothing and ranks alike on any machine.
     """
     position = {doc_id: i for i, doc_id in enumerate(corpus.ids)}
     missing = [r.positive_id for r in records if r.positive_id not in position]
@@ -129,27 +134,56 @@ def round_trip_ranks(
     if retriever == "dense":
         if encoder is None:
             raise SynthnegError("the dense round trip needs an encoder")
-        docs, _ = encoder.encode_corpus(corpus)
-        queries = encoder.encode_queries([r.query for r in records])
-        return [rank_of(docs @ q, position[r.positive_id]) for r, q in zip(records, queries, strict=True)]
+        return _dense_ranks(records, corpus, encoder, position, store)
     raise SynthnegError(f"retriever must be 'bm25' or 'dense', got {retriever!r}")
 
 
+def _dense_ranks(
+    records: Sequence[QueryRecord], corpus: Corpus, encoder: Any, position: dict[str, int], store: Path | None
+) -> list[float]:
+    """The dense round trip's ranks, from ``store`` when it holds every one (keys: the encoder's corpus-embedding
+    key, its query prefix, the query and its passage's id; ``-1`` stands for a passage not retrieved)."""
+    cache, keys = None, []
+    if store is not None:
+        from synthneg.mine.llm_reranker import JsonlScoreCache
+
+        cache = JsonlScoreCache(store)
+        space = json.dumps({"embeddings": encoder.cache_key(corpus), "query_prefix": encoder.query_prefix})
+        keys = [hashlib.sha256(json.dumps([space, r.query, r.positive_id]).encode()).hexdigest()[:24] for r in records]
+        have = cache.get_many(keys)
+        if len(have) == len(keys):
+            return [math.inf if have[k] < 0 else have[k] for k in keys]
+    docs, _ = encoder.encode_corpus(corpus)
+    queries = encoder.encode_queries([r.query for r in records])
+    ranks = [rank_of(docs @ q, position[r.positive_id]) for r, q in zip(records, queries, strict=True)]
+    if cache is not None:
+        cache.put_many({k: -1.0 if math.isinf(rank) else rank for k, rank in zip(keys, ranks, strict=True)})
+    return ranks
+
+
 def filter_queries(
-    records: Sequence[QueryRecord], corpus: Corpus, config: QueryFilter = QueryFilter(), *, encoder: Any = None
+    records: Sequence[QueryRecord],
+    corpus: Corpus,
+    config: QueryFilter = QueryFilter(),
+    *,
+    encoder: Any = None,
+    store: Path | None = None,
 ) -> FilterResult:
-    """Apply ``config``'s filters to ``records`` (whose passages are in ``corpus``); see the module docstring."""
+    """Apply ``config``'s filters to ``records`` (whose passages are in ``corpus``); see the module docstring.
+    ``store``: where the dense ranks are kept (:func:`round_trip_ranks`)."""
     from synthneg.diagnostics import jaccard, terms
 
     ranks = (
-        round_trip_ranks(records, corpus, retriever=config.retriever, encoder=encoder)
+        round_trip_ranks(records, corpus, retriever=config.retriever, encoder=encoder, store=store)
         if config.round_trip_k is not None
         else [None] * len(records)
     )
     dense_ranks: Sequence[float | None] = [None] * len(records)
     if config.easy_dense_k is not None:
         same = config.retriever == "dense" and config.round_trip_k is not None
-        dense_ranks = ranks if same else round_trip_ranks(records, corpus, retriever="dense", encoder=encoder)
+        dense_ranks = (
+            ranks if same else round_trip_ranks(records, corpus, retriever="dense", encoder=encoder, store=store)
+        )
     if config.max_lead_overlap is not None:
         missing = [r.positive_id for r in records if r.positive_id not in corpus]
         if missing:
