@@ -237,13 +237,19 @@ def build_trainer(
         loss=loss,
         evaluator=evaluator,
     )
-    if not verbose:  # the raw log dicts ({'loss': ..., 'train_runtime': ...}) give way to one bar
-        from transformers.trainer_callback import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)
-        if show_progress:
-            trainer.add_callback(step_bar())
+    if not verbose:
+        _quiet_callbacks(trainer, show_progress)
     return trainer
+
+
+def _quiet_callbacks(trainer: SentenceTransformerTrainer, show_progress: bool) -> None:
+    """The trainer's raw log dicts (``{'loss': ..., 'train_runtime': ...}``) give way to synthneg's one step bar (none
+    when ``show_progress`` is off)."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    if show_progress:
+        trainer.add_callback(step_bar())
 
 
 def _training_args(config: TrainConfig, out: Path, *, has_negative: bool, evaluate: bool, verbose: bool) -> Any:

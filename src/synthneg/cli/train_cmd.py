@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -112,16 +112,7 @@ def train_command(
     from synthneg.console import log_to_folder, stderr_console
     from synthneg.train import train
 
-    evaluator = None
-    if eval_dataset is not None:
-        from synthneg.data import load_beir, resolve_dataset
-
-        evaluator = load_beir(resolve_dataset(eval_dataset, data_dir=data_dir), eval_split)
-    judged = None
-    if qrels is not None:
-        from synthneg.data.beir import load_qrels
-
-        judged = load_qrels(qrels)
+    evaluator, judged = _evaluator_and_qrels(eval_dataset, eval_split, data_dir, qrels)
     with log_to_folder(out):
         result = train(
             triples,
@@ -142,6 +133,22 @@ def train_command(
         + (f", {s['judged_masked']} judged in-batch candidates masked" if "judged_masked" in s else ""),
         highlight=False,
     )
+
+
+def _evaluator_and_qrels(
+    eval_dataset: str | None, eval_split: str, data_dir: Path | None, qrels: Path | None
+) -> tuple[Any, dict[str, dict[str, int]] | None]:
+    """The split to evaluate during training (``--eval-dataset``) and the judged pairs to mask (``--qrels``)."""
+    evaluator = judged = None
+    if eval_dataset is not None:
+        from synthneg.data import load_beir, resolve_dataset
+
+        evaluator = load_beir(resolve_dataset(eval_dataset, data_dir=data_dir), eval_split)
+    if qrels is not None:
+        from synthneg.data.beir import load_qrels
+
+        judged = load_qrels(qrels)
+    return evaluator, judged
 
 
 def register(app: typer.Typer) -> None:

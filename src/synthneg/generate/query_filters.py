@@ -161,6 +161,29 @@ def _dense_ranks(
     return ranks
 
 
+def _filter_ranks(
+    records: Sequence[QueryRecord], corpus: Corpus, config: QueryFilter, encoder: Any, store: Path | None
+) -> tuple[Sequence[float | None], Sequence[float | None]]:
+    """The round trip's ranks and the easy rule's dense ranks (``None`` each where its rule is off; one ranking
+    serves both when the round trip is dense), after checking that the lead-copy rule finds every passage."""
+    if config.max_lead_overlap is not None:
+        missing = [r.positive_id for r in records if r.positive_id not in corpus]
+        if missing:
+            raise SynthnegError(
+                f"the lead-copy rule reads each query's passage: {len(missing)} are not in the collection "
+                f"(first: {missing[0]!r})"
+            )
+    off: list[float | None] = [None] * len(records)
+    ranks: Sequence[float | None] = off
+    if config.round_trip_k is not None:
+        ranks = round_trip_ranks(records, corpus, retriever=config.retriever, encoder=encoder, store=store)
+    if config.easy_dense_k is None:
+        return ranks, off
+    if config.retriever == "dense" and config.round_trip_k is not None:
+        return ranks, ranks
+    return ranks, round_trip_ranks(records, corpus, retriever="dense", encoder=encoder, store=store)
+
+
 def filter_queries(
     records: Sequence[QueryRecord],
     corpus: Corpus,
@@ -173,24 +196,7 @@ def filter_queries(
     ``store``: where the dense ranks are kept (:func:`round_trip_ranks`)."""
     from synthneg.diagnostics import jaccard, terms
 
-    ranks = (
-        round_trip_ranks(records, corpus, retriever=config.retriever, encoder=encoder, store=store)
-        if config.round_trip_k is not None
-        else [None] * len(records)
-    )
-    dense_ranks: Sequence[float | None] = [None] * len(records)
-    if config.easy_dense_k is not None:
-        same = config.retriever == "dense" and config.round_trip_k is not None
-        dense_ranks = (
-            ranks if same else round_trip_ranks(records, corpus, retriever="dense", encoder=encoder, store=store)
-        )
-    if config.max_lead_overlap is not None:
-        missing = [r.positive_id for r in records if r.positive_id not in corpus]
-        if missing:
-            raise SynthnegError(
-                f"the lead-copy rule reads each query's passage: {len(missing)} are not in the collection "
-                f"(first: {missing[0]!r})"
-            )
+    ranks, dense_ranks = _filter_ranks(records, corpus, config, encoder, store)
     kept: list[QueryRecord] = []
     rows: list[dict[str, Any]] = []
     kept_terms: dict[str, list[set[str]]] = {}  # passage id -> the kept queries' terms (the sibling rule)
