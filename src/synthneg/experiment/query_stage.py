@@ -74,12 +74,12 @@ def filter_query_file(runner: ExperimentRunner, path: Path) -> dict[str, int]:
         raise ValueError("filter_query_file needs queries.filter in the config")
     records = read_query_records(path)
     rules = QueryFilter(**spec.model_dump())
-    encoder = None
-    if rules.needs_encoder:
+    encoder = store = None
+    if rules.needs_encoder:  # the zero-shot encoder's ranks, stored so that a rebuild encodes nothing
         from synthneg.search.dense import DenseEncoder
 
         encoder = DenseEncoder(runner.config.base_model, show_progress=runner.show_progress)
-    store = runner.layout.store("queries.dense-ranks.scores.jsonl") if rules.needs_encoder else None
+        store = runner.layout.store("queries.dense-ranks.scores.jsonl")
     result = filter_queries(records, runner.passages, rules, encoder=encoder, store=store)
     write_jsonl((asdict(r) for r in records), runner.layout.store("queries.all.jsonl"))
     write_jsonl(result.rows, runner.layout.store("queries.filter.jsonl"))

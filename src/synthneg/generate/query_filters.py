@@ -161,18 +161,21 @@ def _dense_ranks(
     return ranks
 
 
+def _require_passages(records: Sequence[QueryRecord], corpus: Corpus) -> None:
+    """The lead-copy rule reads each query's passage: fail before any work if one is not in the collection."""
+    missing = [r.positive_id for r in records if r.positive_id not in corpus]
+    if missing:
+        raise SynthnegError(
+            f"the lead-copy rule reads each query's passage: {len(missing)} are not in the collection "
+            f"(first: {missing[0]!r})"
+        )
+
+
 def _filter_ranks(
     records: Sequence[QueryRecord], corpus: Corpus, config: QueryFilter, encoder: Any, store: Path | None
 ) -> tuple[Sequence[float | None], Sequence[float | None]]:
     """The round trip's ranks and the easy rule's dense ranks (``None`` each where its rule is off; one ranking
-    serves both when the round trip is dense), after checking that the lead-copy rule finds every passage."""
-    if config.max_lead_overlap is not None:
-        missing = [r.positive_id for r in records if r.positive_id not in corpus]
-        if missing:
-            raise SynthnegError(
-                f"the lead-copy rule reads each query's passage: {len(missing)} are not in the collection "
-                f"(first: {missing[0]!r})"
-            )
+    serves both when the round trip is dense)."""
     off: list[float | None] = [None] * len(records)
     ranks: Sequence[float | None] = off
     if config.round_trip_k is not None:
@@ -196,6 +199,8 @@ def filter_queries(
     ``store``: where the dense ranks are kept (:func:`round_trip_ranks`)."""
     from synthneg.diagnostics import jaccard, terms
 
+    if config.max_lead_overlap is not None:
+        _require_passages(records, corpus)
     ranks, dense_ranks = _filter_ranks(records, corpus, config, encoder, store)
     kept: list[QueryRecord] = []
     rows: list[dict[str, Any]] = []
