@@ -239,3 +239,83 @@ def test_sibling_copy_rejects_a_restated_query_of_the_same_passage_only_when_set
     assert res.exit_code == 0, res.output
     assert [json.loads(line)["query_id"] for line in out.read_text().splitlines()] == ["d1-q0", "d1-q2", "d4-q0"]
     assert "rejected: sibling_copy 1" in res.output
+
+
+class _ScriptedJudge:
+    """A pair scorer with fixed scores by query (the rule's logic; the live LLM judge is tested through the CLI)."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores: dict[str, float] = scores
+        self.seen: list[str] = []
+
+    def score(self, pairs: list[tuple[str, str]], *, show_progress: bool | None = None) -> np.ndarray:
+        self.seen += [q for q, _ in pairs]
+        return np.asarray([self.scores[q] for q, _ in pairs], dtype=np.float32)
+
+
+def test_judge_refuses_the_queries_their_passage_does_not_answer_after_the_other_rules() -> None:
+    """``judge_min_score``: the judge scores only the queries every other rule kept, a score under the threshold is
+    refused as ``judge``; a refused query is no sibling of the next; off by default and out of the committed keys."""
+    from synthneg.experiment.config import QueriesConfig
+
+    records = [
+        RECORDS[0],  # kept by every rule, judged 2.5
+        _rec("d1-weak", "plants turned sunlight into glucose", "d1"),  # judged -1: refused
+        _rec("d1-sib", "plants turn sunlight into glucose", "d1"),  # restates d1-weak (1.0), not "good" (0.67)
+        RECORDS[2],  # no content word: never judged
+    ]
+    judge = _ScriptedJudge({RECORDS[0].query: 2.5, records[1].query: -1.0, records[2].query: 0.5})
+    rules = QueryFilter(round_trip_k=None, judge_min_score=0.0, max_sibling_overlap=0.8)
+    result = filter_queries(records, CORPUS, rules, judge=judge)
+    assert judge.seen == [r.query for r in records[:3]]  # the generic query was refused before the judge
+    rows = {row["query_id"]: row for row in result.rows}
+    assert rows["good"]["judge"] == 2.5 and rows["d1-weak"]["judge"] == -1.0 and "judge" not in rows["generic"]
+    assert {q: r["reason"] for q, r in rows.items()} == {
+        "good": None,
+        "d1-weak": "judge",
+        "d1-sib": None,  # the query it restates was refused by the judge: no sibling of a kept one
+        "generic": "no_content_word",
+    }
+    assert result.counts() == {"kept": 2, "judge": 1, "no_content_word": 1}
+    assert rows["d1-sib"]["sibling_overlap"] == pytest.approx(0.6667)  # measured against "good" only
+    lenient = filter_queries(records[:2], CORPUS, QueryFilter(round_trip_k=None, judge_min_score=-2.0), judge=judge)
+    assert len(lenient.kept) == 2
+    off = filter_queries(records, CORPUS, QueryFilter(round_trip_k=None), judge=judge)
+    assert "judge" not in off.rows[0] and len(judge.seen) == 5  # off: nothing scored
+    with pytest.raises(SynthnegError, match="judge_min_score needs a judge"):
+        filter_queries(records, CORPUS, QueryFilter(round_trip_k=None, judge_min_score=0.0))
+    base = {"k": 1, "styles": ["claim"], "filter": {"round_trip_k": 1}}
+    old = QueriesConfig.model_validate(base).key_fields()
+    assert "judge_min_score" not in old["filter"] and "judge_model" not in old["filter"]
+    new = QueriesConfig.model_validate({**base, "filter": {"round_trip_k": 1, "judge_min_score": 0.5}}).key_fields()
+    assert new["filter"]["judge_min_score"] == 0.5 and new["filter"]["judge_model"] == "llm"
+
+
+def test_cli_judge_with_the_embedded_llm_scores_once_and_refuses_the_unanswered_query(tmp_path: Path) -> None:
+    """The live judge (the embedded 0.5B as a yes/no reranker) through ``filter-queries``: the query its passage
+    answers scores above one about another topic; a threshold between them refuses the latter, from the cached
+    scores (a second run scores nothing)."""
+    pytest.importorskip("llama_cpp")
+    passages = tmp_path / "p.jsonl"
+    passages.write_text("".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}) + "\n" for d in DOCS))
+    off_topic = _rec("off-topic", "which bacteria make sourdough bread rise", "d1")  # d1: photosynthesis
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("".join(json.dumps(r.__dict__) + "\n" for r in (RECORDS[0], off_topic)))
+    out = tmp_path / "kept.jsonl"
+    args = ["filter-queries", "-q", str(queries), "-c", str(passages), "-o", str(out), "--round-trip-k", "0"]
+    res = CliRunner().invoke(app, [*args, "--no-content-word", "--judge-min-score", "-100"])
+    assert res.exit_code == 0, res.output
+    rows = {r["query_id"]: r for r in map(json.loads, (tmp_path / "kept.jsonl.filter.jsonl").open())}
+    good, bad = rows["good"]["judge"], rows["off-topic"]["judge"]
+    assert good > bad
+    res = CliRunner().invoke(app, [*args, "--no-content-word", "--judge-min-score", str((good + bad) / 2)])
+    assert res.exit_code == 0, res.output
+    assert [json.loads(line)["query_id"] for line in out.read_text().splitlines()] == ["good"]
+    assert "rejected: judge 1" in res.output
+    from synthneg.mine.llm_reranker import LLMReranker
+
+    cached = LLMReranker()  # the CLI's cache (the user cache; the tests' own folder)
+    again = cached.score([(RECORDS[0].query, RECORDS[0].positive), (off_topic.query, off_topic.positive)])
+    assert cached.pairs_scored == 0 and cached.pairs_cached == 2  # every pair from the cache: nothing scored
+    assert again[0] == pytest.approx(good, abs=1e-4) and again[1] == pytest.approx(bad, abs=1e-4)
+    cached.close()

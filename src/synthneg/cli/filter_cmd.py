@@ -55,11 +55,21 @@ def register(app: typer.Typer) -> None:
             help="Reject a query whose passage the zero-shot encoder (--model) already ranks in its top k: the base "
             "model answers it, so it teaches in-batch training little (0: off).",
         ),
+        judge_min_score: float | None = typer.Option(
+            None,
+            "--judge-min-score",
+            help="Reject a query that the judge (--judge) scores under this against its own passage (the LLM "
+            "reranker's logit(yes) - logit(no): 0 is an even yes/no; unset: off). Runs on the queries the other rules "
+            "keep; scores are cached.",
+        ),
+        judge_model: str = typer.Option(
+            "llm", "--judge", help="The judge: llm, llm:<embedded name or .gguf>, or a CrossEncoder name or path."
+        ),
         id_field: str | None = typer.Option(None, "--id-field", help="Id field of the passage file (default: auto)."),
         text_field: str | None = typer.Option(None, "--text-field", help="Text field of the passage file."),
     ) -> None:
-        """Round-trip, generic-query, lead-copy, sibling-copy and easy-query filters for generated queries; every query's
-        scores and verdict are kept."""
+        """Round-trip, generic-query, lead-copy, sibling-copy, easy-query and judge filters for generated queries; every
+        query's scores and verdict are kept."""
         from synthneg.errors import SynthnegError
         from synthneg.generate.query_filters import QueryFilter
 
@@ -73,6 +83,8 @@ def register(app: typer.Typer) -> None:
             max_lead_overlap=max_lead_overlap or None,
             max_sibling_overlap=max_sibling_overlap or None,
             easy_dense_k=easy_dense_k or None,
+            judge_min_score=judge_min_score,
+            judge_model=judge_model,
         )
         _filter(queries, (passages, id_field, text_field), out, config, model)
 
@@ -97,7 +109,16 @@ def _filter(
         from synthneg.search.dense import DenseEncoder
 
         encoder = DenseEncoder(model)
-    result = filter_queries(records, corpus, config, encoder=encoder)
+    judge = None
+    if config.needs_judge:
+        from synthneg.mine.cross_encoder import load_scorer
+
+        judge = load_scorer(config.judge_model, show_progress=True)
+    try:
+        result = filter_queries(records, corpus, config, encoder=encoder, judge=judge)
+    finally:
+        if judge is not None and hasattr(judge, "close"):
+            judge.close()
     write_jsonl(result.rows, out.with_name(out.name + ".filter.jsonl"))
     write_jsonl((asdict(r) for r in result.kept), out)
     counts = result.counts()

@@ -123,8 +123,9 @@ class QueryFilterConfig(StrictModel):
     rule, the lead-copy rule (``max_lead_overlap``: refuse a query that shares at least this share of its terms with
     its passage's title or first sentence; null: off), the sibling rule (``max_sibling_overlap``: refuse a query whose
     terms overlap a kept query of the same passage by at least this Jaccard share; null: off), the easy rule
-    (``easy_dense_k``: refuse a query whose passage the zero-shot encoder already ranks in its top k; null: off) and a
-    minimum passage length. No label is read."""
+    (``easy_dense_k``: refuse a query whose passage the zero-shot encoder already ranks in its top k; null: off), the
+    judge rule (``judge_min_score``: refuse a query that ``judge_model`` scores under this against its own passage;
+    null: off) and a minimum passage length. No label is read."""
 
     round_trip_k: int | None = Field(default=1, ge=1)
     retriever: Literal["bm25", "dense"] = "bm25"
@@ -137,12 +138,25 @@ class QueryFilterConfig(StrictModel):
         ge=1,
         description="refuse a query whose passage the zero-shot encoder ranks in its top k (null: off)",
     )
+    judge_min_score: float | None = Field(
+        default=None,
+        description="refuse a query that the judge scores under this against its own passage (the LLM reranker's "
+        "logit(yes) - logit(no): 0 is an even yes/no; null: off). Scores are stored in "
+        "generation/queries.judge.scores.jsonl, so a rebuild scores nothing",
+    )
+    judge_model: str = Field(
+        default="llm",
+        description="the judge: 'llm' (the embedded 0.5B as a yes/no reranker), 'llm:<embedded name or .gguf path>', "
+        "or a sentence-transformers CrossEncoder name or path",
+    )
 
     def key_fields(self) -> dict[str, Any]:
         """The settings the filtered queries depend on; the optional rules only when set, so earlier keys never
         change."""
-        optional = ("max_lead_overlap", "max_sibling_overlap", "easy_dense_k")
+        optional = ("max_lead_overlap", "max_sibling_overlap", "easy_dense_k", "judge_min_score")
         unset = {name for name in optional if getattr(self, name) is None}
+        if self.judge_min_score is None:
+            unset.add("judge_model")
         return self.model_dump(exclude=unset or None)
 
 

@@ -80,7 +80,17 @@ def filter_query_file(runner: ExperimentRunner, path: Path) -> dict[str, int]:
 
         encoder = DenseEncoder(runner.config.base_model, show_progress=runner.show_progress)
         store = runner.layout.store("queries.dense-ranks.scores.jsonl")
-    result = filter_queries(records, runner.passages, rules, encoder=encoder, store=store)
+    judge = None
+    if rules.needs_judge:  # the judge's scores, stored so that a rebuild scores nothing
+        from synthneg.mine.cross_encoder import load_scorer
+
+        cache = runner.layout.store("queries.judge.scores.jsonl")
+        judge = load_scorer(rules.judge_model, show_progress=runner.show_progress, cache=cache)
+    try:
+        result = filter_queries(records, runner.passages, rules, encoder=encoder, store=store, judge=judge)
+    finally:
+        if judge is not None and hasattr(judge, "close"):
+            judge.close()
     write_jsonl((asdict(r) for r in records), runner.layout.store("queries.all.jsonl"))
     write_jsonl(result.rows, runner.layout.store("queries.filter.jsonl"))
     write_jsonl((asdict(r) for r in result.kept), path)

@@ -20,6 +20,11 @@
   human train claims for 46.2% (in-batch loss before training 0.038 against 0.348; ``scripts/inbatch_difficulty.py``).
   The rule keeps the claims the base model gets wrong; with the BM25 round trip they are still answered by their
   passage under BM25, so it keeps hard queries, not off-topic ones.
+- **judge** (off unless ``judge_min_score`` is set; InPars-v2 filters its synthetic queries with a reranker the same
+  way): a pointwise relevance judge (the LLM reranker, ``logit(yes) - logit(no)``, or any cross-encoder) scores each
+  query against its own passage, and a query scoring under the threshold is refused: the passage does not answer it.
+  It runs last, on the queries every other rule kept (before the sibling rule, so that only judged-in queries count
+  as siblings), and its scores are kept in a store beside the run, so that a rebuild scores nothing.
 - **short passages**: a passage under ``min_passage_words`` is too thin to write a query about; its queries are
   skipped and counted.
 
@@ -58,6 +63,8 @@ class QueryFilter:
     max_lead_overlap: float | None = None
     max_sibling_overlap: float | None = None
     easy_dense_k: int | None = None
+    judge_min_score: float | None = None
+    judge_model: str = "llm"
 
     def __post_init__(self) -> None:
         for name in ("max_lead_overlap", "max_sibling_overlap"):
@@ -66,6 +73,11 @@ class QueryFilter:
                 raise SynthnegError(f"{name} must be in (0, 1], got {value}")
         if self.easy_dense_k is not None and self.easy_dense_k < 1:
             raise SynthnegError(f"easy_dense_k must be at least 1, got {self.easy_dense_k}")
+
+    @property
+    def needs_judge(self) -> bool:
+        """Whether the judge rule is on (``judge_min_score`` set): :func:`filter_queries` then needs a pair scorer."""
+        return self.judge_min_score is not None
 
     @property
     def needs_encoder(self) -> bool:
@@ -187,6 +199,49 @@ def _filter_ranks(
     return ranks, round_trip_ranks(records, corpus, retriever="dense", encoder=encoder, store=store)
 
 
+def _reason(
+    rec: QueryRecord,
+    q_terms: set[str],
+    p_terms: set[str],
+    lead: float | None,
+    rank: float | None,
+    dense_rank: float | None,
+    config: QueryFilter,
+) -> str | None:
+    """The first rule (in the module docstring's order, the sibling and judge rules aside) that refuses ``rec``."""
+    if len(rec.positive.split()) < config.min_passage_words:
+        return "short_passage"
+    if config.require_content_word and not q_terms & p_terms:
+        return "no_content_word"
+    if lead is not None and config.max_lead_overlap is not None and lead >= config.max_lead_overlap:
+        return "lead_copy"
+    if rank is not None and config.round_trip_k is not None and rank > config.round_trip_k:
+        return "round_trip"
+    if dense_rank is not None and config.easy_dense_k is not None and dense_rank <= config.easy_dense_k:
+        return "easy"
+    return None
+
+
+def _apply_judge(
+    records: Sequence[QueryRecord],
+    rows: list[dict[str, Any]],
+    reasons: list[str | None],
+    config: QueryFilter,
+    judge: Any,
+) -> None:
+    """Score the queries no other rule refused against their own passages; refuse those under the threshold."""
+    if config.judge_min_score is None:
+        return
+    if judge is None:
+        raise SynthnegError("judge_min_score needs a judge (a pair scorer: the LLM reranker or a cross-encoder)")
+    todo = [i for i, reason in enumerate(reasons) if reason is None]
+    scores = judge.score([(records[i].query, records[i].positive) for i in todo]) if todo else []
+    for i, score in zip(todo, scores, strict=True):
+        rows[i]["judge"] = round(float(score), 4)
+        if float(score) < config.judge_min_score:
+            reasons[i] = "judge"
+
+
 def filter_queries(
     records: Sequence[QueryRecord],
     corpus: Corpus,
@@ -194,17 +249,19 @@ def filter_queries(
     *,
     encoder: Any = None,
     store: Path | None = None,
+    judge: Any = None,
 ) -> FilterResult:
     """Apply ``config``'s filters to ``records`` (whose passages are in ``corpus``); see the module docstring.
-    ``store``: where the dense ranks are kept (:func:`round_trip_ranks`)."""
-    from synthneg.diagnostics import jaccard, terms
+    ``store``: where the dense ranks are kept (:func:`round_trip_ranks`); ``judge``: the pair scorer of the judge
+    rule (:func:`synthneg.mine.cross_encoder.load_scorer`), needed when ``judge_min_score`` is set."""
+    from synthneg.diagnostics import terms
 
     if config.max_lead_overlap is not None:
         _require_passages(records, corpus)
     ranks, dense_ranks = _filter_ranks(records, corpus, config, encoder, store)
-    kept: list[QueryRecord] = []
     rows: list[dict[str, Any]] = []
-    kept_terms: dict[str, list[set[str]]] = {}  # passage id -> the kept queries' terms (the sibling rule)
+    reasons: list[str | None] = []
+    query_terms: list[set[str]] = []
     for rec, rank, dense_rank in zip(records, ranks, dense_ranks, strict=True):
         q_terms, p_terms = terms(rec.query), terms(rec.positive)
         overlap = len(q_terms & p_terms) / len(q_terms) if q_terms else 0.0
@@ -221,17 +278,28 @@ def filter_queries(
             doc = corpus[rec.positive_id]
             lead = lead_overlap(q_terms, doc.title, doc.text)
             row["lead_overlap"] = round(lead, 4)
-        reason = None
-        if len(rec.positive.split()) < config.min_passage_words:
-            reason = "short_passage"
-        elif config.require_content_word and not q_terms & p_terms:
-            reason = "no_content_word"
-        elif lead is not None and config.max_lead_overlap is not None and lead >= config.max_lead_overlap:
-            reason = "lead_copy"
-        elif rank is not None and config.round_trip_k is not None and rank > config.round_trip_k:
-            reason = "round_trip"
-        elif dense_rank is not None and config.easy_dense_k is not None and dense_rank <= config.easy_dense_k:
-            reason = "easy"
+        rows.append(row)
+        reasons.append(_reason(rec, q_terms, p_terms, lead, rank, dense_rank, config))
+        query_terms.append(q_terms)
+    _apply_judge(records, rows, reasons, config, judge)
+    kept = _apply_siblings(records, rows, reasons, query_terms, config)
+    return FilterResult(kept, rows)
+
+
+def _apply_siblings(
+    records: Sequence[QueryRecord],
+    rows: list[dict[str, Any]],
+    reasons: list[str | None],
+    query_terms: list[set[str]],
+    config: QueryFilter,
+) -> list[QueryRecord]:
+    """The sibling rule, in order (only kept queries count as siblings); set every row's verdict; the kept records."""
+    from synthneg.diagnostics import jaccard
+
+    kept: list[QueryRecord] = []
+    kept_terms: dict[str, list[set[str]]] = {}  # passage id -> the kept queries' terms
+    for rec, row, verdict, q_terms in zip(records, rows, reasons, query_terms, strict=True):
+        reason = verdict
         if config.max_sibling_overlap is not None:
             siblings = kept_terms.setdefault(rec.positive_id, [])
             sibling = max((jaccard(q_terms, other) for other in siblings), default=None)
@@ -241,7 +309,6 @@ def filter_queries(
             if reason is None:
                 siblings.append(q_terms)
         row["kept"], row["reason"] = reason is None, reason
-        rows.append(row)
         if reason is None:
             kept.append(rec)
-    return FilterResult(kept, rows)
+    return kept
