@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,7 +14,46 @@ if TYPE_CHECKING:
 
 def _share_option(flag: str, help: str) -> Any:
     """An optional share in [0, 1] (0 or unset: the rule is off)."""
-    return typer.Option(None, flag, min=0.0, max=1.0, help=f"{help} (0 or unset: off).")
+    return typer.Option(flag, min=0.0, max=1.0, help=f"{help} (0 or unset: off).")
+
+
+MaxLeadOverlap = Annotated[
+    float | None,
+    _share_option(
+        "--max-lead-overlap",
+        "Reject a query that takes at least this share of its terms from its passage's title or first sentence "
+        "(e.g. 0.7)",
+    ),
+]
+MaxSiblingOverlap = Annotated[
+    float | None,
+    _share_option(
+        "--max-sibling-overlap",
+        "With k > 1 queries per passage: reject a query whose terms overlap a kept query of the same passage by at "
+        "least this Jaccard share (e.g. 0.8)",
+    ),
+]
+EasyDenseK = Annotated[
+    int,
+    typer.Option(
+        "--easy-dense-k",
+        min=0,
+        help="Reject a query whose passage the zero-shot encoder (--model) already ranks in its top k: the base "
+        "model answers it, so it teaches in-batch training little (0: off).",
+    ),
+]
+JudgeMinScore = Annotated[
+    float | None,
+    typer.Option(
+        "--judge-min-score",
+        help="Reject a query that the judge (--judge) scores under this against its own passage (the LLM "
+        "reranker's logit(yes) - logit(no): 0 is an even yes/no; unset: off). Runs on the queries the other rules "
+        "keep; scores are cached.",
+    ),
+]
+JudgeModel = Annotated[
+    str, typer.Option("--judge", help="The judge: llm, llm:<embedded name or .gguf>, or a CrossEncoder name or path.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -38,33 +77,11 @@ def register(app: typer.Typer) -> None:
             True, "--content-word/--no-content-word", help="Reject a query with no content word of its passage."
         ),
         min_passage_words: int = typer.Option(0, "--min-passage-words", min=0, help="Skip shorter passages."),
-        max_lead_overlap: float | None = _share_option(
-            "--max-lead-overlap",
-            "Reject a query that takes at least this share of its terms from its passage's title or first sentence "
-            "(e.g. 0.7)",
-        ),
-        max_sibling_overlap: float | None = _share_option(
-            "--max-sibling-overlap",
-            "With k > 1 queries per passage: reject a query whose terms overlap a kept query of the same passage by "
-            "at least this Jaccard share (e.g. 0.8)",
-        ),
-        easy_dense_k: int = typer.Option(
-            0,
-            "--easy-dense-k",
-            min=0,
-            help="Reject a query whose passage the zero-shot encoder (--model) already ranks in its top k: the base "
-            "model answers it, so it teaches in-batch training little (0: off).",
-        ),
-        judge_min_score: float | None = typer.Option(
-            None,
-            "--judge-min-score",
-            help="Reject a query that the judge (--judge) scores under this against its own passage (the LLM "
-            "reranker's logit(yes) - logit(no): 0 is an even yes/no; unset: off). Runs on the queries the other rules "
-            "keep; scores are cached.",
-        ),
-        judge_model: str = typer.Option(
-            "llm", "--judge", help="The judge: llm, llm:<embedded name or .gguf>, or a CrossEncoder name or path."
-        ),
+        max_lead_overlap: MaxLeadOverlap = None,
+        max_sibling_overlap: MaxSiblingOverlap = None,
+        easy_dense_k: EasyDenseK = 0,
+        judge_min_score: JudgeMinScore = None,
+        judge_model: JudgeModel = "llm",
         id_field: str | None = typer.Option(None, "--id-field", help="Id field of the passage file (default: auto)."),
         text_field: str | None = typer.Option(None, "--text-field", help="Text field of the passage file."),
     ) -> None:
