@@ -319,3 +319,21 @@ def test_cli_judge_with_the_embedded_llm_scores_once_and_refuses_the_unanswered_
     assert cached.pairs_scored == 0 and cached.pairs_cached == 2  # every pair from the cache: nothing scored
     assert again[0] == pytest.approx(good, abs=1e-4) and again[1] == pytest.approx(bad, abs=1e-4)
     cached.close()
+
+
+def test_the_report_names_the_easy_and_judge_rules_only_when_set() -> None:
+    from synthneg.experiment.config import QueriesConfig
+    from synthneg.experiment.query_report import quality_lines
+
+    def sentence(filter_spec: dict) -> str:
+        settings = QueriesConfig.model_validate({"k": 1, "filter": filter_spec}).key_fields()["filter"]
+        table = {"queries": 3, "copies_title": 0.0, "mentions_passage": 0.0, "no_content_word": 0.0}
+        filt = {"settings": settings, "kept": 3, "queries": 4, "removed": {"judge": 1}}
+        quality = {**table, "length_words": {}, "target_length_words": {}, "filter": filt}
+        return next(line for line in quality_lines(quality, None) if line.startswith("Query filter"))
+
+    on = sentence({"round_trip_k": 1, "easy_dense_k": 1, "judge_min_score": 0.5})
+    assert "zero-shot encoder's top 1" in on and "judge llm scores its passage +0.5 or more" in on
+    assert "**3 of 4 kept** (75.0%); removed: judge 1" in on
+    off = sentence({"round_trip_k": 1})
+    assert "judge llm" not in off and "zero-shot encoder" not in off

@@ -101,6 +101,10 @@ def quality_lines(quality: dict[str, Any], labeled_source: str | None) -> list[s
             rules += [f"under {s['max_lead_overlap']:.0%} of its terms from the title or first sentence"]
         if s.get("max_sibling_overlap"):
             rules += [f"term overlap with a kept query of its passage under {s['max_sibling_overlap']:.0%}"]
+        if s.get("easy_dense_k"):
+            rules += [f"own passage not in the zero-shot encoder's top {s['easy_dense_k']} (hard queries only)"]
+        if s.get("judge_min_score") is not None:
+            rules += [f"judge {s.get('judge_model', 'llm')} scores its passage {s['judge_min_score']:+g} or more"]
         rules += [f"passages of {s['min_passage_words']}+ words"] if s.get("min_passage_words") else []
         removed = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in filt["removed"].items()) or "none"
         lines += [
