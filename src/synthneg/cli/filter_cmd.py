@@ -116,7 +116,7 @@ def _filter(
     from synthneg.atomic import check_writable, write_jsonl
     from synthneg.cli.options import load_corpus_spec
     from synthneg.data.triples import read_query_records
-    from synthneg.generate.query_filters import filter_queries
+    from synthneg.generate.query_filters import filter_queries, judge_for
 
     records = read_query_records(queries)
     check_writable(out)
@@ -126,16 +126,8 @@ def _filter(
         from synthneg.search.dense import DenseEncoder
 
         encoder = DenseEncoder(model)
-    judge = None
-    if config.needs_judge:
-        from synthneg.mine.cross_encoder import load_scorer
-
-        judge = load_scorer(config.judge_model, show_progress=True)
-    try:
+    with judge_for(config, show_progress=True) as judge:
         result = filter_queries(records, corpus, config, encoder=encoder, judge=judge)
-    finally:
-        if judge is not None and hasattr(judge, "close"):
-            judge.close()
     write_jsonl(result.rows, out.with_name(out.name + ".filter.jsonl"))
     write_jsonl((asdict(r) for r in result.kept), out)
     counts = result.counts()

@@ -67,7 +67,7 @@ def filter_query_file(runner: ExperimentRunner, path: Path) -> dict[str, int]:
     """Apply ``queries.filter`` to the query file at ``path`` in place: every record stays in
     ``queries.all.jsonl``, every query's scores and verdict go to ``queries.filter.jsonl``, the kept ones to
     ``path`` (what the arms train on). Returns the counts by verdict."""
-    from synthneg.generate.query_filters import QueryFilter, filter_queries
+    from synthneg.generate.query_filters import QueryFilter, filter_queries, judge_for
 
     spec = runner.config.queries.filter
     if spec is None:
@@ -80,17 +80,9 @@ def filter_query_file(runner: ExperimentRunner, path: Path) -> dict[str, int]:
 
         encoder = DenseEncoder(runner.config.base_model, show_progress=runner.show_progress)
         store = runner.layout.store("queries.dense-ranks.scores.jsonl")
-    judge = None
-    if rules.needs_judge:  # the judge's scores, stored so that a rebuild scores nothing
-        from synthneg.mine.cross_encoder import load_scorer
-
-        cache = runner.layout.store("queries.judge.scores.jsonl")
-        judge = load_scorer(rules.judge_model, show_progress=runner.show_progress, cache=cache)
-    try:
+    judge_cache = runner.layout.store("queries.judge.scores.jsonl")  # stored: a rebuild scores nothing
+    with judge_for(rules, cache=judge_cache, show_progress=runner.show_progress) as judge:
         result = filter_queries(records, runner.passages, rules, encoder=encoder, store=store, judge=judge)
-    finally:
-        if judge is not None and hasattr(judge, "close"):
-            judge.close()
     write_jsonl((asdict(r) for r in records), runner.layout.store("queries.all.jsonl"))
     write_jsonl(result.rows, runner.layout.store("queries.filter.jsonl"))
     write_jsonl((asdict(r) for r in result.kept), path)

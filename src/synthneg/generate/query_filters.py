@@ -38,7 +38,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -220,6 +221,24 @@ def _reason(
     if dense_rank is not None and config.easy_dense_k is not None and dense_rank <= config.easy_dense_k:
         return "easy"
     return None
+
+
+@contextmanager
+def judge_for(config: QueryFilter, *, cache: bool | Path = True, show_progress: bool = False) -> Iterator[Any]:
+    """The judge rule's pair scorer (:func:`synthneg.mine.cross_encoder.load_scorer` of ``judge_model``, its scores
+    cached in ``cache``), closed on exit; ``None`` when the rule is off."""
+    if not config.needs_judge:
+        yield None
+        return
+    from synthneg.mine.cross_encoder import load_scorer
+
+    judge = load_scorer(config.judge_model, show_progress=show_progress, cache=cache)
+    try:
+        yield judge
+    finally:
+        close = getattr(judge, "close", None)
+        if close is not None:
+            close()
 
 
 def _apply_judge(
