@@ -4,7 +4,7 @@ Writes ``OUT/<style>/queries.jsonl`` (and its call store) for each style given, 
 for the base encoder with ``scripts/inbatch_difficulty.py`` and read them by eye. Besides the built-in styles
 (``synthneg.llm.prompts.QUERY_STYLES``) two trial styles are defined here: ``detail`` (a secondary result of the
 passage, not its main conclusion) and ``contradict`` (a claim the passage's results contradict; SciFact counts such
-claims relevant). The built-in ``claim`` style reuses the point's stored calls when ``--calls`` gives its store.
+claims relevant). A built-in style (``claim``) reuses the point's stored calls when ``--calls`` gives its store.
 
     .venv/bin/python scripts/probe_query_styles.py experiments/scifact-indomain-curve-cpu.yaml --size 500 --n 40 \\
         --calls docs/results/scifact-indomain-curve-cpu/n500/generation/queries.calls.jsonl \\
@@ -57,7 +57,8 @@ def main() -> None:
         for style in args.styles:
             out = args.out / style
             out.mkdir(parents=True, exist_ok=True)
-            if args.calls and not (out / "queries.calls.jsonl").exists():
+            # only a built-in style can find its calls in a run's store (a trial style's prompts are new)
+            if args.calls and style not in TRIAL_STYLES and not (out / "queries.calls.jsonl").exists():
                 shutil.copy(args.calls, out / "queries.calls.jsonl")
             res = generate_queries(docs, gen, out, styles=[style], examples=examples, show_progress=False)
             print(f"{style}: {res.ledger.calls} calls paid, {res.ledger.cached_calls} reused -> {res.output}")
